@@ -1,0 +1,47 @@
+//! The command line: parses arguments, calls the phases, renders what they return.
+//!
+//! Exit codes: 0 success, 1 a failure the user can fix, 2 a usage error; `trace` passes
+//! the traced program's own status through.
+
+mod render;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Package a Python application, traced as it really runs, into a self-contained folder.
+#[derive(Debug, Parser)]
+#[command(name = "shenzi", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Trace(trace::TraceArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    render::install();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version to stdout with code 0, usage errors with 2.
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+    let result = match cli.command {
+        Command::Trace(args) => trace::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}

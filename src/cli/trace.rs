@@ -1,0 +1,52 @@
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::trace::{TraceRequest, trace};
+
+/// Run a Python program under the tracer and write the manifest of what it used.
+///
+/// The program's output and exit status pass through unchanged.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append -- pytest tests/"
+)]
+pub struct TraceArgs {
+    /// The interpreter to run COMMAND with (`PY COMMAND...`).
+    #[arg(long, value_name = "PY")]
+    python: Option<PathBuf>,
+    /// Where to write the manifest.
+    #[arg(short, long, default_value = "shenzi.json")]
+    output: PathBuf,
+    /// Merge this run into the manifest at `--output` (the app, then its test suite).
+    #[arg(long)]
+    append: bool,
+    /// The program and its arguments: `python app.py`, `python -m module`, or a console script.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
+    let outcome = trace(&TraceRequest {
+        python: args.python,
+        command: args.command,
+        output: args.output,
+        append: args.append,
+    })?;
+    for (pid, interpreter) in &outcome.foreign {
+        eprintln!(
+            "shenzi: warning: process {pid} ran another interpreter (`{}`); its imports are not in the manifest",
+            interpreter.display()
+        );
+    }
+    eprintln!(
+        "shenzi: wrote `{}`: {} process(es), {} modules, {} native objects",
+        outcome.output.display(),
+        outcome.processes,
+        outcome.modules,
+        outcome.objects
+    );
+    Ok(ExitCode::from((outcome.exit_status & 0xff) as u8))
+}

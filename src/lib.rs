@@ -1,0 +1,9 @@
+//! shenzi packages a traced Python application into a self-contained, relocatable folder.
+//!
+//! One module per phase, each with typed input and output; nothing below [`cli`] prints.
+
+pub mod binary;
+pub mod cli;
+pub mod manifest;
+pub mod policy;
+pub mod trace;

@@ -1,0 +1,137 @@
+//! Merging manifests: a set union, so that runs merged in any order give the same result.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use super::{Manifest, RunId};
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum MergeError {
+    #[error(
+        "cannot merge runs of different interpreters: `{existing}` (Python {existing_version}) and `{new}` (Python {new_version})"
+    )]
+    #[diagnostic(
+        code(shenzi::manifest::different_interpreter),
+        help(
+            "a dist holds one interpreter: trace every run with the same Python, or write a separate manifest with `-o`"
+        )
+    )]
+    DifferentInterpreter {
+        existing: PathBuf,
+        existing_version: String,
+        new: PathBuf,
+        new_version: String,
+    },
+}
+
+impl Manifest {
+    /// Adds the records of `other` to this manifest.
+    ///
+    /// This manifest stays the primary one: its entry point, interpreter facts and
+    /// environment are kept. Everything else is a set union keyed by identity, with the
+    /// run ids of equal records joined, so the result does not depend on merge order.
+    pub fn merge(mut self, other: Manifest) -> Result<Manifest, MergeError> {
+        let version = |m: &Manifest| {
+            let v = &m.python.version;
+            format!("{}.{}.{}{}", v.major, v.minor, v.micro, v.abiflags)
+        };
+        if self.python.realpath != other.python.realpath
+            || self.python.version != other.python.version
+            || self.platform != other.platform
+        {
+            return Err(MergeError::DifferentInterpreter {
+                existing: self.python.realpath.clone(),
+                existing_version: version(&self),
+                new: other.python.realpath.clone(),
+                new_version: version(&other),
+            });
+        }
+        self.runs = union_by(
+            self.runs,
+            other.runs,
+            |r| r.id.clone(),
+            |a, b| {
+                // The same command traced twice: keep one record, chosen by value so the
+                // result does not depend on which came first.
+                if b < *a {
+                    *a = b;
+                }
+            },
+        );
+        self.modules = union_by(
+            self.modules,
+            other.modules,
+            |m| (m.name.clone(), m.kind, m.file.clone()),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        self.native.objects = union_by(
+            self.native.objects,
+            other.native.objects,
+            |o| o.path.clone(),
+            |a, b| {
+                join(&mut a.names, b.names);
+                join(&mut a.runs, b.runs);
+                a.kind = a.kind.min(b.kind);
+                a.soname = a.soname.take().max(b.soname);
+            },
+        );
+        self.native.loads = union_by(
+            self.native.loads,
+            other.native.loads,
+            |l| (l.name.clone(), l.via, l.resolved.clone(), l.caller.clone()),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        self.executables = union_by(
+            self.executables,
+            other.executables,
+            |e| (e.name.clone(), e.path.clone(), e.via, e.is_python),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        self.data_files = union_by(
+            self.data_files,
+            other.data_files,
+            |d| d.path.clone(),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        self.scripts = union_by(
+            self.scripts,
+            other.scripts,
+            |d| d.path.clone(),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        for (key, value) in other.env {
+            self.env.entry(key).or_insert(value);
+        }
+        Ok(self)
+    }
+}
+
+/// Union of two record lists by key, sorted by key; `absorb` folds an equal-keyed
+/// record into the kept one and must be commutative for order independence.
+fn union_by<T, K: Ord>(
+    a: Vec<T>,
+    b: Vec<T>,
+    key: impl Fn(&T) -> K,
+    absorb: impl Fn(&mut T, T),
+) -> Vec<T> {
+    let mut map: BTreeMap<K, T> = BTreeMap::new();
+    for item in a.into_iter().chain(b) {
+        match map.entry(key(&item)) {
+            std::collections::btree_map::Entry::Occupied(mut slot) => absorb(slot.get_mut(), item),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(item);
+            }
+        }
+    }
+    map.into_values().collect()
+}
+
+/// Sorted, deduplicated union of two id lists.
+fn join(into: &mut Vec<RunId>, more: Vec<RunId>) {
+    into.extend(more);
+    into.sort();
+    into.dedup();
+}

@@ -1,0 +1,319 @@
+//! The manifest: what one or more traced runs of an application really used.
+//!
+//! Written by `shenzi trace`, read by every later phase. The format is JSON with a
+//! `version`; it is documented in `docs/manifest.md` with a JSON Schema in
+//! `docs/manifest.schema.json`. Every list is sorted and every map is ordered, so the
+//! same runs give the same bytes.
+
+mod merge;
+mod read;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use merge::MergeError;
+pub use read::{ManifestError, read_manifest};
+
+/// The manifest format this build reads and writes.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Identifies a traced run: a short content hash of its command line and interpreter,
+/// so that merging runs in any order gives the same ids.
+pub type RunId = String;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub platform: Platform,
+    pub python: Python,
+    /// How the application itself was started: the first run traced without `--append`.
+    pub entry: Entry,
+    /// Every traced command, sorted by id.
+    pub runs: Vec<Run>,
+    /// Every imported module, sorted by name then file.
+    pub modules: Vec<Module>,
+    pub native: Native,
+    /// Programs the application started, sorted by name then path.
+    pub executables: Vec<Executable>,
+    /// Non-code files the application opened from below a `sys.path` folder, sorted.
+    pub data_files: Vec<DataFile>,
+    /// Python scripts that child processes ran as their main program (`subprocess` of
+    /// `sys.executable` with a script), sorted; the entry script is in `entry`.
+    pub scripts: Vec<DataFile>,
+    /// Only the variables packaging needs: `PATH`, `LD_LIBRARY_PATH`, `LD_PRELOAD`,
+    /// `PYTHON*`, `DYLD_*` — never the whole environment, which holds secrets.
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// `linux` or `darwin`.
+    pub os: String,
+    /// `x86_64`, `aarch64`, `arm64`.
+    pub machine: String,
+    /// `glibc 2.36`, or null where the C library does not say.
+    pub libc: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Python {
+    /// `sys.executable` as the process saw it.
+    pub executable: PathBuf,
+    /// Its real path, symlinks resolved.
+    pub realpath: PathBuf,
+    /// `cpython`.
+    pub implementation: String,
+    pub version: PyVersion,
+    /// `sys.implementation.cache_tag`, e.g. `cpython-311`.
+    pub cache_tag: Option<String>,
+    /// `SOABI`, e.g. `cpython-311-x86_64-linux-gnu`.
+    pub soabi: Option<String>,
+    /// `EXT_SUFFIX`, e.g. `.cpython-311-x86_64-linux-gnu.so`.
+    pub ext_suffix: Option<String>,
+    /// `MULTIARCH`, e.g. `x86_64-linux-gnu`.
+    pub multiarch: Option<String>,
+    pub prefix: PathBuf,
+    pub exec_prefix: PathBuf,
+    pub base_prefix: PathBuf,
+    pub base_exec_prefix: PathBuf,
+    /// `sys.platlibdir` (3.9+); `lib` before.
+    pub platlibdir: String,
+    /// True when `sys.prefix` differs from `sys.base_prefix`.
+    pub is_venv: bool,
+    /// `sys.path` of the main process, in order, each with what it is.
+    pub sys_path: Vec<SysPathEntry>,
+    /// The pure standard library folder (`sysconfig` `stdlib`).
+    pub stdlib: PathBuf,
+    /// The platform standard library folder (`sysconfig` `platstdlib`).
+    pub platstdlib: PathBuf,
+    /// The folder holding the standard library's extension modules.
+    pub dynload: Option<PathBuf>,
+    /// Every site folder, in `sys.path` order.
+    pub site_dirs: Vec<SiteDir>,
+    pub libpython: LibPython,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PyVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub micro: u32,
+    /// `alpha`, `beta`, `candidate` or `final`.
+    pub releaselevel: String,
+    pub serial: u32,
+    /// `sys.abiflags`: empty, `d`, `t` (free-threaded), ...
+    pub abiflags: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysPathEntry {
+    pub path: PathBuf,
+    pub kind: SysPathKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SysPathKind {
+    /// The folder of the entry script (or the working folder for `-m` and `-c`).
+    App,
+    /// The `pythonXY.zip` of the standard library.
+    StdlibZip,
+    Stdlib,
+    Dynload,
+    Site,
+    /// Added by `PYTHONPATH`.
+    Pythonpath,
+    /// Anything else: a `.pth` entry, an editable install, a folder the app added.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteDir {
+    pub path: PathBuf,
+    pub kind: SiteKind,
+    /// Whether it is on the traced `sys.path` (a user site dir may exist but be disabled).
+    pub on_path: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    /// The `site-packages` of a virtual environment.
+    Venv,
+    /// A site folder of the base interpreter (`site-packages`, Debian's `dist-packages`).
+    System,
+    /// The user's site folder (`~/.local/lib/pythonX.Y/site-packages`).
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibPython {
+    /// Whether the interpreter links libpython as a shared library (`Py_ENABLE_SHARED`).
+    pub shared: bool,
+    /// The mapped libpython, when shared.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// The script path, module name, console script path, or `-c` for code.
+    pub target: String,
+    /// `sys.argv` of the main process.
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// `python app.py`
+    Script,
+    /// `python -m module`
+    Module,
+    /// An installed script whose shebang names the interpreter, such as `pytest`.
+    ConsoleScript,
+    /// `python -c CODE`
+    Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Run {
+    pub id: RunId,
+    /// The command as given to `shenzi trace`.
+    pub command: Vec<String>,
+    /// Its exit status: the code, or 128 + signal number when a signal ended it.
+    pub exit_status: i32,
+    /// How many Python processes were traced in this run.
+    pub processes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Module {
+    pub name: String,
+    pub kind: ModuleKind,
+    /// The file it was loaded from; null for builtin, frozen and namespace modules.
+    pub file: Option<PathBuf>,
+    /// The runs that imported it.
+    pub runs: Vec<RunId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleKind {
+    /// A `.py` file.
+    Source,
+    /// A `.pyc` without source.
+    Bytecode,
+    /// A native extension module (`.so`).
+    Extension,
+    /// A package with no `__init__`.
+    Namespace,
+    Frozen,
+    Builtin,
+    /// Loaded from a zip file on `sys.path`.
+    Zip,
+    /// A loader shenzi does not know; `file` is what the module said.
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Native {
+    /// Every ELF object mapped into a traced process, sorted by path.
+    pub objects: Vec<NativeObject>,
+    /// Every run-time load request (`ctypes`, `cffi`), sorted.
+    pub loads: Vec<RuntimeLoad>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NativeObject {
+    /// The real path of the mapped file.
+    pub path: PathBuf,
+    pub kind: ObjectKind,
+    pub soname: Option<String>,
+    /// The names it was asked for: run-time load names and the `DT_NEEDED` entries of
+    /// other mapped objects that name it, sorted.
+    pub names: Vec<String>,
+    pub runs: Vec<RunId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// The interpreter executable.
+    Executable,
+    /// The program interpreter (`ld-linux`).
+    Loader,
+    /// A Python extension module.
+    Extension,
+    /// Any other shared library.
+    Library,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RuntimeLoad {
+    /// The name as asked (`libz.so.1`, or a path).
+    pub name: String,
+    pub via: LoadVia,
+    /// The real path of the object the request loaded; null when it failed or nothing
+    /// mapped matches it.
+    pub resolved: Option<PathBuf>,
+    /// The Python module whose code made the request (the first frame outside `ctypes`
+    /// and `cffi`).
+    pub caller: Option<String>,
+    pub runs: Vec<RunId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadVia {
+    /// `ctypes.CDLL` and friends; the loader searches with `_ctypes`'s RUNPATH.
+    Ctypes,
+    /// `cffi`'s `ffi.dlopen`; the loader searches with `_cffi_backend`'s RUNPATH.
+    Cffi,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Executable {
+    /// The program as asked (`sh`, `/usr/bin/git`, or `sys.executable`).
+    pub name: String,
+    /// Where it was found on the process's `PATH`, symlinks resolved; null if not found.
+    pub path: Option<PathBuf>,
+    pub via: ExecVia,
+    /// True when it is the traced interpreter itself (`subprocess` of `sys.executable`).
+    pub is_python: bool,
+    pub runs: Vec<RunId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecVia {
+    Subprocess,
+    Exec,
+    PosixSpawn,
+    /// `os.system`: the program is `/bin/sh`.
+    System,
+}
+
+/// A file the application used, and the runs that used it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DataFile {
+    pub path: PathBuf,
+    pub runs: Vec<RunId>,
+}
+
+impl Manifest {
+    /// The imported module records of one kind.
+    pub fn modules_of(&self, kind: ModuleKind) -> impl Iterator<Item = &Module> {
+        self.modules.iter().filter(move |m| m.kind == kind)
+    }
+
+    /// Serialises the manifest as the pretty, newline-terminated JSON shenzi writes.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail: no maps with non-string keys.
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        text.push('\n');
+        text
+    }
+}

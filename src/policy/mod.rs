@@ -1,0 +1,155 @@
+//! System-library policy presets: the libraries a target system is trusted to provide,
+//! which a dist never bundles. Data, not code: the layout language names them
+//! (`system preset glibc`) and may extend or trim them; the native model consults the
+//! resulting set. Entries are globs matched against a library's SONAME, or its file
+//! name when it has none.
+
+/// A named set of libraries the target provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub name: &'static str,
+    /// One line for `shenzi explain` and the docs.
+    pub summary: &'static str,
+    /// Presets whose entries this one includes.
+    pub extends: &'static [&'static str],
+    pub entries: &'static [&'static str],
+}
+
+/// Every preset, in the order the docs list them.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "glibc",
+        summary: "the GNU C library and its loader: present on every glibc system, and tied to its version",
+        extends: &[],
+        entries: &[
+            "ld-linux.so.2",
+            "ld-linux-x86-64.so.2",
+            "ld-linux-aarch64.so.1",
+            "libc.so.6",
+            "libm.so.6",
+            "libmvec.so.1",
+            "libdl.so.2",
+            "libpthread.so.0",
+            "librt.so.1",
+            "libutil.so.1",
+            "libresolv.so.2",
+            "libnsl.so.1",
+            "libanl.so.1",
+            "libBrokenLocale.so.1",
+            "libthread_db.so.1",
+            "libc_malloc_debug.so.0",
+            "libnss_*.so.2",
+        ],
+    },
+    Preset {
+        name: "graphics",
+        summary: "glibc plus the graphics, driver and sound stack that must match the target's hardware and drivers (as PyInstaller and AppImage leave them out)",
+        extends: &["glibc"],
+        entries: &[
+            "libGL.so.1",
+            "libGLX.so.0",
+            "libGLdispatch.so.0",
+            "libOpenGL.so.0",
+            "libEGL.so.1",
+            "libGLESv1_CM.so.1",
+            "libGLESv2.so.2",
+            "libgbm.so.1",
+            "libdrm.so.2",
+            "libdrm_*.so.1",
+            "libvulkan.so.1",
+            "libva.so.2",
+            "libva-*.so.2",
+            "libvdpau.so.1",
+            "libcuda.so.1",
+            "libnvidia-*.so*",
+            "libX11.so.6",
+            "libX11-xcb.so.1",
+            "libxcb.so.1",
+            "libxcb-*.so.0",
+            "libwayland-client.so.0",
+            "libwayland-server.so.0",
+            "libwayland-egl.so.1",
+            "libasound.so.2",
+            "libjack.so.0",
+            "libpulse.so.0",
+        ],
+    },
+    Preset {
+        name: "manylinux_2_28",
+        summary: "what a manylinux_2_28 wheel may assume (auditwheel's whitelist): glibc 2.28, the C++ runtime, X11 client and GLib basics",
+        extends: &[],
+        entries: &[
+            "libgcc_s.so.1",
+            "libstdc++.so.6",
+            "libatomic.so.1",
+            "libm.so.6",
+            "libdl.so.2",
+            "librt.so.1",
+            "libc.so.6",
+            "libnsl.so.1",
+            "libutil.so.1",
+            "libpthread.so.0",
+            "libresolv.so.2",
+            "libX11.so.6",
+            "libXext.so.6",
+            "libXrender.so.1",
+            "libICE.so.6",
+            "libSM.so.6",
+            "libGL.so.1",
+            "libgobject-2.0.so.0",
+            "libgthread-2.0.so.0",
+            "libglib-2.0.so.0",
+            "ld-linux-x86-64.so.2",
+            "ld-linux-aarch64.so.1",
+        ],
+    },
+    Preset {
+        name: "cxx-runtime",
+        summary: "the C++ and GCC runtime: trusting the target's copy avoids two libstdc++ in one process, bundling it runs on older systems",
+        extends: &[],
+        entries: &["libstdc++.so.6", "libgcc_s.so.1"],
+    },
+];
+
+/// The preset named `name`.
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// All entries of a preset, its `extends` included, sorted and without repeats.
+pub fn entries(preset: &Preset) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = preset
+        .extends
+        .iter()
+        .filter_map(|name| self::preset(name))
+        .flat_map(entries)
+        .chain(preset.entries.iter().copied())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_extended_preset_exists_and_names_are_unique() {
+        for (i, p) in PRESETS.iter().enumerate() {
+            for e in p.extends {
+                assert!(preset(e).is_some(), "{} extends unknown {e}", p.name);
+            }
+            assert!(PRESETS[..i].iter().all(|q| q.name != p.name));
+        }
+    }
+
+    #[test]
+    fn graphics_includes_glibc() {
+        let graphics = entries(preset("graphics").unwrap());
+        for e in entries(preset("glibc").unwrap()) {
+            assert!(graphics.contains(&e), "{e}");
+        }
+        assert!(graphics.contains(&"libGL.so.1"));
+    }
+}

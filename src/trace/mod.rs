@@ -1,0 +1,357 @@
+//! `shenzi trace`: run a Python program under the embedded tracer and write the manifest.
+//!
+//! The tracer is `sitecustomize.py` in this folder, compiled into the binary. shenzi
+//! writes it into a private temporary folder and puts that folder first on `PYTHONPATH`,
+//! so the traced program and every Python process it starts load it; each process writes
+//! one record when it ends, and this module assembles the records into a manifest.
+//!
+//! Decisions:
+//! - `PYTHONPATH` (with the private folder first) and `SHENZI_TRACE_DIR` stay in the
+//!   environment of the traced processes: that is how child processes are traced. The
+//!   tracer takes its folder off `sys.path`, so imports see the app's own path.
+//! - A Python started with `-I`, `-E` or `-S` ignores `PYTHONPATH` or `sitecustomize` and
+//!   cannot be traced; when no process was traced, `trace` says so.
+//! - The traced program's exit status is passed through; a signal that ended it
+//!   becomes 128 + its number, as a shell reports it.
+
+mod assemble;
+mod command;
+mod record;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+pub use command::{CommandKind, PreparedCommand, prepare_command};
+
+use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};
+use record::ProcessRecord;
+
+const TRACER: &str = include_str!("sitecustomize.py");
+
+/// What to trace and where to write it.
+#[derive(Debug, Clone)]
+pub struct TraceRequest {
+    /// Run the command with this interpreter (`PY COMMAND...`).
+    pub python: Option<PathBuf>,
+    pub command: Vec<OsString>,
+    pub output: PathBuf,
+    /// Merge into an existing manifest at `output`.
+    pub append: bool,
+}
+
+/// What a trace did.
+#[derive(Debug)]
+pub struct TraceOutcome {
+    pub output: PathBuf,
+    /// The traced program's exit status, to pass through.
+    pub exit_status: i32,
+    pub processes: u32,
+    pub modules: usize,
+    pub objects: usize,
+    /// Processes of another interpreter, left out of the manifest.
+    pub foreign: Vec<(u32, PathBuf)>,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum TraceError {
+    #[error("command `{name}` not found")]
+    #[diagnostic(
+        code(shenzi::trace::command_not_found),
+        help("give a path, or a program on `PATH`, e.g. `shenzi trace -- python3 app.py`")
+    )]
+    CommandNotFound { name: String },
+
+    #[error("`{path}` is not a Python program: {reason}")]
+    #[diagnostic(
+        code(shenzi::trace::not_python),
+        help(
+            "trace a Python interpreter or a script run by one, e.g. `shenzi trace -- python3 app.py`"
+        )
+    )]
+    NotPython { path: PathBuf, reason: String },
+
+    #[error("cannot write the manifest to `{path}`")]
+    #[diagnostic(
+        code(shenzi::trace::output_not_writable),
+        help("choose a writable place with `-o`; nothing was run")
+    )]
+    OutputNotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot start `{program}`")]
+    #[diagnostic(code(shenzi::trace::spawn_failed))]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{program}` ran, but no Python process was traced")]
+    #[diagnostic(
+        code(shenzi::trace::nothing_traced),
+        help(
+            "the command is not a Python program, or it runs Python with `-I`, `-E` or `-S`, which ignore the tracer; the manifest was not written"
+        )
+    )]
+    NothingTraced { program: PathBuf, exit_status: i32 },
+
+    #[error("the tracer wrote a record shenzi cannot read: `{path}`: {message}")]
+    #[diagnostic(
+        code(shenzi::trace::bad_record),
+        help("this is a bug in shenzi; please report it with the command you traced")
+    )]
+    BadRecord { path: PathBuf, message: String },
+
+    #[error("trace scratch folder: {message}")]
+    #[diagnostic(code(shenzi::trace::scratch))]
+    Scratch {
+        message: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Manifest(#[from] ManifestError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// Runs the request's command under the tracer and writes the manifest.
+///
+/// Everything that can fail before the program runs is checked first: the command is
+/// found and is Python (or a script that may start Python), the output is writable, and
+/// with `append` the existing manifest reads. A failure after the run leaves the old
+/// output untouched.
+pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
+    let prepared = prepare_command(request.python.as_deref(), &request.command)?;
+    let existing = match request.append && request.output.exists() {
+        true => Some(read_manifest(&request.output)?),
+        false => None,
+    };
+    let pending = reserve_output(&request.output)?;
+
+    let scratch = tempfile::Builder::new()
+        .prefix("shenzi-trace-")
+        .tempdir()
+        .map_err(|source| TraceError::Scratch {
+            message: "cannot create a temporary folder".into(),
+            source,
+        })?;
+    let tracer_dir = scratch.path().join("tracer");
+    let records_dir = scratch.path().join("records");
+    for dir in [&tracer_dir, &records_dir] {
+        std::fs::create_dir(dir).map_err(|source| TraceError::Scratch {
+            message: format!("cannot create `{}`", dir.display()),
+            source,
+        })?;
+    }
+    std::fs::write(tracer_dir.join("sitecustomize.py"), TRACER).map_err(|source| {
+        TraceError::Scratch {
+            message: "cannot write the tracer".into(),
+            source,
+        }
+    })?;
+
+    let (status, child_pid) = run_traced(&prepared, &tracer_dir, &records_dir)?;
+    let exit_status = exit_code(status);
+    let records = read_records(&records_dir)?;
+    if records.is_empty() {
+        return Err(TraceError::NothingTraced {
+            program: prepared.program.clone(),
+            exit_status,
+        });
+    }
+    let command: Vec<String> = request
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let assembled = assemble::assemble(
+        records,
+        &assemble::RunFacts {
+            command: &command,
+            exit_status,
+            child_pid,
+            console_script: prepared.kind == CommandKind::Script,
+        },
+    );
+    let processes = assembled.manifest.runs[0].processes;
+    let manifest = match existing {
+        Some(existing) => existing.merge(assembled.manifest)?,
+        None => assembled.manifest,
+    };
+    write_output(pending, &request.output, &manifest)?;
+    Ok(TraceOutcome {
+        output: request.output.clone(),
+        exit_status,
+        processes,
+        modules: manifest.modules.len(),
+        objects: manifest.native.objects.len(),
+        foreign: assembled.foreign,
+    })
+}
+
+/// Creates the temporary file the manifest is written to and renamed from, beside the
+/// output: proves the place is writable before anything runs.
+fn reserve_output(output: &Path) -> Result<tempfile::NamedTempFile, TraceError> {
+    let not_writable = |source| TraceError::OutputNotWritable {
+        path: output.to_owned(),
+        source,
+    };
+    if output.is_dir() {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a folder",
+        )));
+    }
+    if let Ok(meta) = std::fs::metadata(output) {
+        if meta.permissions().readonly() {
+            return Err(not_writable(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only",
+            )));
+        }
+    }
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".shenzi-manifest-")
+        .tempfile_in(parent)
+        .map_err(not_writable)
+}
+
+fn write_output(
+    mut pending: tempfile::NamedTempFile,
+    output: &Path,
+    manifest: &Manifest,
+) -> Result<(), TraceError> {
+    let not_writable = |source| TraceError::OutputNotWritable {
+        path: output.to_owned(),
+        source,
+    };
+    pending
+        .write_all(manifest.to_json().as_bytes())
+        .map_err(not_writable)?;
+    pending
+        .as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(not_writable)?;
+    pending.persist(output).map_err(|e| not_writable(e.error))?;
+    Ok(())
+}
+
+fn run_traced(
+    prepared: &PreparedCommand,
+    tracer_dir: &Path,
+    records_dir: &Path,
+) -> Result<(ExitStatus, u32), TraceError> {
+    let mut pythonpath = tracer_dir.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|v| !v.is_empty()) {
+        pythonpath.push(":");
+        pythonpath.push(existing);
+    }
+    let mut cmd = std::process::Command::new(&prepared.program);
+    cmd.args(&prepared.args)
+        .env("PYTHONPATH", pythonpath)
+        .env("SHENZI_TRACE_DIR", records_dir);
+    if let Some(arg0) = &prepared.arg0 {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+    }
+    let mut child = cmd.spawn().map_err(|source| TraceError::Spawn {
+        program: prepared.program.clone(),
+        source,
+    })?;
+    let child_pid = child.id();
+    // Ctrl-C reaches the whole foreground process group: the app handles it (or dies of
+    // it) and shenzi stays to write the manifest, as `time` and shells do.
+    let _guard = IgnoreInterrupts::new();
+    let status = child.wait().map_err(|source| TraceError::Spawn {
+        program: prepared.program.clone(),
+        source,
+    })?;
+    Ok((status, child_pid))
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+fn read_records(dir: &Path) -> Result<Vec<ProcessRecord>, TraceError> {
+    let scratch = |source| TraceError::Scratch {
+        message: format!("cannot list `{}`", dir.display()),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(scratch)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        // Dot files are records still being written by a process that did not finish.
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| TraceError::BadRecord {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            serde_json::from_str(&text).map_err(|e| TraceError::BadRecord {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Ignores SIGINT and SIGQUIT in shenzi while it lives; restores them after.
+struct IgnoreInterrupts {
+    saved: [libc::sighandler_t; 2],
+}
+
+impl IgnoreInterrupts {
+    fn new() -> Self {
+        // SAFETY: `signal` with SIG_IGN installs no handler code; the previous
+        // dispositions are restored on drop.
+        unsafe {
+            Self {
+                saved: [
+                    libc::signal(libc::SIGINT, libc::SIG_IGN),
+                    libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+                ],
+            }
+        }
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        // SAFETY: restores the dispositions `new` saved.
+        unsafe {
+            libc::signal(libc::SIGINT, self.saved[0]);
+            libc::signal(libc::SIGQUIT, self.saved[1]);
+        }
+    }
+}
