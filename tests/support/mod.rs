@@ -1,0 +1,116 @@
+//! Shared helpers for the integration tests: the real interpreters of this machine, the
+//! shenzi binary, and the venv of PyPI wheels that `scripts/setup` prepares.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The shenzi binary cargo built for this test run.
+pub fn shenzi() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shenzi"))
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A real CPython of this machine.
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    /// `pyenv-3.11` or `debian`.
+    pub label: String,
+    pub path: PathBuf,
+    pub minor: u32,
+}
+
+/// The CPython versions the tests cover: 3.8 to 3.13 from pyenv, and Debian's python3.
+pub const PYENV_MINORS: std::ops::RangeInclusive<u32> = 8..=13;
+
+/// Every interpreter the matrix covers that exists here. A missing one is reported on
+/// stderr by name, so a skipped case is never silent; `SHENZI_REQUIRE_ALL_PYTHONS=1`
+/// turns a missing interpreter into a failure.
+pub fn interpreters() -> Vec<Interpreter> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    let root = pyenv_root();
+    for minor in PYENV_MINORS {
+        match newest_pyenv(&root, minor) {
+            Some(path) => found.push(Interpreter {
+                label: format!("pyenv-3.{minor}"),
+                path,
+                minor,
+            }),
+            None => missing.push(format!("pyenv CPython 3.{minor}")),
+        }
+    }
+    let debian = PathBuf::from("/usr/bin/python3");
+    match debian_minor(&debian) {
+        Some(minor) => found.push(Interpreter {
+            label: "debian".into(),
+            path: debian,
+            minor,
+        }),
+        None => missing.push("Debian /usr/bin/python3".into()),
+    }
+    for name in &missing {
+        eprintln!("SKIPPED: {name} is not installed on this machine");
+    }
+    if !missing.is_empty() && std::env::var_os("SHENZI_REQUIRE_ALL_PYTHONS").is_some() {
+        panic!("missing interpreters: {missing:?}");
+    }
+    found
+}
+
+/// pyenv's CPython 3.11, which the wheel venv and most single-interpreter tests use.
+pub fn python311() -> PathBuf {
+    newest_pyenv(&pyenv_root(), 11).expect("pyenv CPython 3.11 is required by the tests")
+}
+
+fn pyenv_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("PYENV_ROOT") {
+        return PathBuf::from(root);
+    }
+    let out = Command::new("pyenv").arg("root").output();
+    match out {
+        Ok(out) if out.status.success() => {
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".pyenv"),
+    }
+}
+
+fn newest_pyenv(root: &Path, minor: u32) -> Option<PathBuf> {
+    let prefix = format!("3.{minor}.");
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let micro: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+            let python = e.path().join("bin").join("python3");
+            python.exists().then_some((micro, python))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, p)| p)
+}
+
+fn debian_minor(python: &Path) -> Option<u32> {
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.version_info[1])"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// The venv with numpy, pillow, lxml and cryptography from PyPI, made by `scripts/setup`
+/// from pyenv's CPython 3.11.
+pub fn wheel_venv() -> PathBuf {
+    let venv = repo_root().join(".cache/venvs/wheels-3.11");
+    assert!(
+        venv.join(".complete").exists(),
+        "{} is missing: run scripts/setup",
+        venv.display()
+    );
+    venv
+}
