@@ -150,7 +150,7 @@ pub enum SiteKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LibPython {
-    /// Whether the interpreter links libpython as a shared library (`Py_ENABLE_SHARED`).
+    /// Whether the interpreter runs on a shared libpython (one was mapped into it).
     pub shared: bool,
     /// The mapped libpython, when shared.
     pub path: Option<PathBuf>,
@@ -272,6 +272,11 @@ pub enum LoadVia {
     Ctypes,
     /// `cffi`'s `ffi.dlopen`; the loader searches with `_cffi_backend`'s RUNPATH.
     Cffi,
+    /// A mapped object that no `DT_NEEDED` chain from the interpreter, an extension module
+    /// or a seen request explains: native code `dlopen`ed it (cffi's compiled modules and
+    /// C libraries raise no audit event). `name` is its SONAME or file name; `caller` is
+    /// unknown.
+    Dlopen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

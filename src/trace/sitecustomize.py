@@ -25,6 +25,8 @@ def _shenzi_install():
         "opens": set(),
         "written": False,
         "pid": os.getpid(),
+        "writing": False,
+        "pending_signal": 0,
         # How the interpreter was told to start, from CPython's own audit events.
         "main": None,
         # sys.path when the main code starts: the script's folder is in it by then.
@@ -107,10 +109,15 @@ def _shenzi_install():
         if state["written"] or os.getpid() != state["pid"]:
             return
         state["written"] = True
+        state["writing"] = True
         try:
             write_record()
         except Exception:
             pass
+        finally:
+            state["writing"] = False
+        if state["pending_signal"]:
+            die_of(state["pending_signal"])
 
     def write_record():
         # Snapshot the modules before importing anything for our own use.
@@ -151,12 +158,20 @@ def _shenzi_install():
             json.dump(record, f)
         os.rename(tmp, os.path.join(out_dir, name))
 
+    def die_of(signum):
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
     def on_terminate(signum, frame):
         # Pool.terminate() and plain `kill` end processes with SIGTERM, which skips
         # atexit. Write the record, then die of the same signal as the app would have.
+        # A SIGTERM that lands while the record is being written (a pool worker exiting
+        # on its own as the pool terminates it) waits until the record is complete.
+        if state["writing"]:
+            state["pending_signal"] = signum
+            return
         finish()
-        _signal.signal(signum, _signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        die_of(signum)
 
     def after_fork():
         # A forked child has its own life: new pid, and it writes its own record.
@@ -324,7 +339,6 @@ def _python_facts(initial_path):
         "platstdlib": paths.get("platstdlib"),
         "dynload": dynload,
         "site_dirs": site_dirs,
-        "shared": bool(cfg("Py_ENABLE_SHARED")),
         "os": sys.platform,
         "machine": os.uname().machine,
         "libc": libc,
