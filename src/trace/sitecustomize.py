@@ -116,6 +116,10 @@ def _shenzi_install():
             pass
         finally:
             state["writing"] = False
+            try:
+                os.unlink(live_marker(state["pid"]))
+            except OSError:
+                pass
         if state["pending_signal"]:
             die_of(state["pending_signal"])
 
@@ -144,13 +148,7 @@ def _shenzi_install():
             "loads": state["loads"],
             "execs": [_resolve_exec(e) for e in state["execs"]],
             "opens": opens,
-            "env": {
-                k: v
-                for k, v in os.environ.items()
-                if k in ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
-                or k.startswith("PYTHON")
-                or k.startswith("DYLD_")
-            },
+            "env": _packaging_env(here),
         }
         name = "%d-%s.json" % (os.getpid(), os.urandom(4).hex())
         tmp = os.path.join(out_dir, "." + name)
@@ -173,10 +171,22 @@ def _shenzi_install():
         finish()
         die_of(signum)
 
+    def live_marker(pid):
+        return os.path.join(out_dir, "%d.live" % pid)
+
+    def mark_live():
+        # shenzi waits for every process with a marker to write its record, so helpers
+        # that outlive the main process (multiprocessing's resource tracker) are seen.
+        try:
+            os.close(os.open(live_marker(state["pid"]), os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            pass
+
     def after_fork():
         # A forked child has its own life: new pid, and it writes its own record.
         state["pid"] = os.getpid()
         state["written"] = False
+        mark_live()
 
     real_exit = os._exit
 
@@ -193,6 +203,7 @@ def _shenzi_install():
     import _signal
     import atexit
 
+    mark_live()
     atexit.register(finish)
     # Only where nobody handles SIGTERM: a handler of the app's (installed before, or
     # after, replacing ours) runs as it would untraced.
@@ -201,6 +212,22 @@ def _shenzi_install():
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=after_fork)
     sys.addaudithook(hook)
+
+
+def _packaging_env(here):
+    # Only what packaging needs, never secrets; PYTHONPATH without shenzi's own folder.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD") or k.startswith("PYTHON") or k.startswith("DYLD_")
+    }
+    if "PYTHONPATH" in env:
+        rest = [p for p in env["PYTHONPATH"].split(os.pathsep) if os.path.abspath(p or ".") != here]
+        if rest:
+            env["PYTHONPATH"] = os.pathsep.join(rest)
+        else:
+            del env["PYTHONPATH"]
+    return env
 
 
 def _start_ticks():
