@@ -311,7 +311,7 @@ fn wait_for_descendants(records_dir: &Path) -> Vec<u32> {
         if alive.is_empty() || std::time::Instant::now() >= deadline {
             return alive;
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 

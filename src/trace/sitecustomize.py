@@ -51,59 +51,86 @@ def _shenzi_install():
 
     code_suffixes = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth")
 
+    def on_open(event, args):
+        path, mode = args[0], args[1]
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str) or path.endswith(code_suffixes):
+            return
+        if isinstance(mode, str):
+            if "w" in mode or "a" in mode or "x" in mode or "+" in mode:
+                return
+        elif len(args) > 2 and isinstance(args[2], int):
+            if args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                return
+        state["opens"].add(os.path.abspath(path))
+
+    def on_run(event, args):
+        if state["main"] is not None:
+            return
+        state["path"] = list(sys.path)
+        if event == "cpython.run_file":
+            state["main"] = ["script", os.path.abspath(os.fsdecode(args[0]))]
+        elif event == "cpython.run_module":
+            state["main"] = ["module", args[0]]
+        elif event == "cpython.run_command":
+            state["main"] = ["code", "-c"]
+        else:
+            state["main"] = ["code", "-"]
+
+    def on_dlopen(event, args):
+        name = args[0]
+        if isinstance(name, bytes):
+            name = os.fsdecode(name)
+        if isinstance(name, str):
+            if "/" in name:
+                name = os.path.abspath(name)
+            state["loads"].append(["ctypes", name, caller_module()])
+
+    def on_popen(event, args):
+        executable, argv = args[0], args[1]
+        name = executable
+        if name is None:
+            if isinstance(argv, (list, tuple)) and argv:
+                name = argv[0]
+            elif isinstance(argv, (str, bytes)) and argv.split():
+                name = argv.split()[0]
+        state["execs"].append(["subprocess", name, _env_path(args[3])])
+
+    def on_exec(event, args):
+        state["execs"].append(["exec", args[0], _env_path(args[2])])
+        # exec replaces the process image: atexit will not run.
+        finish()
+
+    def on_spawn(event, args):
+        state["execs"].append(["posix_spawn", args[0], _env_path(args[2])])
+
+    def on_system(event, args):
+        state["execs"].append(["system", "/bin/sh", None])
+
+    # Most audit events (compile, exec, marshal.loads, sys._getframe, ...) are of no
+    # interest: one dict lookup and they are gone.
+    handlers = {
+        "open": on_open,
+        "cpython.run_file": on_run,
+        "cpython.run_module": on_run,
+        "cpython.run_command": on_run,
+        "cpython.run_stdin": on_run,
+        "ctypes.dlopen": on_dlopen,
+        "subprocess.Popen": on_popen,
+        "os.exec": on_exec,
+        "os.posix_spawn": on_spawn,
+        "os.system": on_system,
+    }
+    lookup = handlers.get
+
     def hook(event, args):
-        try:
-            if event == "open":
-                path, mode = args[0], args[1]
-                if isinstance(path, bytes):
-                    path = os.fsdecode(path)
-                if not isinstance(path, str) or path.endswith(code_suffixes):
-                    return
-                if isinstance(mode, str):
-                    if any(c in mode for c in "wax+"):
-                        return
-                elif len(args) > 2 and isinstance(args[2], int):
-                    if args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-                        return
-                state["opens"].add(os.path.abspath(path))
-            elif event.startswith("cpython.run_"):
-                if state["main"] is None:
-                    state["path"] = list(sys.path)
-                    if event == "cpython.run_file":
-                        state["main"] = ["script", os.path.abspath(os.fsdecode(args[0]))]
-                    elif event == "cpython.run_module":
-                        state["main"] = ["module", args[0]]
-                    elif event == "cpython.run_command":
-                        state["main"] = ["code", "-c"]
-                    elif event == "cpython.run_stdin":
-                        state["main"] = ["code", "-"]
-            elif event == "ctypes.dlopen":
-                name = args[0]
-                if isinstance(name, bytes):
-                    name = os.fsdecode(name)
-                if isinstance(name, str):
-                    if "/" in name:
-                        name = os.path.abspath(name)
-                    state["loads"].append(["ctypes", name, caller_module()])
-            elif event == "subprocess.Popen":
-                executable, argv = args[0], args[1]
-                name = executable
-                if name is None:
-                    if isinstance(argv, (list, tuple)) and argv:
-                        name = argv[0]
-                    elif isinstance(argv, (str, bytes)):
-                        name = argv.split()[0] if argv.split() else None
-                state["execs"].append(["subprocess", name, _env_path(args[3])])
-            elif event == "os.exec":
-                state["execs"].append(["exec", args[0], _env_path(args[2])])
-                # exec replaces the process image: atexit will not run.
-                finish()
-            elif event == "os.posix_spawn":
-                state["execs"].append(["posix_spawn", args[0], _env_path(args[2])])
-            elif event == "os.system":
-                state["execs"].append(["system", "/bin/sh", None])
-        except Exception:
-            pass
+        handler = lookup(event)
+        if handler is not None:
+            try:
+                handler(event, args)
+            except Exception:
+                pass
 
     def finish():
         if state["written"] or os.getpid() != state["pid"]:
