@@ -330,6 +330,21 @@ pub struct DataFile {
     pub runs: Vec<RunId>,
 }
 
+impl Manifest {
+    /// The imported module records of one kind.
+    pub fn modules_of(&self, kind: ModuleKind) -> impl Iterator<Item = &Module> {
+        self.modules.iter().filter(move |m| m.kind == kind)
+    }
+
+    /// Serialises the manifest as the pretty, newline-terminated JSON shenzi writes.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail: no maps with non-string keys.
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        text.push('\n');
+        text
+    }
+}
+
 #[cfg(test)]
 mod schema_tests {
     /// docs/manifest.schema.json is generated from these types; regenerate it with
@@ -347,20 +362,5 @@ mod schema_tests {
             committed == text,
             "docs/manifest.schema.json is stale: run `SHENZI_WRITE_SCHEMA=1 cargo test --lib manifest`"
         );
-    }
-}
-
-impl Manifest {
-    /// The imported module records of one kind.
-    pub fn modules_of(&self, kind: ModuleKind) -> impl Iterator<Item = &Module> {
-        self.modules.iter().filter(move |m| m.kind == kind)
-    }
-
-    /// Serialises the manifest as the pretty, newline-terminated JSON shenzi writes.
-    pub fn to_json(&self) -> String {
-        // Serialising these plain structs cannot fail: no maps with non-string keys.
-        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
-        text.push('\n');
-        text
     }
 }
