@@ -4,6 +4,8 @@
 
 pub mod binary;
 pub mod cli;
+pub mod execute;
 pub mod manifest;
+pub mod plan;
 pub mod policy;
 pub mod trace;
