@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod select;
+
 use serde::{Deserialize, Serialize};
 
 use crate::execute::ElfEdits;
