@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod cli;
+pub mod layout;
 pub mod manifest;
 pub mod policy;
 pub mod trace;
