@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod cli;
 pub mod execute;
+pub mod layout;
 pub mod manifest;
 pub mod plan;
 pub mod policy;

@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 a failure the user can fix, 2 a usage error; `trace` passes
 //! the traced program's own status through.
 
+mod check;
+mod fmt;
 mod render;
 mod trace;
 
@@ -21,6 +23,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Trace(trace::TraceArgs),
+    Check(check::CheckArgs),
+    Fmt(fmt::FmtArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -36,6 +40,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Fmt(args) => fmt::run(args),
     };
     match result {
         Ok(code) => code,
