@@ -4,6 +4,8 @@
 
 pub mod binary;
 pub mod cli;
+pub mod farm;
+pub mod loader;
 pub mod manifest;
 pub mod policy;
 pub mod trace;

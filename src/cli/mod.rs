@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a failure the user can fix, 2 a usage error; `trace` passes
 //! the traced program's own status through.
 
+mod explain;
 mod render;
 mod trace;
 
@@ -21,6 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Trace(trace::TraceArgs),
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -36,6 +38,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Explain(args) => explain::run(args),
     };
     match result {
         Ok(code) => code,
