@@ -55,13 +55,22 @@ fn real(file: &Path) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn simulated(cache: &BinaryCache, config: &SearchConfig, file: &Path) -> BTreeSet<(String, String)> {
+fn simulated(
+    cache: &BinaryCache,
+    config: &SearchConfig,
+    file: &Path,
+) -> BTreeSet<(String, String)> {
     let (process, events) = Process::start(cache, config, file, Some(Path::new(LD_SO)), Vec::new());
     let mut out: BTreeSet<(String, String)> = process
         .objects
         .iter()
         .skip(2) // the loader and the file itself
-        .map(|o| (o.loaded.names[0].clone(), o.loaded.path.to_string_lossy().into_owned()))
+        .map(|o| {
+            (
+                o.loaded.names[0].clone(),
+                o.loaded.path.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     for e in events.iter().filter(|e| e.index.is_none()) {
         out.insert((e.name.clone(), "not found".into()));
@@ -103,9 +112,19 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
     }
     let venv = support::wheel_venv();
     let site = venv.join("lib/python3.11/site-packages");
-    for package in ["numpy", "numpy.libs", "PIL", "pillow.libs", "lxml", "cryptography"] {
+    for package in [
+        "numpy",
+        "numpy.libs",
+        "PIL",
+        "pillow.libs",
+        "lxml",
+        "cryptography",
+    ] {
         let found = elf_files(&site.join(package));
-        assert!(!found.is_empty() || package.ends_with(".libs"), "no ELF in {package}");
+        assert!(
+            !found.is_empty() || package.ends_with(".libs"),
+            "no ELF in {package}"
+        );
         files.extend(found);
     }
     files.sort();
@@ -115,9 +134,15 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
     cache.read_all(&files);
     let (config, err) = SearchConfig::host();
     assert!(err.is_none(), "{err:?}");
-    let results: Vec<(PathBuf, BTreeSet<(String, String)>, BTreeSet<(String, String)>)> = files
+    let results: Vec<(
+        PathBuf,
+        BTreeSet<(String, String)>,
+        BTreeSet<(String, String)>,
+    )> = files
         .par_iter()
-        .filter(|f| matches!(cache.probe(f), Probe::File(b) if matches!(b.contents, Contents::Elf(_))))
+        .filter(
+            |f| matches!(cache.probe(f), Probe::File(b) if matches!(b.contents, Contents::Elf(_))),
+        )
         .map(|f| (f.clone(), real(f), simulated(&cache, &config, f)))
         .collect();
     let mut disagreements = Vec::new();
@@ -138,6 +163,10 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
         results.len(),
         needs
     );
-    assert!(results.len() >= 100, "too few files compared: {}", results.len());
+    assert!(
+        results.len() >= 100,
+        "too few files compared: {}",
+        results.len()
+    );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
