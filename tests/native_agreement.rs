@@ -15,6 +15,9 @@ use rayon::prelude::*;
 use shenzi::binary::{BinaryCache, Contents, Probe};
 use shenzi::loader::{Process, SearchConfig};
 
+/// `(needed name, path opened or "not found")` for every object a load brought in.
+type Loads = BTreeSet<(String, String)>;
+
 const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
 
 fn elf_files(root: &Path) -> Vec<PathBuf> {
@@ -134,11 +137,7 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
     cache.read_all(&files);
     let (config, err) = SearchConfig::host();
     assert!(err.is_none(), "{err:?}");
-    let results: Vec<(
-        PathBuf,
-        BTreeSet<(String, String)>,
-        BTreeSet<(String, String)>,
-    )> = files
+    let results: Vec<(PathBuf, Loads, Loads)> = files
         .par_iter()
         .filter(
             |f| matches!(cache.probe(f), Probe::File(b) if matches!(b.contents, Contents::Elf(_))),
