@@ -1,6 +1,8 @@
 //! `shenzi explain` on a real numpy trace: the chain from `import` through the
 //! extension module to OpenBLAS and libgfortran, with the rule that picked each file.
 
+#[path = "fixtures/native/kit.rs"]
+mod kit;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -66,4 +68,58 @@ fn explain_shows_the_numpy_chain_to_libgfortran() {
     );
     let text = explain(&manifest, "libGL.so.1");
     assert!(text.contains("is out: not reached"), "{text}");
+}
+
+/// A need nothing provides: `explain` says it is missing, who needs it, and where the
+/// loader looked.
+#[test]
+fn explain_says_why_a_missing_library_is_missing() {
+    let kit = kit::Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        kit::Lib {
+            soname: "libgone.so.7",
+            ..Default::default()
+        },
+    );
+    let user = kit.lib(
+        "m/libmissing_user.so",
+        kit::Lib {
+            soname: "libmissing_user.so",
+            needs: &[&gone],
+            runpath: &["$ORIGIN/deps"],
+            ..Default::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let manifest = kit.path("m.json");
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(support::python311())
+        .args([
+            "-c",
+            &format!(
+                "import ctypes\ntry:\n    ctypes.CDLL({:?})\nexcept OSError:\n    pass\n",
+                user.display().to_string()
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = explain(&manifest, "libgone.so.7");
+    let head = format!(
+        "libgone.so.7 is missing: needed, but the loader finds no usable file.\n\nneeded by {}; searched, in order:\n",
+        user.display()
+    );
+    assert!(text.starts_with(&head), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}/m/deps/libgone.so.7 (DT_RUNPATH $ORIGIN/deps): absent",
+            kit.dir.path().display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ld.so.cache: no entry"), "{text}");
 }

@@ -306,3 +306,57 @@ fn the_glibc_floor_names_the_version_and_the_object() {
             .all(|i| g.graph[i].info.soname.as_deref() != Some("libc.so.6"))
     );
 }
+
+/// Roots that are not loadable objects are reported, each with its own code, and the
+/// rest of the graph is still built (problems are collected, not first-only).
+#[test]
+fn bad_roots_are_reported_and_the_rest_still_builds() {
+    let kit = Kit::new();
+    let good = kit.lib(
+        "ok/libgood_ext.so",
+        Lib {
+            soname: "libgood_ext.so",
+            ..Lib::default()
+        },
+    );
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let arm = kit.path("ok/libarm_ext.so");
+    std::fs::write(&arm, &bytes).unwrap();
+    let cut = kit.path("ok/libcut_ext.so");
+    std::fs::write(&cut, &bytes[..100]).unwrap();
+    let text = kit.path("ok/text_ext.so");
+    std::fs::write(&text, "print('hi')\n").unwrap();
+    let gone = kit.path("ok/gone_ext.so");
+    let manifest = trace(&kit, "pass");
+    let (config, _) = SearchConfig::host();
+    let selected = vec![
+        good.clone(),
+        arm.clone(),
+        cut.clone(),
+        text.clone(),
+        gone.clone(),
+    ];
+    let g = farm::build(
+        FarmInput {
+            manifest: &manifest,
+            extensions: Some(&selected),
+            policy: None,
+            config: &config,
+        },
+        &BinaryCache::new(),
+    );
+    let codes: Vec<String> = g
+        .problems
+        .iter()
+        .map(|p| miette::Diagnostic::code(p).unwrap().to_string())
+        .collect();
+    for code in ["other_arch", "corrupt", "not_elf", "missing_root"] {
+        assert!(
+            codes.contains(&format!("shenzi::native::{code}")),
+            "{code}: {codes:?}"
+        );
+    }
+    assert!(g.node_by_path(&good).is_some());
+    assert!(g.roots.iter().any(|r| r.path == good));
+}

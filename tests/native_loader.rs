@@ -622,3 +622,77 @@ fn dlopen_searches_with_the_callers_runpath() {
     let events = process.dlopen(&cache, &config, main, "libserved.so.2");
     assert!(events[0].resolution.found.is_none());
 }
+
+/// The system half is injectable: the same object on "a target with only the policy
+/// libraries" finds libc through the cache but not libz, which the glibc preset does
+/// not provide.
+#[test]
+fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
+    let kit = Kit::new();
+    let config = host();
+    let libz = config
+        .ld_cache
+        .lookup("libz.so.1", config.cache_flags, &config.hwcaps)
+        .expect("libz.so.1 in this machine's ld.so.cache")
+        .path
+        .clone();
+    let user = kit.lib(
+        "z/libzuser.so",
+        Lib {
+            soname: "libzuser.so",
+            needs: &[&libz],
+            ..Lib::default()
+        },
+    );
+    let loaded = agree(&kit, &[&user], None);
+    assert!(has(&loaded, &libz), "{loaded:?}");
+
+    let cache = BinaryCache::new();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let ask = |config: &SearchConfig, name: &str| {
+        resolve(
+            &cache,
+            config,
+            &Request {
+                name,
+                object: &object,
+                chain: &[],
+                main: None,
+                library_path: &[],
+                loaded: &[],
+            },
+        )
+    };
+    let host_answer = ask(&config, "libz.so.1").found.expect("the host has libz");
+    assert_eq!(
+        (host_answer.path, host_answer.rule),
+        (libz.clone(), Rule::LdCache)
+    );
+
+    let glibc = shenzi::policy::Policy::from_preset(shenzi::policy::preset("glibc").unwrap());
+    let target = config.clone().with_only_system(glibc);
+    let res = ask(&target, "libz.so.1");
+    assert!(res.found.is_none(), "libz is not in the glibc preset");
+    assert!(
+        res.searched
+            .iter()
+            .any(|a| a.miss == Miss::NotInPolicy && a.rule == Rule::LdCache),
+        "{:?}",
+        res.searched
+    );
+    let libc = ask(&target, "libc.so.6").found.expect("libc is policy");
+    assert_eq!(libc.rule, Rule::LdCache);
+
+    // A target with no cache at all and other default directories.
+    let bare = SearchConfig {
+        ld_cache: Default::default(),
+        default_dirs: vec![kit.path("z")],
+        ..config.clone()
+    };
+    let found = ask(&bare, "libzuser.so").found.unwrap();
+    assert_eq!(found.rule, Rule::DefaultDir { dir: kit.path("z") });
+    assert!(ask(&bare, "libz.so.1").found.is_none());
+}

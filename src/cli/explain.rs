@@ -7,7 +7,7 @@ use miette::{IntoDiagnostic, WrapErr};
 use petgraph::graph::NodeIndex;
 
 use crate::binary::BinaryCache;
-use crate::farm::{self, FarmGraph, FarmInput, Node};
+use crate::farm::{self, FarmGraph, FarmInput, NativeProblem, Node};
 use crate::loader::{Rule, SearchConfig};
 use crate::manifest::read_manifest;
 use crate::policy::{self, Policy};
@@ -131,6 +131,45 @@ pub fn explain(
     let mut out = String::new();
     let targets = matches(graph, name);
     if targets.is_empty() {
+        let wanted: Vec<&NativeProblem> = graph
+            .problems
+            .iter()
+            .filter(|p| matches!(p, NativeProblem::MissingNeed { need, .. } | NativeProblem::UnusableNeed { need, .. } if need == name))
+            .collect();
+        if !wanted.is_empty() {
+            let _ = writeln!(
+                out,
+                "{name} is missing: needed, but the loader finds no usable file."
+            );
+            for problem in wanted {
+                match problem {
+                    NativeProblem::MissingNeed {
+                        object, searched, ..
+                    } => {
+                        let _ =
+                            writeln!(out, "\nneeded by {}; searched, in order:", object.display());
+                        for s in searched {
+                            let _ = writeln!(out, "  {s}");
+                        }
+                    }
+                    NativeProblem::UnusableNeed {
+                        object,
+                        path,
+                        reason,
+                        ..
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "\nneeded by {}; the search stops at {}: {reason}",
+                            object.display(),
+                            path.display()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            return out;
+        }
         match policy.excludes(name) {
             Some(entry) => {
                 let _ = writeln!(

@@ -210,6 +210,102 @@ mod tests {
         assert!(LdCache::parse(&header).is_err());
     }
 
+    /// Writes a little-endian cache the way ldconfig lays it out: header, entries,
+    /// strings, then the extension directory with a glibc-hwcaps section.
+    fn synthetic(entries: &[(&str, &str, i32, Option<u32>)], hwcaps: &[&str]) -> Vec<u8> {
+        let n = entries.len();
+        let strings_at = NEW_HEADER + n * NEW_ENTRY;
+        let mut strings: Vec<u8> = Vec::new();
+        let mut put = |s: &str, strings: &mut Vec<u8>| {
+            let off = strings_at + strings.len();
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+            off as u32
+        };
+        let mut body = Vec::new();
+        for (name, path, flags, hw) in entries {
+            let key = put(name, &mut strings);
+            let value = put(path, &mut strings);
+            body.extend_from_slice(&flags.to_le_bytes());
+            body.extend_from_slice(&key.to_le_bytes());
+            body.extend_from_slice(&value.to_le_bytes());
+            body.extend_from_slice(&0u32.to_le_bytes());
+            let hwcap = hw.map_or(0u64, |i| HWCAP_EXTENSION | u64::from(i));
+            body.extend_from_slice(&hwcap.to_le_bytes());
+        }
+        let name_offsets: Vec<u32> = hwcaps.iter().map(|h| put(h, &mut strings)).collect();
+        while (strings_at + strings.len()) % 4 != 0 {
+            strings.push(0);
+        }
+        let ext_at = strings_at + strings.len();
+        let table_at = ext_at + 8 + 16;
+        let mut ext = Vec::new();
+        ext.extend_from_slice(&EXTENSION_MAGIC.to_le_bytes());
+        ext.extend_from_slice(&1u32.to_le_bytes());
+        ext.extend_from_slice(&EXTENSION_TAG_GLIBC_HWCAPS.to_le_bytes());
+        ext.extend_from_slice(&0u32.to_le_bytes());
+        ext.extend_from_slice(&(table_at as u32).to_le_bytes());
+        ext.extend_from_slice(&((name_offsets.len() * 4) as u32).to_le_bytes());
+        for o in name_offsets {
+            ext.extend_from_slice(&o.to_le_bytes());
+        }
+        let mut out = NEW_MAGIC.to_vec();
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        out.push(2); // little-endian
+        out.extend_from_slice(&[0; 3]);
+        out.extend_from_slice(&(ext_at as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 12]);
+        out.extend(body);
+        out.extend(strings);
+        out.extend(ext);
+        out
+    }
+
+    #[test]
+    fn lookup_prefers_the_best_supported_hwcaps_entry() {
+        let x86 = FLAG_ELF_LIBC6 | FLAG_X8664_LIB64;
+        let bytes = synthetic(
+            &[
+                (
+                    "libm.so.6",
+                    "/lib/glibc-hwcaps/x86-64-v4/libm.so.6",
+                    x86,
+                    Some(0),
+                ),
+                (
+                    "libm.so.6",
+                    "/lib/glibc-hwcaps/x86-64-v3/libm.so.6",
+                    x86,
+                    Some(1),
+                ),
+                ("libm.so.6", "/lib/libm.so.6", x86, None),
+                ("libm.so.6", "/lib32/libm.so.6", FLAG_ELF_LIBC6, None),
+                ("libz.so.1", "/lib/libz.so.1", x86, None),
+            ],
+            &["x86-64-v4", "x86-64-v3"],
+        );
+        let cache = LdCache::parse(&bytes).unwrap();
+        assert_eq!(cache.entries.len(), 5);
+        assert_eq!(cache.entries[0].hwcaps.as_deref(), Some("x86-64-v4"));
+        let v3 = ["x86-64-v3".to_owned(), "x86-64-v2".to_owned()];
+        let pick = |hw: &[String]| cache.lookup("libm.so.6", x86, hw).unwrap().path.clone();
+        assert_eq!(
+            pick(&v3),
+            PathBuf::from("/lib/glibc-hwcaps/x86-64-v3/libm.so.6")
+        );
+        assert_eq!(pick(&[]), PathBuf::from("/lib/libm.so.6"));
+        assert_eq!(
+            cache.lookup("libm.so.6", FLAG_ELF_LIBC6, &[]).unwrap().path,
+            PathBuf::from("/lib32/libm.so.6")
+        );
+        assert!(cache.lookup("libq.so.1", x86, &v3).is_none());
+        // Every truncation of a valid cache is an error or a shorter answer, never a panic.
+        for len in 0..bytes.len() {
+            let _ = LdCache::parse(&bytes[..len]);
+        }
+    }
+
     #[test]
     fn the_host_cache_parses_and_knows_libc() {
         let Ok(bytes) = std::fs::read("/etc/ld.so.cache") else {

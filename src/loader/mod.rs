@@ -653,3 +653,59 @@ fn run_search<F: FileSystem + ?Sized>(s: &mut Search<'_, F>, req: &Request<'_>) 
     }
     (Step::Next, Rule::LdCache)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SearchConfig {
+        SearchConfig {
+            is_64: true,
+            machine: EM_X86_64,
+            cache_flags: ldcache::FLAG_ELF_LIBC6 | ldcache::FLAG_X8664_LIB64,
+            ld_cache: LdCache::default(),
+            default_dirs: vec![],
+            hwcaps: vec!["x86-64-v3".into(), "x86-64-v2".into()],
+            legacy_subdirs: vec!["tls".into()],
+            lib: "lib/x86_64-linux-gnu".into(),
+            platform: "x86_64".into(),
+            system_only: None,
+        }
+    }
+
+    #[test]
+    fn tokens_expand_like_glibc() {
+        let c = config();
+        let o = Path::new("/opt/app/lib");
+        assert_eq!(expand_tokens("$ORIGIN/../x", o, &c), "/opt/app/lib/../x");
+        assert_eq!(expand_tokens("${ORIGIN}x", o, &c), "/opt/app/libx");
+        assert_eq!(
+            expand_tokens("/usr/$LIB/$PLATFORM", o, &c),
+            "/usr/lib/x86_64-linux-gnu/x86_64"
+        );
+        assert_eq!(expand_tokens("${LIB}", o, &c), "lib/x86_64-linux-gnu");
+        // Not a token: a longer identifier, or an unknown one, stays as written.
+        assert_eq!(expand_tokens("$ORIGINAL/$HOME", o, &c), "$ORIGINAL/$HOME");
+        assert_eq!(expand_tokens("a$", o, &c), "a$");
+    }
+
+    #[test]
+    fn library_path_splits_on_colon_and_semicolon_with_empty_as_cwd() {
+        assert_eq!(split_library_path(""), Vec::<String>::new());
+        assert_eq!(split_library_path("/a:/b;/c"), vec!["/a", "/b", "/c"]);
+        assert_eq!(split_library_path("/a::/b"), vec!["/a", ".", "/b"]);
+    }
+
+    #[test]
+    fn subdirs_put_hwcaps_first_and_the_directory_last() {
+        assert_eq!(
+            config().subdirs(),
+            vec![
+                "glibc-hwcaps/x86-64-v3",
+                "glibc-hwcaps/x86-64-v2",
+                "tls",
+                ""
+            ]
+        );
+    }
+}
