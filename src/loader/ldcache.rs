@@ -216,7 +216,7 @@ mod tests {
         let n = entries.len();
         let strings_at = NEW_HEADER + n * NEW_ENTRY;
         let mut strings: Vec<u8> = Vec::new();
-        let mut put = |s: &str, strings: &mut Vec<u8>| {
+        let put = |s: &str, strings: &mut Vec<u8>| {
             let off = strings_at + strings.len();
             strings.extend_from_slice(s.as_bytes());
             strings.push(0);
