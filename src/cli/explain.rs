@@ -210,7 +210,14 @@ pub fn explain(
         for (c, (root, edges)) in chains.iter().take(limit).enumerate() {
             let root = &graph.roots[*root];
             let _ = writeln!(out, "\nchain {}: {}", c + 1, root.label());
-            let _ = writeln!(out, "  {}", root.path.display());
+            match &root.rule {
+                Some(rule) if *rule != Rule::Path => {
+                    let _ = writeln!(out, "  {}  [{rule}]", root.path.display());
+                }
+                _ => {
+                    let _ = writeln!(out, "  {}", root.path.display());
+                }
+            }
             for (depth, &e) in edges.iter().enumerate() {
                 let need = &g[e];
                 let Some((from, to)) = g.edge_endpoints(e) else {

@@ -88,6 +88,9 @@ pub struct Root {
     pub node: NodeIndex,
     /// The path it was opened by.
     pub path: PathBuf,
+    /// The search rule that found it (`Path` for a file opened by path; `None` for the
+    /// interpreter, which the kernel starts).
+    pub rule: Option<Rule>,
 }
 
 impl Root {
@@ -453,6 +456,10 @@ impl Builder<'_> {
             if k == 0 {
                 if let Some(kind) = root.clone() {
                     let path = sim.process.objects[target].loaded.path.clone();
+                    let rule = match (&kind, &event.resolution.found) {
+                        (RootKind::Executable, _) | (_, None) => None,
+                        (_, Some(found)) => Some(found.rule.clone()),
+                    };
                     if !self
                         .farm
                         .roots
@@ -463,6 +470,7 @@ impl Builder<'_> {
                             kind,
                             node: to,
                             path,
+                            rule,
                         });
                     }
                 }

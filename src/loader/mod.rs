@@ -46,6 +46,15 @@ impl FileSystem for BinaryCache {
 
 /// The system half of the search: everything that is a property of the machine the
 /// objects run on rather than of the objects.
+///
+/// - The machine shenzi runs on: [`SearchConfig::host`].
+/// - A target that has nothing but the system policy's libraries (what `verify` checks a
+///   dist against): `SearchConfig::host().0.with_only_system(Policy::from_preset(p))` —
+///   cache and default-directory hits outside the policy count as absent
+///   ([`Miss::NotInPolicy`]).
+/// - Any other machine: build the struct, e.g. `SearchConfig { ld_cache:
+///   LdCache::read(root.join("etc/ld.so.cache"))?, default_dirs: vec![...], ..host }`,
+///   and give [`resolve`] a [`FileSystem`] that shows that machine's files.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
     /// The class and machine the process runs as; other candidates are skipped.
@@ -170,17 +179,20 @@ impl SearchConfig {
     }
 }
 
+/// Whether the running glibc still searches legacy hwcap subfolders (removed in 2.37).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn glibc_older_than_2_37() -> bool {
     // SAFETY: gnu_get_libc_version returns a pointer to a static NUL-terminated string.
-    let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
+    let version = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
     let mut parts = version.to_str().unwrap_or("2.37").split('.');
     let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(2);
     let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(37);
     (major, minor) < (2, 37)
 }
 
-unsafe extern "C" {
-    fn gnu_get_libc_version() -> *const std::ffi::c_char;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_older_than_2_37() -> bool {
+    false
 }
 
 /// The x86-64 micro-architecture levels this CPU supports, best first, as glibc names
