@@ -5,7 +5,9 @@
 pub mod binary;
 pub mod cli;
 pub mod execute;
+pub mod farm;
 pub mod layout;
+pub mod loader;
 pub mod manifest;
 pub mod plan;
 pub mod policy;

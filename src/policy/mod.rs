@@ -130,6 +130,51 @@ pub fn entries(preset: &Preset) -> Vec<&'static str> {
     out
 }
 
+/// A compiled system policy: library names (globs over SONAME or file name) the target
+/// provides, each remembering the entry it came from so `explain` can say why a library
+/// stays out.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    entries: Vec<(String, globset::GlobMatcher)>,
+}
+
+impl Policy {
+    /// Compiles `entries` (globs such as `libnss_*.so.2`); an entry that is not a valid
+    /// glob is matched literally.
+    pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = S>) -> Policy {
+        let entries = entries
+            .into_iter()
+            .map(Into::into)
+            .map(|e: String| {
+                let glob = globset::Glob::new(&e)
+                    .or_else(|_| globset::Glob::new(&globset::escape(&e)))
+                    .map(|g| g.compile_matcher());
+                (e, glob)
+            })
+            .filter_map(|(e, g)| g.ok().map(|g| (e, g)))
+            .collect();
+        Policy { entries }
+    }
+
+    /// The policy of a preset, its `extends` included.
+    pub fn from_preset(preset: &Preset) -> Policy {
+        Policy::new(entries(preset))
+    }
+
+    /// The entry that says the target provides `name` (a SONAME or a file name), if any.
+    pub fn excludes(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, glob)| glob.is_match(name))
+            .map(|(entry, _)| entry.as_str())
+    }
+
+    /// The entries, in the order given.
+    pub fn entries(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(e, _)| e.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +196,13 @@ mod tests {
             assert!(graphics.contains(&e), "{e}");
         }
         assert!(graphics.contains(&"libGL.so.1"));
+    }
+
+    #[test]
+    fn policy_matches_globs_and_names_the_entry() {
+        let policy = Policy::from_preset(preset("glibc").unwrap());
+        assert_eq!(policy.excludes("libc.so.6"), Some("libc.so.6"));
+        assert_eq!(policy.excludes("libnss_files.so.2"), Some("libnss_*.so.2"));
+        assert_eq!(policy.excludes("libz.so.1"), None);
     }
 }
