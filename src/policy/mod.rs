@@ -136,6 +136,8 @@ pub fn entries(preset: &Preset) -> Vec<&'static str> {
 #[derive(Debug, Clone)]
 pub struct Policy {
     entries: Vec<(String, globset::GlobMatcher)>,
+    /// Names bundled even though an entry matches them (`cxx-runtime bundle`, `remove`).
+    except: Vec<globset::GlobMatcher>,
 }
 
 impl Policy {
@@ -145,15 +147,19 @@ impl Policy {
         let entries = entries
             .into_iter()
             .map(Into::into)
-            .map(|e: String| {
-                let glob = globset::Glob::new(&e)
-                    .or_else(|_| globset::Glob::new(&globset::escape(&e)))
-                    .map(|g| g.compile_matcher());
-                (e, glob)
-            })
-            .filter_map(|(e, g)| g.ok().map(|g| (e, g)))
+            .filter_map(|e: String| compile(&e).map(|g| (e, g)))
             .collect();
-        Policy { entries }
+        Policy {
+            entries,
+            except: Vec::new(),
+        }
+    }
+
+    /// The same policy, except that names matching `except` are bundled after all.
+    pub fn with_exceptions<S: AsRef<str>>(mut self, except: impl IntoIterator<Item = S>) -> Policy {
+        self.except
+            .extend(except.into_iter().filter_map(|e| compile(e.as_ref())));
+        self
     }
 
     /// The policy of a preset, its `extends` included.
@@ -163,6 +169,9 @@ impl Policy {
 
     /// The entry that says the target provides `name` (a SONAME or a file name), if any.
     pub fn excludes(&self, name: &str) -> Option<&str> {
+        if self.except.iter().any(|g| g.is_match(name)) {
+            return None;
+        }
         self.entries
             .iter()
             .find(|(_, glob)| glob.is_match(name))
@@ -173,6 +182,14 @@ impl Policy {
     pub fn entries(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(e, _)| e.as_str())
     }
+}
+
+/// A glob, or the literal name when it is not a valid glob.
+fn compile(entry: &str) -> Option<globset::GlobMatcher> {
+    globset::Glob::new(entry)
+        .or_else(|_| globset::Glob::new(&globset::escape(entry)))
+        .ok()
+        .map(|g| g.compile_matcher())
 }
 
 #[cfg(test)]
