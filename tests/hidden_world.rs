@@ -583,3 +583,87 @@ fn the_python_dump_snippet_records_the_app_and_its_child() {
     let real_python = std::fs::canonicalize(&python).unwrap();
     assert!(flagged.iter().any(|v| v.path == real_python), "{flagged:?}");
 }
+
+#[test]
+fn strict_mode_leaves_only_sh_among_the_system_programs() {
+    // Proves: with only_sh, /bin/sh still runs and is the only program in /usr/bin (the
+    // probe sees nothing else); a glibc-only coreutil that runs in the default world
+    // (cat) is gone; a glibc-only program from a visible folder still runs.
+    let default = world();
+    let out = default.sh("/usr/bin/cat /proc/self/maps").unwrap();
+    assert!(
+        text(&out.stdout).contains("libc.so.6"),
+        "{}",
+        describe(&out)
+    );
+
+    let strict = HiddenWorld::new(HiddenSpec::new().only_sh(true)).unwrap();
+    let probe = strict
+        .sanity_check()
+        .unwrap_or_else(|e| panic!("sanity check: {e}"));
+    let bin = std::fs::canonicalize("/bin").unwrap();
+    assert_eq!(probe.bin_entries, vec![bin.join("sh")]);
+    let out = strict
+        .sh("/usr/bin/cat /proc/self/maps; echo status=$?")
+        .unwrap();
+    assert_eq!(text(&out.stdout), "status=127\n", "{}", describe(&out));
+    let out = strict
+        .run(
+            &argv(&["/bin/sh", "-c", "echo via /bin/sh"]),
+            Path::new("/"),
+            &[],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(text(&out.stdout), "via /bin/sh\n", "{}", describe(&out));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let hello = tmp.path().join("hello");
+    cc(
+        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+        &hello,
+        &[],
+    );
+    let out = strict.run(&[hello.into()], tmp.path(), &[], b"").unwrap();
+    assert_eq!(text(&out.stdout), "hello\n", "{}", describe(&out));
+}
+
+#[test]
+fn a_hanging_command_is_killed_with_its_children_at_the_timeout() {
+    // Proves: a run that outlives its timeout returns TimedOut promptly instead of hanging
+    // the suite, and the command's children (same process group) are killed too.
+    let world =
+        HiddenWorld::new(HiddenSpec::new().timeout(std::time::Duration::from_millis(300))).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("pid");
+    let script = format!(
+        "/usr/bin/sleep 30 & echo $! > '{}'; wait",
+        pidfile.display()
+    );
+    let start = std::time::Instant::now();
+    let err = world.sh(&script).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let gone = || match std::fs::read_to_string(proc_dir.join("stat")) {
+        Err(_) => true,
+        // A zombie waiting for its new parent to reap it is dead too.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    };
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sleep child {pid} survived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

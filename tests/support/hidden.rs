@@ -197,6 +197,7 @@ pub struct HiddenSpec {
     extra_hidden: Vec<PathBuf>,
     policy: Vec<String>,
     timeout: Duration,
+    only_sh: bool,
 }
 
 impl Default for HiddenSpec {
@@ -212,6 +213,7 @@ impl HiddenSpec {
             extra_hidden: Vec::new(),
             policy: glibc_policy(),
             timeout: Duration::from_secs(300),
+            only_sh: false,
         }
     }
 
@@ -234,6 +236,17 @@ impl HiddenSpec {
         self
     }
 
+    /// Strict mode: the system's program folders are gone too. `/usr/bin` (`/bin`) is
+    /// replaced by a folder holding only `sh` (a copy of the real `/bin/sh`), and
+    /// `/usr/sbin`, `/usr/local/bin`, `/usr/local/sbin` are hidden. Without it, programs
+    /// that need only glibc (coreutils' `cat`, `sleep`, `dirname`, …) still run inside;
+    /// with it, a launcher that calls any of them fails, as DESIGN.md requires of ours
+    /// ("nothing but /bin/sh and the glibc policy set").
+    pub fn only_sh(mut self, only_sh: bool) -> Self {
+        self.only_sh = only_sh;
+        self
+    }
+
     /// How long one run may take before its process group is killed.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -249,6 +262,8 @@ pub struct HiddenWorld {
     libs: PathBuf,
     empty_file: PathBuf,
     replaced_dirs: Vec<PathBuf>,
+    /// With [`HiddenSpec::only_sh`]: the real `/usr/bin`, replaced by `staging/bin`.
+    bin_dir: Option<PathBuf>,
     hidden_dirs: Vec<PathBuf>,
     hidden_files: Vec<PathBuf>,
     policy: Vec<String>,
@@ -297,7 +312,21 @@ impl HiddenWorld {
             )));
         }
 
+        let bin_dir = if spec.only_sh {
+            let bin = staging.path().join("bin");
+            std::fs::create_dir(&bin)?;
+            std::fs::copy(std::fs::canonicalize("/bin/sh")?, bin.join("sh"))?;
+            Some(std::fs::canonicalize("/bin")?)
+        } else {
+            None
+        };
+
         let mut hidden = vec![super::pyenv_root().join("versions")];
+        if spec.only_sh {
+            for dir in ["/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
+                hidden.push(PathBuf::from(dir));
+            }
+        }
         hidden.extend(glob_dirs(Path::new("/usr/lib"), "python3"));
         hidden.extend(glob_dirs(Path::new("/usr/local/lib"), "python3"));
         hidden.extend(spec.extra_hidden.iter().cloned());
@@ -333,6 +362,7 @@ impl HiddenWorld {
             }
             let protected = replaced_dirs
                 .iter()
+                .chain(&bin_dir)
                 .map(PathBuf::as_path)
                 .chain([staging.path()]);
             for keep in protected {
@@ -344,7 +374,11 @@ impl HiddenWorld {
                     )));
                 }
             }
-            if replaced_dirs.iter().any(|d| real.starts_with(d)) {
+            if replaced_dirs
+                .iter()
+                .chain(&bin_dir)
+                .any(|d| real.starts_with(d))
+            {
                 continue; // already gone with its replaced library folder
             }
             if real.is_dir() {
@@ -363,6 +397,7 @@ impl HiddenWorld {
             libs,
             empty_file,
             replaced_dirs,
+            bin_dir,
             hidden_dirs: hidden_dirs.into_iter().collect(),
             hidden_files: hidden_files.into_iter().collect(),
             policy: spec.policy,
@@ -392,6 +427,11 @@ impl HiddenWorld {
         &self.replaced_dirs
     }
 
+    /// With [`HiddenSpec::only_sh`]: the program folder replaced by one holding only `sh`.
+    pub fn bin_dir(&self) -> Option<&Path> {
+        self.bin_dir.as_deref()
+    }
+
     /// Folders covered by an empty tmpfs (real paths, outermost only).
     pub fn hidden_dirs(&self) -> &[PathBuf] {
         &self.hidden_dirs
@@ -414,6 +454,7 @@ impl HiddenWorld {
             .iter()
             .chain(&self.hidden_files)
             .chain(&self.replaced_dirs)
+            .chain(&self.bin_dir)
             .map(PathBuf::as_path)
             .find(|h| real.starts_with(h) || path.starts_with(h))
     }
@@ -524,7 +565,12 @@ impl HiddenWorld {
     /// whether `PT_INTERP` exists, and the shell's own mapped files.
     pub fn probe(&self) -> io::Result<Probe> {
         let mut script = String::from("set +e\n");
-        for (tag, dirs) in [("lib", &self.replaced_dirs), ("leak", &self.hidden_dirs)] {
+        let bin: Vec<PathBuf> = self.bin_dir.iter().cloned().collect();
+        for (tag, dirs) in [
+            ("lib", &self.replaced_dirs),
+            ("leak", &self.hidden_dirs),
+            ("bin", &bin),
+        ] {
             for d in dirs {
                 let q = sh_quote(d.as_os_str());
                 script += &format!(
@@ -553,6 +599,8 @@ impl HiddenWorld {
         for line in text.lines() {
             if let Some(p) = line.strip_prefix("lib ") {
                 probe.lib_entries.push(PathBuf::from(p));
+            } else if let Some(p) = line.strip_prefix("bin ") {
+                probe.bin_entries.push(PathBuf::from(p));
             } else if let Some(p) = line.strip_prefix("leak ") {
                 probe.visible_hidden.push(PathBuf::from(p));
             } else if line == "interp-present" {
@@ -594,6 +642,15 @@ impl HiddenWorld {
         }
         for leak in &probe.visible_hidden {
             problems.push(format!("{} is visible in the world", leak.display()));
+        }
+        if let Some(bin) = &self.bin_dir {
+            if probe.bin_entries != [bin.join("sh")] {
+                problems.push(format!(
+                    "{} holds {:?}, not only sh",
+                    bin.display(),
+                    probe.bin_entries
+                ));
+            }
         }
         if !probe.interpreter_present {
             problems.push(format!(
@@ -646,6 +703,14 @@ impl HiddenWorld {
             bind(
                 format!("policy libraries over {}", dir.display()),
                 &self.libs,
+                dir,
+            )?;
+        }
+        if let Some(dir) = &self.bin_dir {
+            let bin = self.staging.path().join("bin");
+            bind(
+                format!("a folder with only sh over {}", dir.display()),
+                &bin,
                 dir,
             )?;
         }
@@ -860,6 +925,8 @@ fn wait_with_timeout(
 pub struct Probe {
     /// Every entry of every replaced library folder, as seen inside.
     pub lib_entries: Vec<PathBuf>,
+    /// With [`HiddenSpec::only_sh`]: every entry of the program folder, as seen inside.
+    pub bin_entries: Vec<PathBuf>,
     /// Anything visible under a hidden folder, or a hidden file with content.
     pub visible_hidden: Vec<PathBuf>,
     /// `PT_INTERP` exists inside.
