@@ -85,6 +85,8 @@ pub const DUMP_DIR_ENV: &str = "HIDDEN_WORLD_DUMP_DIR";
 /// `$HIDDEN_WORLD_DUMP_DIR` at exit (tag `exit`). Also defines
 /// `hidden_world_dump(tag)` for code paths that end with `os._exit` (forked
 /// multiprocessing workers skip `atexit`). Does nothing when the variable is unset.
+/// Put it after any `from __future__` import (those must come first), or in a module the
+/// app imports; children started with `sys.executable` dump when they run it too.
 pub const PY_DUMP_SNIPPET: &str = r#"
 def hidden_world_dump(tag="exit"):
     import os
@@ -658,15 +660,10 @@ impl HiddenWorld {
                 self.interpreter.display()
             ));
         }
-        let dump = ProcessDump::from_maps(0, "probe", &probe.sh_mapped);
         problems.extend(
-            check_maps_within(
-                std::slice::from_ref(&dump),
-                Path::new("/nonexistent-dist"),
-                &self.policy,
-            )
-            .into_iter()
-            .map(|v| v.to_string()),
+            disallowed_paths(&probe.sh_mapped, None, &self.policy)
+                .into_iter()
+                .map(|p| format!("/bin/sh maps {} inside the world", p.display())),
         );
         if problems.is_empty() {
             Ok(probe)
@@ -949,19 +946,6 @@ pub struct ProcessDump {
 }
 
 impl ProcessDump {
-    fn from_maps(pid: u32, tag: &str, files: &[PathBuf]) -> Self {
-        let maps = files
-            .iter()
-            .map(|f| format!("0-1 r-xp 0 0:0 1 {}\n", f.display()))
-            .collect();
-        ProcessDump {
-            pid,
-            tag: tag.into(),
-            maps,
-            ..Default::default()
-        }
-    }
-
     /// The distinct files this process had mapped.
     pub fn mapped_files(&self) -> Vec<PathBuf> {
         mapped_files(&self.maps)
@@ -1059,51 +1043,72 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Every mapped file of every dump that is not allowed. Allowed: files under `dist_root`
-/// (compared with its real path too), a file in one of [`system_lib_dirs`] whose name
-/// matches a `policy_names` glob, `/bin/sh` (under any of its names), and the data files
-/// of [`NON_OBJECT_PREFIXES`]. Works on dumps from inside the world and from the host.
+/// Every mapped file of every dump that is not allowed by [`disallowed_paths`].
+/// Works on dumps from inside the world and from the host.
 pub fn check_maps_within(
     dumps: &[ProcessDump],
     dist_root: &Path,
     policy_names: &[String],
 ) -> Vec<Violation> {
-    let dist_real = std::fs::canonicalize(dist_root).unwrap_or_else(|_| dist_root.to_path_buf());
+    dumps
+        .iter()
+        .flat_map(|dump| {
+            disallowed_paths(&dump.mapped_files(), Some(dist_root), policy_names)
+                .into_iter()
+                .map(|path| Violation {
+                    pid: dump.pid,
+                    tag: dump.tag.clone(),
+                    path,
+                })
+        })
+        .collect()
+}
+
+/// The `paths` (mapped files) that are neither under `dist_root` (compared with its real
+/// path too) nor allowed system files. Allowed: a file directly in one of
+/// [`system_lib_dirs`] (or their usual spellings) whose name matches a `policy_names`
+/// glob, `/bin/sh` under any of its names, and the data files of [`NON_OBJECT_PREFIXES`].
+pub fn disallowed_paths(
+    paths: &[PathBuf],
+    dist_root: Option<&Path>,
+    policy_names: &[String],
+) -> Vec<PathBuf> {
+    let dist: Vec<PathBuf> = dist_root
+        .into_iter()
+        .flat_map(|d| {
+            [
+                d.to_path_buf(),
+                std::fs::canonicalize(d).unwrap_or_default(),
+            ]
+        })
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect();
     // A policy that does not compile allows nothing: every system library is a violation.
     let policy = glob_set(policy_names).unwrap_or_else(|_| GlobSet::empty());
     let mut lib_dirs: Vec<PathBuf> = system_lib_dirs();
     lib_dirs.extend(
-        ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
+        ["/lib", "/usr/lib"]
             .iter()
             .map(|d| PathBuf::from(d).join(format!("{}-linux-gnu", std::env::consts::ARCH))),
     );
     lib_dirs.extend(["/lib64", "/usr/lib64"].map(PathBuf::from));
     let mut sh_names = vec![PathBuf::from("/bin/sh"), PathBuf::from("/usr/bin/sh")];
     sh_names.extend(std::fs::canonicalize("/bin/sh"));
-    let mut out = Vec::new();
-    for dump in dumps {
-        for path in dump.mapped_files() {
-            let in_dist = path.starts_with(&dist_real) || path.starts_with(dist_root);
+    paths
+        .iter()
+        .filter(|path| {
+            let in_dist = dist.iter().any(|d| path.starts_with(d));
             let in_policy = path
                 .parent()
                 .is_some_and(|d| lib_dirs.iter().any(|l| l == d))
-                && policy.is_match(file_name(&path));
-            let allowed = in_dist
-                || in_policy
-                || sh_names.contains(&path)
-                || NON_OBJECT_PREFIXES
-                    .iter()
-                    .any(|p| path.as_os_str().as_bytes().starts_with(p.as_bytes()));
-            if !allowed {
-                out.push(Violation {
-                    pid: dump.pid,
-                    tag: dump.tag.clone(),
-                    path,
-                });
-            }
-        }
-    }
-    out
+                && policy.is_match(file_name(path));
+            let data = NON_OBJECT_PREFIXES
+                .iter()
+                .any(|p| path.as_os_str().as_bytes().starts_with(p.as_bytes()));
+            !(in_dist || in_policy || data || sh_names.contains(path))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Panics with every violation of [`check_maps_within`]; also when `dumps` holds no maps at
