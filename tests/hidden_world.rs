@@ -667,3 +667,31 @@ fn a_hanging_command_is_killed_with_its_children_at_the_timeout() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_sh_dump_snippet_records_a_shell_inside_the_world() {
+    // Proves: SH_DUMP_SNIPPET works with builtins only inside the (strict) world, so a
+    // launcher script's own mappings can be checked too: dash and glibc pass the maps
+    // check, and a dump with the maps of a python is flagged.
+    let world = HiddenWorld::new(HiddenSpec::new().only_sh(true)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!("{SH_DUMP_SNIPPET}\necho dumped");
+    let (out, dumps) = world
+        .run_collecting(&argv(&["/bin/sh", "-c", &script]), tmp.path(), &[], b"")
+        .unwrap();
+    assert_eq!(text(&out.stdout), "dumped\n", "{}", describe(&out));
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_eq!(dumps[0].tag, "sh");
+    let mapped = dumps[0].mapped_files();
+    assert!(
+        mapped.iter().any(|p| file_starts(p, "libc.so.6")),
+        "{mapped:?}"
+    );
+    assert_maps_within(&dumps, tmp.path(), world.policy_names());
+
+    let mut foreign = dumps[0].clone();
+    foreign.maps += "7f0000000000-7f0000001000 r-xp 00000000 fe:00 1 /usr/bin/python3.11\n";
+    let flagged = check_maps_within(&[foreign], tmp.path(), world.policy_names());
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0].path, Path::new("/usr/bin/python3.11"));
+}
