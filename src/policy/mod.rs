@@ -38,7 +38,12 @@ pub const PRESETS: &[Preset] = &[
             "libBrokenLocale.so.1",
             "libthread_db.so.1",
             "libc_malloc_debug.so.0",
-            "libnss_*.so.2",
+            // glibc's own NSS modules only: libnss_systemd and friends are not glibc.
+            "libnss_files.so.2",
+            "libnss_dns.so.2",
+            "libnss_compat.so.2",
+            "libnss_db.so.2",
+            "libnss_hesiod.so.2",
         ],
     },
     Preset {
