@@ -46,6 +46,7 @@ pub fn planned(
     let checked = layout::check_with_manifest(&source, &manifest);
     let Some(layout) = checked.layout.filter(|_| checked.report.errors() == 0) else {
         eprintln!("{:?}", miette::Report::new(checked.report));
+        eprintln!("shenzi: nothing was written");
         return Ok(Err(ExitCode::from(1)));
     };
     if !checked.report.diagnostics.is_empty() {

@@ -7,6 +7,7 @@ mod apply;
 mod check;
 mod explain;
 mod fmt;
+mod plan;
 mod render;
 mod trace;
 
@@ -28,6 +29,7 @@ enum Command {
     Apply(apply::ApplyArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
+    Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
 }
 
@@ -47,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
     };
     match result {

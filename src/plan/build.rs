@@ -338,11 +338,7 @@ impl<'a> Planner<'a> {
                                 files
                             };
                             for f in files {
-                                let package = f
-                                    .rel
-                                    .split('/')
-                                    .next()
-                                    .map(|p| p.split('.').next().unwrap_or(p).to_owned());
+                                let package = f.rel.split('/').next().map(package_name);
                                 let mut v = site_vars.clone();
                                 v.extend(path_vars(&f));
                                 if kind == Kind::Packages {
@@ -396,11 +392,7 @@ impl<'a> Planner<'a> {
                             let (files, errors) = walk_tops(&root, &tops);
                             self.unreadable(errors);
                             for f in files {
-                                let package = f
-                                    .rel
-                                    .split('/')
-                                    .next()
-                                    .map(|p| p.split('.').next().unwrap_or(p).to_owned());
+                                let package = f.rel.split('/').next().map(package_name);
                                 let mut v = path_vars(&f);
                                 v.insert(Var::Package, package.clone().unwrap_or_default());
                                 self.push_found(id, &f, v, package);
@@ -1347,6 +1339,18 @@ fn site_dir_below_prefix(manifest: &Manifest) -> String {
                 python.version.major, python.version.minor
             )
         })
+}
+
+/// The package a site dir's top-level entry belongs to, for the summary: a module's or
+/// package's name without suffix, a metadata folder's distribution name.
+fn package_name(top: &str) -> String {
+    match top
+        .strip_suffix(".dist-info")
+        .or_else(|| top.strip_suffix(".egg-info"))
+    {
+        Some(dist) => dist.split('-').next().unwrap_or(dist).to_owned(),
+        None => top.split('.').next().unwrap_or(top).to_owned(),
+    }
 }
 
 fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {
