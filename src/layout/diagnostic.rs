@@ -464,7 +464,7 @@ impl Diagnostic {
     pub fn label(&self) -> String {
         use ErrorKind::*;
         match &self.kind {
-            Syntax { expected, .. } => format!("expected {}", one_of(expected)),
+            Syntax { .. } => "not expected here".into(),
             UnterminatedString => "this string has no closing `\"` on its line".into(),
             InvalidEscape { .. } => "unknown escape".into(),
             UnclosedBlock => "this `{` is never closed".into(),

@@ -138,7 +138,7 @@ pub fn check(source: &Source) -> Checked {
     // Items that parsed are still analyzed, so one run reports every mistake; what may
     // only follow from an item that did not parse (a missing definition) is left out.
     let mut more = Vec::new();
-    analyze(&ast, &mut more);
+    analyze::analyze_with(&ast, &mut more, false);
     diagnostics.extend(more.into_iter().filter(|d| !d.kind.may_cascade()));
     finish(source, None, diagnostics)
 }

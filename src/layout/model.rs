@@ -2,7 +2,9 @@
 //! static rule checked. The planner uses it without checking anything again; spans are
 //! kept so later phases can point back into the layout.
 
-use globset::{GlobMatcher, GlobSet};
+use std::collections::HashMap;
+
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use super::span::{Span, Spanned};
 use super::template::Template;
@@ -197,6 +199,20 @@ pub struct SystemPolicy {
 }
 
 impl SystemPolicy {
+    /// Compiles the soname globs (checked by the analyzer already).
+    pub(crate) fn compile(&mut self) -> Option<()> {
+        let set = |entries: &[SystemEntry]| {
+            let mut set = GlobSetBuilder::new();
+            for e in entries {
+                set.add(Glob::new(&e.pattern).ok()?);
+            }
+            set.build().ok()
+        };
+        self.provided_set = set(&self.provided)?;
+        self.bundled_set = set(&self.bundled)?;
+        Some(())
+    }
+
     /// Whether the target provides the library with this SONAME (or file name).
     pub fn provides(&self, soname: &str) -> bool {
         self.provided_set.is_match(soname) && !self.bundled_set.is_match(soname)
@@ -212,11 +228,12 @@ impl SystemPolicy {
     }
 }
 
-/// Compiled globs with the text and span of each.
+/// Compiled globs with the text and span of each. `*` and `?` stop at `/`; `**`
+/// crosses folders.
 #[derive(Debug, Clone)]
 pub struct Globs {
     pub patterns: Vec<Spanned<String>>,
-    pub(crate) set: GlobSet,
+    pub(crate) globs: Vec<Glob>,
     pub(crate) matchers: Vec<GlobMatcher>,
 }
 
@@ -226,7 +243,21 @@ impl Globs {
     }
 
     pub fn is_match(&self, subject: &str) -> bool {
-        self.set.is_match(subject)
+        self.matchers.iter().any(|m| m.is_match(subject))
+    }
+
+    /// Compiles the checked globs; one layout compiles each distinct pattern once.
+    pub(crate) fn compile(&mut self, cache: &mut HashMap<String, GlobMatcher>) {
+        self.matchers = self
+            .globs
+            .iter()
+            .map(|g| {
+                cache
+                    .entry(g.glob().to_owned())
+                    .or_insert_with(|| g.compile_matcher())
+                    .clone()
+            })
+            .collect();
     }
 
     /// The first pattern matching `subject`.

@@ -53,7 +53,10 @@ pub fn parse(text: &str) -> (Ast, Vec<Diagnostic>) {
             ));
             break;
         }
-        let rest = &text[pos..];
+        // An item ends before the next line that starts another item outside a block;
+        // giving pest no more than that keeps its work (and its error positions) local.
+        let bound = resume_after(text, &lexed, pos);
+        let rest = &text[pos..bound];
         match ShzParser::parse(Rule::item, rest) {
             Ok(mut pairs) => {
                 // `item` matched, so there is exactly one pair.
