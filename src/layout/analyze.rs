@@ -573,6 +573,7 @@ impl Analyzer {
         let mut take = Once::new("take");
         let mut to = Once::new("to");
         let mut select = Once::new("select");
+        let mut site = Once::new("site");
         let mut action = Once::new("action");
         let mut farm = Once::new("farm");
         let mut serve = Once::new("serve");
@@ -585,6 +586,7 @@ impl Analyzer {
                 UnitStmt::Only(list) => only.extend(list),
                 UnitStmt::Exclude(list) => exclude.extend(list),
                 UnitStmt::Select(w) => select.set(self, stmt.keyword, w),
+                UnitStmt::Site(list) => site.set(self, stmt.keyword, list),
                 UnitStmt::Action(w) => action.set(self, stmt.keyword, w),
                 UnitStmt::Farm(w) => farm.set(self, stmt.keyword, w),
                 UnitStmt::Serve(w) => serve.set(self, stmt.keyword, w),
@@ -660,6 +662,41 @@ impl Analyzer {
                     .map(|i| Spanned::new([Select::All, Select::Imported][i], w.span))
             }
             None => Some(Spanned::new(Select::All, name.span)),
+        };
+        let sites_value = match site.first {
+            Some((keyword, words)) => {
+                let site_kinds = [Kind::SiteDirs, Kind::Packages];
+                if kinds_ok && !kind_list.iter().any(|k| site_kinds.contains(k)) {
+                    self.push(
+                        keyword,
+                        ErrorKind::SiteNotApplicable {
+                            kinds: kinds_text(),
+                        },
+                    );
+                }
+                let mut sites: Vec<Spanned<SiteKind>> = Vec::new();
+                let mut ok = true;
+                for w in words {
+                    match self.choice(w, "a site dir kind", SITE_KIND_NAMES) {
+                        Some(i) => {
+                            let value = [SiteKind::Venv, SiteKind::System, SiteKind::User][i];
+                            match sites.iter().find(|s| s.value == value) {
+                                Some(first) => self.push(
+                                    w.span,
+                                    ErrorKind::RepeatedStatement {
+                                        what: format!("site kind `{}`", w.value),
+                                        first: first.span,
+                                    },
+                                ),
+                                None => sites.push(Spanned::new(value, w.span)),
+                            }
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Some(sites))
+            }
+            None => Some(None),
         };
         let action_value = match action.get() {
             Some(w) => self.choice(w, "an action", Action::NAMES).map(|i| {
@@ -778,6 +815,7 @@ impl Analyzer {
             only: only?,
             exclude: exclude?,
             select: select_value?,
+            sites: sites_value?,
             destination: if keep_destination { destination } else { None },
             action: action_value,
             farm: farm_value?,
@@ -814,7 +852,7 @@ impl Analyzer {
                     }
                 }
             }
-            if !unit.only.is_empty() || !unit.exclude.is_empty() {
+            if !unit.only.is_empty() || !unit.exclude.is_empty() || unit.sites.is_some() {
                 continue;
             }
             for kind in &unit.kinds {

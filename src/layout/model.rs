@@ -9,6 +9,7 @@ use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 use super::span::{Span, Spanned};
 use super::template::Template;
 use super::vars::Kind;
+pub use crate::manifest::SiteKind;
 
 /// Index of a unit in [`Layout::units`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,6 +75,8 @@ pub struct Unit {
     pub exclude: Globs,
     /// For `python.site_dirs`: everything, or the imported packages only.
     pub select: Spanned<Select>,
+    /// For site dir kinds: only site dirs of these kinds (`None`: every site dir).
+    pub sites: Option<Vec<Spanned<SiteKind>>>,
     /// Where each file goes; `None` only for `move` and `skip`.
     pub destination: Option<Template>,
     pub action: Spanned<Action>,
@@ -84,6 +87,13 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Whether files of a site dir of this kind belong to the unit.
+    pub fn takes_site(&self, kind: SiteKind) -> bool {
+        self.sites
+            .as_ref()
+            .is_none_or(|sites| sites.iter().any(|s| s.value == kind))
+    }
+
     pub fn takes(&self, kind: Kind) -> bool {
         self.kinds.iter().any(|k| k.value == kind)
     }
@@ -94,6 +104,9 @@ impl Unit {
         (self.only.is_empty() || self.only.is_match(subject)) && !self.exclude.is_match(subject)
     }
 }
+
+/// How site dir kinds are written in `site`.
+pub const SITE_KIND_NAMES: &[&str] = &["venv", "system", "user"];
 
 /// `select all` or `select imported`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

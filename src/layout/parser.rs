@@ -154,6 +154,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::exclude_stmt => "`exclude`",
         Rule::select_stmt => "`select`",
         Rule::action_stmt => "`action`",
+        Rule::site_stmt => "`site`",
+        Rule::kw_site => "`site`",
         Rule::member_stmt => "`farm`",
         Rule::serve_stmt => "`serve`",
         Rule::launcher_item => "`launcher`",
@@ -346,6 +348,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_exclude
             | Rule::kw_select
             | Rule::kw_action
+            | Rule::kw_site
             | Rule::kw_serve
             | Rule::kw_launcher
             | Rule::kw_at
@@ -466,6 +469,7 @@ fn unit_stmt(pair: Pair<'_, Rule>, base: usize) -> UnitStmt {
         Rule::only_stmt => UnitStmt::Only(strings(pair, base)),
         Rule::exclude_stmt => UnitStmt::Exclude(strings(pair, base)),
         Rule::select_stmt => UnitStmt::Select(one_word(pair, base)),
+        Rule::site_stmt => UnitStmt::Site(words(pair, base)),
         Rule::action_stmt => UnitStmt::Action(one_word(pair, base)),
         Rule::member_stmt => UnitStmt::Farm(one_word(pair, base)),
         Rule::serve_stmt => UnitStmt::Serve(one_word(pair, base)),
