@@ -87,6 +87,10 @@ fn deep_nesting_is_a_diagnostic() {
         format!("{}{}", "unit a { ".repeat(10_000), "}".repeat(10_000)),
         "}".repeat(10_000),
         format!("unit a {{ to \"{}\" }}", "{".repeat(10_000)),
+        format!(
+            "unit a {{ take python.stdlib  to \"{}\" }}",
+            "{a".repeat(10_000)
+        ),
     ] {
         let checked = layout::check(&Source::new("deep.shz", text));
         assert!(checked.has_errors());
