@@ -164,6 +164,18 @@ pub struct Farm {
     pub members: Vec<UnitId>,
 }
 
+impl Farm {
+    /// The RUNPATH prefix that climbs from any folder libraries are opened from back
+    /// to the root: `$ORIGIN/../..` for level 2.
+    pub fn runpath_up(&self) -> String {
+        let mut out = String::from("$ORIGIN");
+        for _ in 0..self.level.value {
+            out.push_str("/..");
+        }
+        out
+    }
+}
+
 /// Whether libstdc++ and libgcc_s are shipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CxxRuntime {
