@@ -6,24 +6,79 @@ use goblin::elf::Elf;
 use miette::Diagnostic;
 use thiserror::Error;
 
+/// `EM_X86_64`.
+pub const EM_X86_64: u16 = 62;
+/// `EM_AARCH64`.
+pub const EM_AARCH64: u16 = 183;
+/// `EM_386`.
+pub const EM_386: u16 = 3;
+
+/// `DF_1_NODEFLIB`: the object asks the loader not to search `ld.so.cache` and the
+/// default directories for its needs.
+const DF_1_NODEFLIB: u64 = 0x800;
+
 /// What shenzi needs to know of one ELF object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
+    /// ELFCLASS64 (true) or ELFCLASS32.
     pub is_64: bool,
     /// `e_machine`.
     pub machine: u16,
+    /// `e_type`: `ET_EXEC` (2) or `ET_DYN` (3) for everything the loader maps.
+    pub elf_type: u16,
     pub soname: Option<String>,
     /// `DT_NEEDED`, in order.
     pub needed: Vec<String>,
-    /// `DT_RPATH` entries, in order.
+    /// `DT_RPATH` entries, in order (empty entries dropped).
     pub rpath: Vec<String>,
-    /// `DT_RUNPATH` entries, in order.
+    /// `DT_RUNPATH` entries, in order (empty entries dropped).
     pub runpath: Vec<String>,
     /// `PT_INTERP`: the program interpreter an executable asks for.
     pub interp: Option<String>,
+    /// Whether `DT_FLAGS_1` has `DF_1_NODEFLIB`.
+    pub nodeflib: bool,
+    /// The symbol versions it needs from other objects (`.gnu.version_r`), in file order:
+    /// `libc.so.6` → `GLIBC_2.34`, `libstdc++.so.6` → `GLIBCXX_3.4.29`, ...
+    pub version_needs: Vec<VersionNeed>,
     /// Whether `.dynsym` defines `Py_BytesMain` or `Py_Main`: a Python interpreter
     /// or libpython.
     pub defines_py_main: bool,
+}
+
+/// One symbol version an object needs from one of its dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionNeed {
+    /// The dependency the version comes from (`libc.so.6`).
+    pub file: String,
+    /// The version name (`GLIBC_2.28`).
+    pub version: String,
+}
+
+impl ObjectInfo {
+    /// `DT_RPATH` as the loader sees it: ignored when the object also has `DT_RUNPATH`.
+    pub fn effective_rpath(&self) -> &[String] {
+        if self.runpath.is_empty() {
+            &self.rpath
+        } else {
+            &[]
+        }
+    }
+
+    /// A readable name of the object's class and machine (`x86_64`, `aarch64`, `i386`,
+    /// or `elf32 machine 40`).
+    pub fn arch_name(&self) -> String {
+        arch_name(self.is_64, self.machine)
+    }
+}
+
+/// A readable name of an ELF class and machine.
+pub fn arch_name(is_64: bool, machine: u16) -> String {
+    match (is_64, machine) {
+        (true, EM_X86_64) => "x86_64".into(),
+        (true, EM_AARCH64) => "aarch64".into(),
+        (false, EM_386) => "i386".into(),
+        (is_64, m) => format!("elf{} machine {m}", if is_64 { 64 } else { 32 }),
+    }
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -57,11 +112,20 @@ pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
     })
 }
 
-/// Parses ELF bytes; `Ok(None)` when they are not ELF.
+/// Parses ELF bytes; `Ok(None)` when they are not ELF, `Err(reason)` when they start
+/// like ELF but are truncated or damaged. Never panics: a panic inside the parser on
+/// hostile input is caught and reported as damage.
 pub fn parse_object(bytes: &[u8]) -> Result<Option<ObjectInfo>, String> {
     if bytes.len() < 4 || &bytes[..4] != ELF_MAGIC {
         return Ok(None);
     }
+    match std::panic::catch_unwind(|| parse_elf(bytes)) {
+        Ok(result) => result.map(Some),
+        Err(_) => Err("the ELF parser gave up on malformed headers".into()),
+    }
+}
+
+fn parse_elf(bytes: &[u8]) -> Result<ObjectInfo, String> {
     let elf = Elf::parse(bytes).map_err(|e| e.to_string())?;
     let defines_py_main = elf.dynsyms.iter().any(|sym| {
         sym.st_shndx != 0
@@ -77,14 +141,35 @@ pub fn parse_object(bytes: &[u8]) -> Result<Option<ObjectInfo>, String> {
             .map(str::to_owned)
             .collect()
     };
-    Ok(Some(ObjectInfo {
+    let mut version_needs = Vec::new();
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            let file = elf.dynstrtab.get_at(need.vn_file).unwrap_or_default();
+            for aux in need.iter() {
+                if let Some(version) = elf.dynstrtab.get_at(aux.vna_name) {
+                    version_needs.push(VersionNeed {
+                        file: file.to_owned(),
+                        version: version.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    let nodeflib = elf
+        .dynamic
+        .as_ref()
+        .is_some_and(|d| d.info.flags_1 & DF_1_NODEFLIB != 0);
+    Ok(ObjectInfo {
         is_64: elf.is_64,
         machine: elf.header.e_machine,
+        elf_type: elf.header.e_type,
         soname: elf.soname.map(str::to_owned),
         needed: elf.libraries.iter().map(|s| (*s).to_owned()).collect(),
         rpath: split(&elf.rpaths),
         runpath: split(&elf.runpaths),
         interp: elf.interpreter.map(str::to_owned),
+        nodeflib,
+        version_needs,
         defines_py_main,
-    }))
+    })
 }

@@ -30,7 +30,7 @@ pub fn run(args: CheckArgs) -> miette::Result<ExitCode> {
     let source = layout::load(&args.layout)?;
     let checked = match &args.manifest {
         Some(path) => {
-            let manifest = read_manifest(path)?;
+            let manifest = read_manifest(path).map_err(|e| *e)?;
             layout::check_with_manifest(&source, &manifest)
         }
         None => layout::check(&source),

@@ -5,6 +5,7 @@
 
 mod check;
 mod fmt;
+mod explain;
 mod render;
 mod trace;
 
@@ -25,6 +26,7 @@ enum Command {
     Trace(trace::TraceArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -42,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Explain(args) => explain::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,154 @@
+//! Reading and hashing binaries once per run: every file is read, parsed and hashed at
+//! most once, keyed by its identity on disk, and the answers are shared by every phase.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
+
+use super::elf::{ObjectInfo, parse_object};
+
+/// A file's identity on disk: the loader dedups objects by device and inode; size and
+/// modification time make a cached answer safe against a file rewritten in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
+/// The blake3 hash of a file's bytes: its content identity.
+pub type ContentHash = [u8; 32];
+
+/// What a file turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contents {
+    /// A parsable ELF object.
+    Elf(Arc<ObjectInfo>),
+    /// Not ELF at all (a script, a linker script such as `libc.so`, data).
+    NotElf,
+    /// Starts like ELF but is truncated or damaged; the reason says how.
+    Corrupt(String),
+}
+
+/// One file read from disk: its identity, content hash and parsed contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    pub id: FileId,
+    pub hash: ContentHash,
+    pub contents: Contents,
+}
+
+impl Binary {
+    /// The parsed ELF, when the file is one.
+    pub fn elf(&self) -> Option<&Arc<ObjectInfo>> {
+        match &self.contents {
+            Contents::Elf(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// The content hash as lowercase hex.
+    pub fn hash_hex(&self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What is at a path, as the loader's `open` would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// Nothing there (or a directory, or unreadable): the loader moves on.
+    Missing,
+    /// A readable file.
+    File(Arc<Binary>),
+}
+
+/// Reads, parses and hashes each file once per run, in parallel when asked for many.
+/// Answers are cached by [`FileId`] (so two paths to one file share one read) and by
+/// path (so repeated probes of absent files cost one `stat`). Thread-safe.
+#[derive(Debug, Default)]
+pub struct BinaryCache {
+    by_id: Mutex<HashMap<FileId, Arc<Binary>>>,
+    by_path: Mutex<HashMap<PathBuf, Probe>>,
+}
+
+impl BinaryCache {
+    pub fn new() -> BinaryCache {
+        BinaryCache::default()
+    }
+
+    /// What is at `path` (symlinks followed), reading and hashing it on first sight.
+    pub fn probe(&self, path: &Path) -> Probe {
+        if let Some(hit) = lock(&self.by_path).get(path) {
+            return hit.clone();
+        }
+        let probe = self.probe_uncached(path);
+        lock(&self.by_path).insert(path.to_owned(), probe.clone());
+        probe
+    }
+
+    fn probe_uncached(&self, path: &Path) -> Probe {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Probe::Missing;
+        };
+        if !meta.is_file() {
+            return Probe::Missing;
+        }
+        let id = FileId::of(&meta);
+        if let Some(hit) = lock(&self.by_id).get(&id) {
+            return Probe::File(hit.clone());
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return Probe::Missing;
+        };
+        let hash = *blake3::hash(&bytes).as_bytes();
+        let contents = match parse_object(&bytes) {
+            Ok(Some(info)) => Contents::Elf(Arc::new(info)),
+            Ok(None) => Contents::NotElf,
+            Err(reason) => Contents::Corrupt(reason),
+        };
+        let binary = Arc::new(Binary { id, hash, contents });
+        // Two threads may read one file at once; the first answer wins, both are equal.
+        let mut by_id = lock(&self.by_id);
+        Probe::File(by_id.entry(id).or_insert(binary).clone())
+    }
+
+    /// Reads every path in parallel (rayon), so that later probes are cache hits.
+    /// Returns the probes in the order of `paths`.
+    pub fn read_all(&self, paths: &[PathBuf]) -> Vec<Probe> {
+        paths.par_iter().map(|p| self.probe(p)).collect()
+    }
+
+    /// The file at `path`, when it is one.
+    pub fn get(&self, path: &Path) -> Option<Arc<Binary>> {
+        match self.probe(path) {
+            Probe::File(b) => Some(b),
+            Probe::Missing => None,
+        }
+    }
+
+    /// How many distinct files were read so far.
+    pub fn files_read(&self) -> usize {
+        lock(&self.by_id).len()
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-insert of a complete value;
+/// the map is still consistent, so keep using it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

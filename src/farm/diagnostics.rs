@@ -1,0 +1,73 @@
+//! What can be wrong with an application's native objects, as diagnostics.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// One problem found while building the farm graph. All are collected.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Diagnostic)]
+pub enum NativeProblem {
+    #[error("`{object}` needs `{need}`, which the loader finds nowhere")]
+    #[diagnostic(
+        code(shenzi::native::missing_need),
+        help(
+            "searched, in order:\n  {}\ninstall the library that provides `{need}`, or add its folder to the traced run's `LD_LIBRARY_PATH`",
+            searched.join("\n  ")
+        )
+    )]
+    MissingNeed {
+        object: PathBuf,
+        need: String,
+        searched: Vec<String>,
+    },
+    #[error("`{object}` needs `{need}`, and the loader stops at `{path}`: {reason}")]
+    #[diagnostic(
+        code(shenzi::native::unusable_need),
+        help("the real loader fails here too; remove or repair `{}`", path.display())
+    )]
+    UnusableNeed {
+        object: PathBuf,
+        need: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("two different files are loaded as `{soname}`: {}", paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "))]
+    #[diagnostic(
+        code(shenzi::native::soname_clash),
+        help(
+            "one process can hold only one library named `{soname}`; the first one loaded wins for everyone. Make the packages agree on one copy, or keep them in separate processes"
+        )
+    )]
+    SonameClash { soname: String, paths: Vec<PathBuf> },
+    #[error("`{path}` is built for {arch}, but the interpreter runs as {expected}")]
+    #[diagnostic(
+        code(shenzi::native::other_arch),
+        help("the loader skips it; install the {expected} build of the package that owns it")
+    )]
+    OtherArch {
+        path: PathBuf,
+        arch: String,
+        expected: String,
+    },
+    #[error("`{path}` ({what}) is not an ELF file")]
+    #[diagnostic(
+        code(shenzi::native::not_elf),
+        help(
+            "the manifest names it as a native object; re-run `shenzi trace` if the file changed since"
+        )
+    )]
+    NotElf { path: PathBuf, what: String },
+    #[error("`{path}` is a damaged ELF file: {reason}")]
+    #[diagnostic(
+        code(shenzi::native::corrupt),
+        help("the file is truncated or damaged; reinstall the package that owns it")
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("`{path}` ({what}) no longer exists")]
+    #[diagnostic(
+        code(shenzi::native::missing_root),
+        help("the environment changed since the trace; re-run `shenzi trace`")
+    )]
+    MissingRoot { path: PathBuf, what: String },
+}

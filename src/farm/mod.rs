@@ -1,0 +1,605 @@
+//! The farm graph: every native object an application loads, by content, with the needs
+//! between them as the loader resolves them.
+//!
+//! Nodes are binaries by content identity (two paths with the same bytes are one node
+//! with both paths kept as aliases); edges are needs, labelled with the name asked and
+//! the search rule that found the file. Roots are what the trace saw start a load: the
+//! interpreter, the extension modules of the selected units, run-time loads (`ctypes`,
+//! `cffi`), and mapped objects nothing else explains. Cycles are allowed.
+//!
+//! Each root's closure is resolved as the loader would, in a process holding the
+//! interpreter and what it loads at start-up, so a library is resolved with what its
+//! own root would give it; two different files under one SONAME across the closures is
+//! reported, since one process can hold only one. All problems are collected.
+
+mod diagnostics;
+mod floor;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+pub use diagnostics::NativeProblem;
+pub use floor::{GlibcFloor, VersionFloor, glibc_floor};
+
+use crate::binary::{Binary, BinaryCache, ContentHash, Contents, ObjectInfo, Probe};
+use crate::loader::{self, Found, Opened, Process, Rule, SearchConfig};
+use crate::manifest::{LoadVia, Manifest, ModuleKind, ObjectKind};
+use crate::policy::Policy;
+
+/// One binary, by content.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub hash: ContentHash,
+    pub info: Arc<ObjectInfo>,
+    /// Its real path (the first one seen, in sorted order of discovery).
+    pub path: PathBuf,
+    /// Every path it is opened by or lives at, sorted; includes `path`.
+    pub aliases: BTreeSet<PathBuf>,
+    /// When the system policy says the target provides it: the entry that says so. Its
+    /// own needs are not followed.
+    pub system: Option<String>,
+}
+
+impl Node {
+    /// Its SONAME, or its file name when it has none.
+    pub fn name(&self) -> String {
+        self.info
+            .soname
+            .clone()
+            .unwrap_or_else(|| file_name(&self.path))
+    }
+}
+
+/// A need: `from` asks for `name`, and the loader opens the target through `opened_as`
+/// because of `rule`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub name: String,
+    pub rule: Rule,
+    pub opened_as: PathBuf,
+}
+
+/// What started a load in the traced process.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RootKind {
+    /// The interpreter executable.
+    Executable,
+    /// An extension module, by module name.
+    Import { module: String },
+    /// A run-time load (`ctypes.CDLL(name)` / `ffi.dlopen(name)`), by the Python module
+    /// that asked.
+    RuntimeLoad {
+        name: String,
+        via: LoadVia,
+        caller: Option<String>,
+    },
+    /// Mapped in the traced process, but nothing traced explains how.
+    Mapped,
+}
+
+/// A root of the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub kind: RootKind,
+    pub node: NodeIndex,
+    /// The path it was opened by.
+    pub path: PathBuf,
+    /// The search rule that found it (`Path` for a file opened by path; `None` for the
+    /// interpreter, which the kernel starts).
+    pub rule: Option<Rule>,
+}
+
+impl Root {
+    /// How a user reads this root (`import numpy._core._multiarray_umath`).
+    pub fn label(&self) -> String {
+        match &self.kind {
+            RootKind::Executable => "the interpreter".into(),
+            RootKind::Import { module } => format!("import {module}"),
+            RootKind::RuntimeLoad { name, via, caller } => {
+                let call = match via {
+                    LoadVia::Ctypes => format!("ctypes.CDLL({name:?})"),
+                    LoadVia::Cffi => format!("ffi.dlopen({name:?})"),
+                    LoadVia::Dlopen => format!("dlopen({name:?}) by native code"),
+                };
+                match caller {
+                    Some(c) => format!("{call} in {c}"),
+                    None => call,
+                }
+            }
+            RootKind::Mapped => "mapped by the traced process (no traced cause)".into(),
+        }
+    }
+}
+
+/// What to build the graph from.
+#[derive(Debug, Clone, Copy)]
+pub struct FarmInput<'a> {
+    pub manifest: &'a Manifest,
+    /// The extension modules to root the graph at (those of the selected units); `None`
+    /// for every extension module the trace imported.
+    pub extensions: Option<&'a [PathBuf]>,
+    /// The libraries the target provides: found, but not followed and not bundled.
+    pub policy: Option<&'a Policy>,
+    pub config: &'a SearchConfig,
+}
+
+/// The graph, its roots and everything wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct FarmGraph {
+    pub graph: DiGraph<Node, Need>,
+    pub roots: Vec<Root>,
+    /// Every problem found, in a stable order.
+    pub problems: Vec<NativeProblem>,
+    by_hash: HashMap<ContentHash, NodeIndex>,
+}
+
+impl FarmGraph {
+    /// The node holding these bytes.
+    pub fn node_by_hash(&self, hash: &ContentHash) -> Option<NodeIndex> {
+        self.by_hash.get(hash).copied()
+    }
+
+    /// The node that has `path` among its aliases.
+    pub fn node_by_path(&self, path: &Path) -> Option<NodeIndex> {
+        self.graph
+            .node_indices()
+            .find(|&i| self.graph[i].aliases.contains(path))
+    }
+
+    /// Nodes the dist bundles: every node the policy does not leave to the system.
+    pub fn bundled(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .node_indices()
+            .filter(|&i| self.graph[i].system.is_none())
+    }
+
+    /// The glibc floor of the bundled objects.
+    pub fn glibc_floor(&self) -> GlibcFloor {
+        glibc_floor(self.bundled().map(|i| {
+            let n = &self.graph[i];
+            (n.path.as_path(), n.info.as_ref())
+        }))
+    }
+
+    /// Every chain from a root to `target`, as edge lists (shortest first, at most
+    /// `limit`), each a simple path (no node twice).
+    pub fn chains_to(
+        &self,
+        target: NodeIndex,
+        limit: usize,
+    ) -> Vec<(usize, Vec<petgraph::graph::EdgeIndex>)> {
+        let mut out = Vec::new();
+        for (r, root) in self.roots.iter().enumerate() {
+            let mut stack = vec![(root.node, Vec::new())];
+            let mut seen_paths = 0usize;
+            while let Some((at, path)) = stack.pop() {
+                if at == target {
+                    out.push((r, path));
+                    seen_paths += 1;
+                    if seen_paths > limit {
+                        break;
+                    }
+                    continue;
+                }
+                let mut next: Vec<_> = self.graph.edges(at).collect();
+                next.sort_by_key(|e| std::cmp::Reverse(e.id()));
+                for e in next {
+                    let to = e.target();
+                    let on_path = to == root.node
+                        || path.iter().any(|&p: &petgraph::graph::EdgeIndex| {
+                            self.graph.edge_endpoints(p).is_some_and(|(_, t)| t == to)
+                        });
+                    if !on_path {
+                        let mut p = path.clone();
+                        p.push(e.id());
+                        stack.push((to, p));
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|(r, p)| (p.len(), *r));
+        out.truncate(limit);
+        out
+    }
+}
+
+/// A simulated process and the graph node of each of its objects.
+#[derive(Clone)]
+struct Sim {
+    process: Process,
+    nodes: Vec<Option<NodeIndex>>,
+}
+
+struct Builder<'a> {
+    input: FarmInput<'a>,
+    cache: &'a BinaryCache,
+    farm: FarmGraph,
+    /// (from, name) pairs already reported, so one failing need is reported once.
+    reported: BTreeSet<(PathBuf, String)>,
+}
+
+/// Builds the farm graph of a manifest. Reads every mapped object and extension module
+/// in parallel first (each file once, through `cache`), then resolves.
+pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
+    let manifest = input.manifest;
+    let mut prefetch: Vec<PathBuf> = manifest
+        .native
+        .objects
+        .iter()
+        .map(|o| o.path.clone())
+        .collect();
+    prefetch.extend(extension_roots(&input).into_iter().map(|(_, p)| p));
+    cache.read_all(&prefetch);
+
+    let library_path = manifest
+        .env
+        .get("LD_LIBRARY_PATH")
+        .map(|v| loader::split_library_path(v))
+        .unwrap_or_default();
+    let mut b = Builder {
+        input,
+        cache,
+        farm: FarmGraph::default(),
+        reported: BTreeSet::new(),
+    };
+    let policy = input.policy;
+    let follow = move |o: &Opened| !is_system(policy, &o.info, &o.path);
+    let exe = manifest.python.realpath.clone();
+    if b.root_object(&exe, "the interpreter").is_none() {
+        b.check_sonames();
+        return b.farm;
+    }
+    let (process, events) =
+        Process::start_where(cache, input.config, &exe, None, library_path, &follow);
+    let mut startup = Sim {
+        nodes: Vec::new(),
+        process,
+    };
+    b.absorb(&mut startup, &events, Some(RootKind::Executable));
+    let main = startup.process.main;
+    // The dlopen caller for imports: libpython when shared, else the executable.
+    let importer = manifest
+        .python
+        .libpython
+        .path
+        .as_ref()
+        .and_then(|p| startup.process.find(p))
+        .or(main);
+    let Some(importer) = importer else {
+        b.check_sonames();
+        return b.farm;
+    };
+
+    let dlopen = |b: &mut Builder<'_>, caller: usize, name: &str, kind: RootKind| {
+        if name.contains('/') && b.root_object(Path::new(name), "a traced object").is_none() {
+            return;
+        }
+        let mut sim = startup.clone();
+        let events = sim
+            .process
+            .dlopen_where(cache, input.config, caller, name, &follow);
+        b.absorb(&mut sim, &events, Some(kind));
+    };
+    for (module, path) in extension_roots(&input) {
+        dlopen(
+            &mut b,
+            importer,
+            &path.to_string_lossy(),
+            RootKind::Import { module },
+        );
+    }
+    let mut loads = manifest.native.loads.clone();
+    loads.sort();
+    for load in loads {
+        // A load the trace derived from the mappings has no known caller: it is loaded
+        // by its real path from the interpreter, as the process did load that file.
+        let caller_module = match load.via {
+            LoadVia::Ctypes => Some("_ctypes"),
+            LoadVia::Cffi => Some("_cffi_backend"),
+            LoadVia::Dlopen => None,
+        };
+        let asked = match (load.via, &load.resolved) {
+            (LoadVia::Dlopen, Some(path)) => path.to_string_lossy().into_owned(),
+            _ => load.name.clone(),
+        };
+        // The caller is not loaded at start-up: load it first, in a process of its own.
+        let caller_path = caller_module.and_then(|m| extension_file(manifest, m));
+        let kind = RootKind::RuntimeLoad {
+            name: load.name.clone(),
+            via: load.via,
+            caller: load.caller.clone(),
+        };
+        let mut sim = startup.clone();
+        let caller = match &caller_path {
+            Some(p) => {
+                let ev = sim.process.dlopen_where(
+                    cache,
+                    input.config,
+                    importer,
+                    &p.to_string_lossy(),
+                    &follow,
+                );
+                b.absorb(&mut sim, &ev, None);
+                ev.first().and_then(|e| e.index).unwrap_or(importer)
+            }
+            None => importer,
+        };
+        let events = sim
+            .process
+            .dlopen_where(cache, input.config, caller, &asked, &follow);
+        b.absorb(&mut sim, &events, Some(kind));
+    }
+    // Mapped objects nothing explains become roots of their own.
+    for object in &manifest.native.objects {
+        if matches!(object.kind, ObjectKind::Loader) {
+            continue;
+        }
+        let known = cache
+            .get(&object.path)
+            .and_then(|bin| b.farm.by_hash.get(&bin.hash).copied());
+        if known.is_none() {
+            dlopen(
+                &mut b,
+                importer,
+                &object.path.to_string_lossy(),
+                RootKind::Mapped,
+            );
+        }
+    }
+    b.check_sonames();
+    b.farm
+}
+
+fn is_system(policy: Option<&Policy>, info: &ObjectInfo, path: &Path) -> bool {
+    system_entry(policy, info, path).is_some()
+}
+
+fn system_entry(policy: Option<&Policy>, info: &ObjectInfo, path: &Path) -> Option<String> {
+    let p = policy?;
+    info.soname
+        .as_deref()
+        .and_then(|s| p.excludes(s))
+        .or_else(|| p.excludes(&file_name(path)))
+        .map(str::to_owned)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string_lossy().into_owned())
+}
+
+/// The extension modules to root at, with their module names, sorted by path.
+fn extension_roots(input: &FarmInput<'_>) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = input
+        .manifest
+        .modules_of(ModuleKind::Extension)
+        .filter_map(|m| Some((m.name.clone(), m.file.clone()?)))
+        .filter(|(_, f)| input.extensions.is_none_or(|sel| sel.contains(f)))
+        .collect();
+    if let Some(sel) = input.extensions {
+        for f in sel {
+            if !out.iter().any(|(_, p)| p == f) {
+                out.push((file_name(f), f.clone()));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    out.dedup_by(|a, b| a.1 == b.1);
+    out
+}
+
+fn extension_file(manifest: &Manifest, module: &str) -> Option<PathBuf> {
+    manifest
+        .modules_of(ModuleKind::Extension)
+        .find(|m| m.name == module)
+        .and_then(|m| m.file.clone())
+}
+
+impl Builder<'_> {
+    /// The node of the file at `path` with these bytes, made on first sight.
+    fn node_for(&mut self, path: &Path, binary: &Binary, info: &Arc<ObjectInfo>) -> NodeIndex {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        if let Some(&i) = self.farm.by_hash.get(&binary.hash) {
+            let node = &mut self.farm.graph[i];
+            node.aliases.insert(path.to_owned());
+            node.aliases.insert(real);
+            return i;
+        }
+        let system = system_entry(self.input.policy, info, &real);
+        let mut aliases = BTreeSet::new();
+        aliases.insert(path.to_owned());
+        aliases.insert(real.clone());
+        let i = self.farm.graph.add_node(Node {
+            hash: binary.hash,
+            info: info.clone(),
+            path: real,
+            aliases,
+            system,
+        });
+        self.farm.by_hash.insert(binary.hash, i);
+        i
+    }
+
+    /// The node of object `i` of a simulated process.
+    fn node_of(&mut self, sim: &mut Sim, i: usize) -> Option<NodeIndex> {
+        if sim.nodes.len() < sim.process.objects.len() {
+            sim.nodes.resize(sim.process.objects.len(), None);
+        }
+        if let Some(n) = sim.nodes[i] {
+            return Some(n);
+        }
+        let path = sim.process.objects[i].loaded.path.clone();
+        let binary = self.cache.get(&path)?;
+        let info = binary.elf()?.clone();
+        let n = self.node_for(&path, &binary, &info);
+        sim.nodes[i] = Some(n);
+        Some(n)
+    }
+
+    /// Turns the events of one load into nodes, edges, a root and problems.
+    fn absorb(&mut self, sim: &mut Sim, events: &[loader::Event], root: Option<RootKind>) {
+        // The program interpreter, loaded before anything asks for it.
+        if sim.nodes.is_empty() {
+            for i in 0..sim.process.objects.len() {
+                self.node_of(sim, i);
+            }
+        }
+        for (k, event) in events.iter().enumerate() {
+            let Some(target) = event.index else {
+                let from = event
+                    .from
+                    .map(|f| sim.process.objects[f].loaded.path.clone())
+                    .unwrap_or_default();
+                self.report(&from, &event.name, &event.resolution);
+                continue;
+            };
+            let Some(to) = self.node_of(sim, target) else {
+                continue;
+            };
+            if k == 0 {
+                if let Some(kind) = root.clone() {
+                    let path = sim.process.objects[target].loaded.path.clone();
+                    let rule = match (&kind, &event.resolution.found) {
+                        (RootKind::Executable, _) | (_, None) => None,
+                        (_, Some(found)) => Some(found.rule.clone()),
+                    };
+                    if !self
+                        .farm
+                        .roots
+                        .iter()
+                        .any(|r| r.node == to && r.kind == kind)
+                    {
+                        self.farm.roots.push(Root {
+                            kind,
+                            node: to,
+                            path,
+                            rule,
+                        });
+                    }
+                }
+                continue;
+            }
+            let Some(from) = event.from.and_then(|f| self.node_of(sim, f)) else {
+                continue;
+            };
+            if let Some(found) = &event.resolution.found {
+                self.add_edge(from, to, &event.name, found);
+            }
+        }
+    }
+
+    /// Reads a root file and checks that it is a loadable object; reports it otherwise.
+    fn root_object(&mut self, path: &Path, what: &str) -> Option<Arc<ObjectInfo>> {
+        match self.cache.probe(path) {
+            Probe::Missing => {
+                self.farm.problems.push(NativeProblem::MissingRoot {
+                    path: path.to_owned(),
+                    what: what.to_owned(),
+                });
+                None
+            }
+            Probe::File(bin) => match &bin.contents {
+                Contents::Elf(info) if self.input.config.accepts(info) => Some(info.clone()),
+                Contents::Elf(info) => {
+                    self.farm.problems.push(NativeProblem::OtherArch {
+                        path: path.to_owned(),
+                        arch: info.arch_name(),
+                        expected: self.input.config.arch_name(),
+                    });
+                    None
+                }
+                Contents::NotElf => {
+                    self.farm.problems.push(NativeProblem::NotElf {
+                        path: path.to_owned(),
+                        what: what.to_owned(),
+                    });
+                    None
+                }
+                Contents::Corrupt(reason) => {
+                    self.farm.problems.push(NativeProblem::Corrupt {
+                        path: path.to_owned(),
+                        reason: reason.clone(),
+                    });
+                    None
+                }
+            },
+        }
+    }
+
+    /// Reports a need the loader cannot satisfy, once per object and name.
+    fn report(&mut self, from: &Path, name: &str, res: &loader::Resolution) {
+        if !self.reported.insert((from.to_owned(), name.to_owned())) {
+            return;
+        }
+        if let Some((path, reason)) = &res.unusable {
+            self.farm.problems.push(NativeProblem::UnusableNeed {
+                object: from.to_owned(),
+                need: name.to_owned(),
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        } else {
+            self.farm.problems.push(NativeProblem::MissingNeed {
+                object: from.to_owned(),
+                need: name.to_owned(),
+                searched: res.searched.iter().map(ToString::to_string).collect(),
+            });
+        }
+    }
+
+    /// Adds a need edge once per (from, to, name); a search rule replaces "already
+    /// loaded", so the graph says which rule picks each file.
+    fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, name: &str, found: &Found) {
+        let existing = self
+            .farm
+            .graph
+            .edges_connecting(from, to)
+            .find(|e| e.weight().name == name)
+            .map(|e| e.id());
+        let need = Need {
+            name: name.to_owned(),
+            rule: found.rule.clone(),
+            opened_as: found.path.clone(),
+        };
+        match existing {
+            Some(e) => {
+                if matches!(self.farm.graph[e].rule, Rule::AlreadyLoaded { .. })
+                    && !matches!(found.rule, Rule::AlreadyLoaded { .. })
+                {
+                    self.farm.graph[e] = need;
+                }
+            }
+            None => {
+                self.farm.graph.add_edge(from, to, need);
+            }
+        }
+    }
+
+    /// Two different bundled files under one SONAME: one process can hold only one.
+    fn check_sonames(&mut self) {
+        let mut by_soname: BTreeMap<String, Vec<NodeIndex>> = BTreeMap::new();
+        for i in self.farm.graph.node_indices() {
+            let n = &self.farm.graph[i];
+            if let Some(s) = &n.info.soname {
+                by_soname.entry(s.clone()).or_default().push(i);
+            }
+        }
+        for (soname, nodes) in by_soname {
+            if nodes.len() > 1 {
+                let mut paths: Vec<PathBuf> = nodes
+                    .iter()
+                    .map(|&i| self.farm.graph[i].path.clone())
+                    .collect();
+                paths.sort();
+                self.farm
+                    .problems
+                    .push(NativeProblem::SonameClash { soname, paths });
+            }
+        }
+    }
+}

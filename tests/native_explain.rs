@@ -1,0 +1,125 @@
+//! `shenzi explain` on a real numpy trace: the chain from `import` through the
+//! extension module to OpenBLAS and libgfortran, with the rule that picked each file.
+
+#[path = "fixtures/native/kit.rs"]
+mod kit;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+
+fn explain(manifest: &Path, name: &str) -> String {
+    let out = support::shenzi()
+        .arg("explain")
+        .arg(manifest)
+        .arg(name)
+        .output()
+        .expect("shenzi runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Machine-specific prefixes replaced by stable names.
+fn redact(text: &str, venv: &Path) -> String {
+    let venv = std::fs::canonicalize(venv).unwrap();
+    text.replace(
+        &venv
+            .join("lib/python3.11/site-packages")
+            .display()
+            .to_string(),
+        "[site-packages]",
+    )
+    .replace(&venv.display().to_string(), "[venv]")
+}
+
+#[test]
+fn explain_shows_the_numpy_chain_to_libgfortran() {
+    let venv = support::wheel_venv();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("numpy.json");
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .args(["-c", "import numpy"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The current numpy wheel bundles OpenBLAS as `libscipy_openblas64_` and, next to
+    // it, libgfortran and libquadmath (auditwheel-renamed): `numpy.libs/`.
+    let text = explain(&manifest, "libgfortran.so.5");
+    assert!(text.contains("libscipy_openblas64_"), "{text}");
+    insta::assert_snapshot!("numpy_libgfortran", redact(&text, &venv));
+
+    let text = explain(&manifest, "libquadmath.so.0");
+    assert!(text.contains("needs libquadmath"), "{text}");
+
+    let text = explain(&manifest, "libc.so.6");
+    assert!(text.starts_with("libc.so.6 is out: the system preset `glibc` says the target provides it (entry `libc.so.6`)"), "{text}");
+    let text = explain(&manifest, "libnothere.so.3");
+    assert_eq!(
+        text,
+        "libnothere.so.3 is out: not reached. No traced root (the interpreter, an import, a run-time load) loads it.\n"
+    );
+    let text = explain(&manifest, "libGL.so.1");
+    assert!(text.contains("is out: not reached"), "{text}");
+}
+
+/// A need nothing provides: `explain` says it is missing, who needs it, and where the
+/// loader looked.
+#[test]
+fn explain_says_why_a_missing_library_is_missing() {
+    let kit = kit::Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        kit::Lib {
+            soname: "libgone.so.7",
+            ..Default::default()
+        },
+    );
+    let user = kit.lib(
+        "m/libmissing_user.so",
+        kit::Lib {
+            soname: "libmissing_user.so",
+            needs: &[&gone],
+            runpath: &["$ORIGIN/deps"],
+            ..Default::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let manifest = kit.path("m.json");
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(support::python311())
+        .args([
+            "-c",
+            &format!(
+                "import ctypes\ntry:\n    ctypes.CDLL({:?})\nexcept OSError:\n    pass\n",
+                user.display().to_string()
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = explain(&manifest, "libgone.so.7");
+    let head = format!(
+        "libgone.so.7 is missing: needed, but the loader finds no usable file.\n\nneeded by {}; searched, in order:\n",
+        user.display()
+    );
+    assert!(text.starts_with(&head), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}/m/deps/libgone.so.7 (DT_RUNPATH $ORIGIN/deps): absent",
+            kit.dir.path().display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ld.so.cache: no entry"), "{text}");
+}

@@ -1,0 +1,362 @@
+//! The farm graph over real traces: a Python process `ctypes`-loads gcc-built fixture
+//! libraries, `shenzi trace` records it, and the graph built from the manifest shows
+//! content identity, cycles, SONAME clashes, missing needs and the glibc floor.
+
+#[path = "fixtures/native/kit.rs"]
+mod kit;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use kit::{Kit, Lib};
+use shenzi::binary::BinaryCache;
+use shenzi::farm::{self, FarmGraph, FarmInput, NativeProblem, RootKind};
+use shenzi::loader::{Rule, SearchConfig};
+use shenzi::manifest::{Manifest, read_manifest};
+use shenzi::policy::{self, Policy};
+
+/// Traces `python -c CODE` and returns the manifest.
+fn trace(kit: &Kit, code: &str) -> Manifest {
+    let out = kit.path("shenzi.json");
+    let status = support::shenzi()
+        .arg("trace")
+        .arg("-o")
+        .arg(&out)
+        .arg("--")
+        .arg(support::python311())
+        .arg("-c")
+        .arg(code)
+        .status()
+        .expect("shenzi runs");
+    assert!(status.success(), "trace failed: {status}");
+    read_manifest(&out).expect("manifest reads")
+}
+
+fn graph(manifest: &Manifest) -> FarmGraph {
+    let (config, err) = SearchConfig::host();
+    assert!(err.is_none());
+    let policy = Policy::from_preset(policy::preset("glibc").unwrap());
+    farm::build(
+        FarmInput {
+            manifest,
+            extensions: None,
+            policy: Some(&policy),
+            config: &config,
+        },
+        &BinaryCache::new(),
+    )
+}
+
+fn ctypes_loads(paths: &[&Path]) -> String {
+    let mut code = String::from("import ctypes\n");
+    for p in paths {
+        code.push_str(&format!(
+            "try:\n    ctypes.CDLL({:?})\nexcept OSError as e:\n    print('load failed:', e)\n",
+            p.display().to_string()
+        ));
+    }
+    code
+}
+
+/// Two different files with one SONAME, each wanted by its own dependent: the real
+/// process holds only the first (the loader reuses it by SONAME), and the graph
+/// reports the clash naming both files.
+#[test]
+fn two_files_with_one_soname_are_a_clash() {
+    let kit = Kit::new();
+    let one = kit.lib(
+        "d1/libdup.so.1",
+        Lib {
+            soname: "libdup.so.1",
+            ..Lib::default()
+        },
+    );
+    let two = kit.lib(
+        "d2/libdup.so.1",
+        Lib {
+            soname: "libdup.so.1",
+            ..Lib::default()
+        },
+    );
+    let a = kit.lib(
+        "a/liba_dup.so",
+        Lib {
+            soname: "liba_dup.so",
+            needs: &[&one],
+            runpath: &[kit.path("d1").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let b = kit.lib(
+        "b/libb_dup.so",
+        Lib {
+            soname: "libb_dup.so",
+            needs: &[&two],
+            runpath: &[kit.path("d2").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let manifest = trace(&kit, &ctypes_loads(&[&a, &b]));
+    let mapped: Vec<&PathBuf> = manifest
+        .native
+        .objects
+        .iter()
+        .map(|o| &o.path)
+        .filter(|p| p.ends_with("libdup.so.1"))
+        .collect();
+    assert_eq!(mapped, vec![&one], "the real process holds only the first");
+
+    let g = graph(&manifest);
+    let clash = g.problems.iter().find_map(|p| match p {
+        NativeProblem::SonameClash { soname, paths } => Some((soname.clone(), paths.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        clash,
+        Some(("libdup.so.1".to_owned(), vec![one.clone(), two.clone()]))
+    );
+    let roots: Vec<_> = g
+        .roots
+        .iter()
+        .filter(|r| matches!(r.kind, RootKind::RuntimeLoad { .. }))
+        .collect();
+    assert_eq!(roots.len(), 2, "{roots:?}");
+    let code = miette::Diagnostic::code(
+        g.problems
+            .iter()
+            .find(|p| matches!(p, NativeProblem::SonameClash { .. }))
+            .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    assert_eq!(code, "shenzi::native::soname_clash");
+}
+
+/// A need nothing provides: the diagnostic names the object, the need and every place
+/// searched; the real `ctypes.CDLL` failed on it too.
+#[test]
+fn a_missing_need_is_a_diagnostic_with_the_places_searched() {
+    let kit = Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        Lib {
+            soname: "libgone.so.7",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "m/libmissing_user.so",
+        Lib {
+            soname: "libmissing_user.so",
+            needs: &[&gone],
+            runpath: &["$ORIGIN/deps"],
+            ..Lib::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let manifest = trace(&kit, &ctypes_loads(&[&user]));
+    assert!(
+        manifest.native.loads.iter().any(|l| l.resolved.is_none()),
+        "{:?}",
+        manifest.native.loads
+    );
+
+    let g = graph(&manifest);
+    let missing: Vec<_> = g
+        .problems
+        .iter()
+        .filter(|p| matches!(p, NativeProblem::MissingNeed { .. }))
+        .collect();
+    assert_eq!(missing.len(), 1, "{:?}", g.problems);
+    let NativeProblem::MissingNeed {
+        object,
+        need,
+        searched,
+    } = missing[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!((object, need.as_str()), (&user, "libgone.so.7"));
+    let deps = kit.path("m/deps/libgone.so.7").display().to_string();
+    assert!(
+        searched
+            .iter()
+            .any(|s| s.starts_with(&deps) && s.contains("DT_RUNPATH $ORIGIN/deps")),
+        "{searched:?}"
+    );
+    assert!(
+        searched.iter().any(|s| s.starts_with("ld.so.cache")),
+        "{searched:?}"
+    );
+    assert!(
+        searched.iter().any(|s| s.contains("default dir")),
+        "{searched:?}"
+    );
+    let rendered = format!("{:?}", miette::Report::new(missing[0].clone()));
+    assert!(
+        rendered.contains("shenzi::native::missing_need"),
+        "{rendered}"
+    );
+}
+
+/// Content identity: the same bytes at two paths are one node with both paths as
+/// aliases; a dependency cycle gives edges both ways and terminates.
+#[test]
+fn identical_files_are_one_node_and_cycles_are_edges_both_ways() {
+    let kit = Kit::new();
+    let b0 = kit.lib(
+        "cyc/libcyc_b.so",
+        Lib {
+            soname: "libcyc_b.so",
+            ..Lib::default()
+        },
+    );
+    let dir = kit.path("cyc");
+    let dir = dir.to_str().unwrap();
+    let a = kit.lib(
+        "cyc/libcyc_a.so",
+        Lib {
+            soname: "libcyc_a.so",
+            needs: &[&b0],
+            runpath: &[dir],
+            ..Lib::default()
+        },
+    );
+    let b = kit.lib(
+        "cyc/libcyc_b.so",
+        Lib {
+            soname: "libcyc_b.so",
+            needs: &[&a],
+            runpath: &[dir],
+            ..Lib::default()
+        },
+    );
+    let same1 = kit.lib(
+        "s1/libsame.so",
+        Lib {
+            soname: "libsame.so",
+            ..Lib::default()
+        },
+    );
+    std::fs::create_dir_all(kit.path("s2")).unwrap();
+    let same2 = kit.path("s2/libsame.so");
+    std::fs::copy(&same1, &same2).unwrap();
+    let manifest = trace(&kit, &ctypes_loads(&[&a, &same1, &same2]));
+    let g = graph(&manifest);
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+
+    let na = g.node_by_path(&a).unwrap();
+    let nb = g.node_by_path(&b).unwrap();
+    assert!(g.graph.find_edge(na, nb).is_some() && g.graph.find_edge(nb, na).is_some());
+    let edge = &g.graph[g.graph.find_edge(nb, na).unwrap()];
+    assert_eq!(edge.name, "libcyc_a.so");
+    assert!(
+        matches!(edge.rule, Rule::Runpath { .. } | Rule::AlreadyLoaded { .. }),
+        "{:?}",
+        edge.rule
+    );
+    let n1 = g.node_by_path(&same1).unwrap();
+    assert_eq!(g.node_by_path(&same2), Some(n1));
+    assert!(g.graph[n1].aliases.contains(&same1) && g.graph[n1].aliases.contains(&same2));
+}
+
+/// The glibc floor of a real application, as a user reads it.
+#[test]
+fn the_glibc_floor_names_the_version_and_the_object() {
+    let venv = support::wheel_venv();
+    let kit = Kit::new();
+    let out = kit.path("np.json");
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let manifest = read_manifest(&out).unwrap();
+    let g = graph(&manifest);
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    let floor = g.glibc_floor();
+    let glibc = floor
+        .glibc
+        .clone()
+        .expect("bundled objects need versioned glibc symbols");
+    assert!(glibc.version >= vec![2, 17], "{glibc:?}");
+    // Nothing bundled may need a newer glibc than the one it was traced on.
+    let host = manifest.platform.libc.clone().unwrap_or_default();
+    let host: Vec<u32> = host
+        .trim_start_matches("glibc ")
+        .split('.')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert!(glibc.version <= host, "{glibc:?} vs {host:?}");
+    let text = floor.to_string();
+    assert!(text.starts_with("runs on glibc ≥ 2."), "{text}");
+    assert!(text.contains("Debian") && text.contains("RHEL"), "{text}");
+    assert!(text.contains(&glibc.needed_by.display().to_string()));
+    // libc itself is system policy: never part of the floor computation's objects.
+    assert!(
+        g.bundled()
+            .all(|i| g.graph[i].info.soname.as_deref() != Some("libc.so.6"))
+    );
+}
+
+/// Roots that are not loadable objects are reported, each with its own code, and the
+/// rest of the graph is still built (problems are collected, not first-only).
+#[test]
+fn bad_roots_are_reported_and_the_rest_still_builds() {
+    let kit = Kit::new();
+    let good = kit.lib(
+        "ok/libgood_ext.so",
+        Lib {
+            soname: "libgood_ext.so",
+            ..Lib::default()
+        },
+    );
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let arm = kit.path("ok/libarm_ext.so");
+    std::fs::write(&arm, &bytes).unwrap();
+    let cut = kit.path("ok/libcut_ext.so");
+    std::fs::write(&cut, &bytes[..100]).unwrap();
+    let text = kit.path("ok/text_ext.so");
+    std::fs::write(&text, "print('hi')\n").unwrap();
+    let gone = kit.path("ok/gone_ext.so");
+    let manifest = trace(&kit, "pass");
+    let (config, _) = SearchConfig::host();
+    let selected = vec![
+        good.clone(),
+        arm.clone(),
+        cut.clone(),
+        text.clone(),
+        gone.clone(),
+    ];
+    let g = farm::build(
+        FarmInput {
+            manifest: &manifest,
+            extensions: Some(&selected),
+            policy: None,
+            config: &config,
+        },
+        &BinaryCache::new(),
+    );
+    let codes: Vec<String> = g
+        .problems
+        .iter()
+        .map(|p| miette::Diagnostic::code(p).unwrap().to_string())
+        .collect();
+    for code in ["other_arch", "corrupt", "not_elf", "missing_root"] {
+        assert!(
+            codes.contains(&format!("shenzi::native::{code}")),
+            "{code}: {codes:?}"
+        );
+    }
+    assert!(g.node_by_path(&good).is_some());
+    assert!(g.roots.iter().any(|r| r.path == good));
+}

@@ -1,0 +1,698 @@
+//! The resolver against the real glibc loader, one fixture per loader rule. Each test
+//! builds its libraries with gcc, asks shenzi's resolver, then runs a probe program that
+//! `dlopen`s the same files so the real loader confirms (or refutes) the answer.
+
+#[path = "fixtures/native/kit.rs"]
+mod kit;
+
+use std::path::Path;
+
+use kit::{Kit, Lib};
+use shenzi::binary::BinaryCache;
+use shenzi::loader::{Miss, Opened, Process, Request, Rule, SearchConfig, resolve};
+
+fn host() -> SearchConfig {
+    let (config, err) = SearchConfig::host();
+    assert!(err.is_none(), "{err:?}");
+    config
+}
+
+/// Real loader and resolver agree on every object the process holds; returns that list.
+fn agree(kit: &Kit, args: &[&Path], library_path: Option<&str>) -> Vec<String> {
+    let real = kit
+        .real(args, library_path)
+        .expect("the real loader loads it");
+    let simulated = kit
+        .simulated(args, library_path)
+        .expect("shenzi resolves it");
+    assert_eq!(simulated, real, "resolver and glibc disagree");
+    real
+}
+
+fn has(list: &[String], path: &Path) -> bool {
+    list.iter().any(|l| Path::new(l) == path)
+}
+
+/// Rule: DT_RPATH is searched before LD_LIBRARY_PATH; DT_RUNPATH after it.
+#[test]
+fn rpath_beats_ld_library_path_and_ld_library_path_beats_runpath() {
+    let kit = Kit::new();
+    let from_lp = kit.lib(
+        "lp/libord.so.1",
+        Lib {
+            soname: "libord.so.1",
+            ..Lib::default()
+        },
+    );
+    let from_dir = kit.lib(
+        "own/libord.so.1",
+        Lib {
+            soname: "libord.so.1",
+            ..Lib::default()
+        },
+    );
+    let own = kit.path("own");
+    let own = own.to_str().unwrap();
+    let with_rpath = kit.lib(
+        "r/libr.so",
+        Lib {
+            soname: "libr.so",
+            needs: &[&from_dir],
+            rpath: &[own],
+            ..Lib::default()
+        },
+    );
+    let with_runpath = kit.lib(
+        "u/libu.so",
+        Lib {
+            soname: "libu.so",
+            needs: &[&from_dir],
+            runpath: &[own],
+            ..Lib::default()
+        },
+    );
+    let lp = kit.path("lp");
+    let lp = lp.to_str().unwrap();
+
+    let loaded = agree(&kit, &[&with_rpath], Some(lp));
+    assert!(has(&loaded, &from_dir), "DT_RPATH should win: {loaded:?}");
+    let loaded = agree(&kit, &[&with_runpath], Some(lp));
+    assert!(
+        has(&loaded, &from_lp),
+        "LD_LIBRARY_PATH should win over DT_RUNPATH: {loaded:?}"
+    );
+    let loaded = agree(&kit, &[&with_runpath], None);
+    assert!(
+        has(&loaded, &from_dir),
+        "without LD_LIBRARY_PATH, DT_RUNPATH: {loaded:?}"
+    );
+}
+
+/// Rule: an object with DT_RUNPATH has no effective DT_RPATH (both tags present).
+#[test]
+fn rpath_is_ignored_when_the_object_also_has_runpath() {
+    let kit = Kit::new();
+    let in_r = kit.lib(
+        "rdir/libboth_dep.so.1",
+        Lib {
+            soname: "libboth_dep.so.1",
+            ..Lib::default()
+        },
+    );
+    let in_u = kit.lib(
+        "udir/libboth_dep.so.1",
+        Lib {
+            soname: "libboth_dep.so.1",
+            ..Lib::default()
+        },
+    );
+    let rdir = kit.path("rdir");
+    let udir = kit.path("udir");
+    // DT_RPATH=rdir from the linker; DT_AUXILIARY=udir turned into DT_RUNPATH.
+    let both = kit.path("both/libboth.so");
+    std::fs::create_dir_all(both.parent().unwrap()).unwrap();
+    let src = kit.path("both/libboth.c");
+    std::fs::write(&src, "int both(void) { return 0; }\n").unwrap();
+    kit::gcc(&[
+        "-shared",
+        "-fPIC",
+        src.to_str().unwrap(),
+        "-o",
+        both.to_str().unwrap(),
+        "-Wl,-soname,libboth.so",
+        "-Wl,--no-as-needed",
+        in_r.to_str().unwrap(),
+        &format!("-Wl,--disable-new-dtags,-rpath,{}", rdir.display()),
+        &format!("-Wl,-f,{}", udir.display()),
+    ]);
+    kit::auxiliary_to_runpath(&both);
+    let info = shenzi::binary::read_object(&both).unwrap().unwrap();
+    assert_eq!((info.rpath.len(), info.runpath.len()), (1, 1), "{info:?}");
+    let loaded = agree(&kit, &[&both], None);
+    assert!(has(&loaded, &in_u), "DT_RUNPATH, not DT_RPATH: {loaded:?}");
+    assert!(!has(&loaded, &in_r));
+}
+
+/// Rule: DT_RPATH serves the needs of everything an object loads (down the loader
+/// chain); DT_RUNPATH serves only the object's own needs.
+#[test]
+fn rpath_is_inherited_down_the_chain_and_runpath_is_not() {
+    let kit = Kit::new();
+    let leaf = kit.lib(
+        "leafdir/libleaf.so.1",
+        Lib {
+            soname: "libleaf.so.1",
+            ..Lib::default()
+        },
+    );
+    // mid needs leaf but has no search path of its own.
+    let mid = kit.lib(
+        "middir/libmid.so.1",
+        Lib {
+            soname: "libmid.so.1",
+            needs: &[&leaf],
+            ..Lib::default()
+        },
+    );
+    let dirs = format!(
+        "{}:{}",
+        kit.path("middir").display(),
+        kit.path("leafdir").display()
+    );
+    let via_rpath = kit.lib(
+        "top/libtop_r.so",
+        Lib {
+            soname: "libtop_r.so",
+            needs: &[&mid],
+            rpath: &[&dirs],
+            ..Lib::default()
+        },
+    );
+    let via_runpath = kit.lib(
+        "top/libtop_u.so",
+        Lib {
+            soname: "libtop_u.so",
+            needs: &[&mid],
+            runpath: &[&dirs],
+            ..Lib::default()
+        },
+    );
+    let loaded = agree(&kit, &[&via_rpath], None);
+    assert!(has(&loaded, &leaf), "{loaded:?}");
+
+    // With DT_RUNPATH, mid cannot find leaf: both the loader and shenzi fail on it.
+    let real = kit.real(&[&via_runpath], None).unwrap_err();
+    assert!(real.contains("libleaf.so.1"), "{real}");
+    let simulated = kit.simulated(&[&via_runpath], None).unwrap_err();
+    assert_eq!(simulated, "libleaf.so.1: not found");
+
+    // An object with DT_RUNPATH of its own does not inherit its loaders' DT_RPATH.
+    let mid_u = kit.lib(
+        "midu/libmid_u.so.1",
+        Lib {
+            soname: "libmid_u.so.1",
+            needs: &[&leaf],
+            runpath: &["/nonexistent"],
+            ..Lib::default()
+        },
+    );
+    let dirs_u = format!(
+        "{}:{}",
+        kit.path("midu").display(),
+        kit.path("leafdir").display()
+    );
+    let top_u = kit.lib(
+        "top/libtop_ru.so",
+        Lib {
+            soname: "libtop_ru.so",
+            needs: &[&mid_u],
+            rpath: &[&dirs_u],
+            ..Lib::default()
+        },
+    );
+    let real = kit.real(&[&top_u], None).unwrap_err();
+    assert!(real.contains("libleaf.so.1"), "{real}");
+    assert_eq!(
+        kit.simulated(&[&top_u], None).unwrap_err(),
+        "libleaf.so.1: not found"
+    );
+
+    // And the resolver names the inherited entry as the rule.
+    let cache = BinaryCache::new();
+    let config = host();
+    let opened = |p: &Path| Opened {
+        path: p.to_owned(),
+        info: cache.get(p).unwrap().elf().unwrap().clone(),
+    };
+    let (top, mid_o) = (opened(&via_rpath), opened(&mid));
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libleaf.so.1",
+            object: &mid_o,
+            chain: &[&top],
+            main: None,
+            library_path: &[],
+            loaded: &[],
+        },
+    );
+    let found = res.found.expect("found through the inherited DT_RPATH");
+    assert_eq!(found.path, leaf);
+    assert_eq!(
+        found.rule,
+        Rule::Rpath {
+            owner: via_rpath.clone(),
+            entry: kit.path("leafdir").display().to_string()
+        }
+    );
+}
+
+/// Rule: `$ORIGIN` is the directory of the path an object was opened by — a symlink's
+/// directory, not the real file's (DESIGN.md, "Loader facts").
+#[test]
+fn origin_follows_the_symlink_not_the_real_file() {
+    let kit = Kit::new();
+    let near_link = kit.lib(
+        "links/deps/libside.so.1",
+        Lib {
+            soname: "libside.so.1",
+            ..Lib::default()
+        },
+    );
+    let near_real = kit.lib(
+        "reals/deps/libside.so.1",
+        Lib {
+            soname: "libside.so.1",
+            ..Lib::default()
+        },
+    );
+    let real = kit.lib(
+        "reals/libmain_o.so",
+        Lib {
+            soname: "libmain_o.so",
+            needs: &[&near_real],
+            runpath: &["$ORIGIN/deps"],
+            ..Lib::default()
+        },
+    );
+    let link = kit.path("links/libmain_o.so");
+    std::os::unix::fs::symlink("../reals/libmain_o.so", &link).unwrap();
+
+    let loaded = agree(&kit, &[&link], None);
+    assert!(
+        has(&loaded, &link),
+        "opened through the symlink: {loaded:?}"
+    );
+    assert!(has(&loaded, &near_link), "$ORIGIN is links/: {loaded:?}");
+    assert!(!has(&loaded, &near_real));
+    // Opened through its real path, the same file finds the other dependency.
+    let loaded = agree(&kit, &[&real], None);
+    assert!(has(&loaded, &near_real), "$ORIGIN is reals/: {loaded:?}");
+}
+
+/// Rule: a need names the SONAME (`libx.so.1`), found through the symlink chain
+/// `libx.so -> libx.so.1 -> libx.so.1.2`; the file is read once (one identity).
+#[test]
+fn soname_symlink_chain_resolves_to_one_file() {
+    let kit = Kit::new();
+    let real = kit.lib(
+        "chain/libx.so.1.2",
+        Lib {
+            soname: "libx.so.1",
+            ..Lib::default()
+        },
+    );
+    std::os::unix::fs::symlink("libx.so.1.2", kit.path("chain/libx.so.1")).unwrap();
+    std::os::unix::fs::symlink("libx.so.1", kit.path("chain/libx.so")).unwrap();
+    let chain = kit.path("chain");
+    let user = kit.lib(
+        "user/libuser.so",
+        Lib {
+            soname: "libuser.so",
+            needs: &[&kit.path("chain/libx.so")],
+            runpath: &[chain.to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let info = shenzi::binary::read_object(&user).unwrap().unwrap();
+    assert!(info.needed.contains(&"libx.so.1".to_owned()), "{info:?}");
+    let loaded = agree(&kit, &[&user], None);
+    assert!(has(&loaded, &kit.path("chain/libx.so.1")), "{loaded:?}");
+
+    let cache = BinaryCache::new();
+    let a = cache.get(&kit.path("chain/libx.so")).unwrap();
+    let b = cache.get(&kit.path("chain/libx.so.1")).unwrap();
+    let c = cache.get(&real).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b) && std::sync::Arc::ptr_eq(&b, &c));
+    assert_eq!(cache.files_read(), 1);
+}
+
+/// Rule: a loaded object is reused for a need equal to its SONAME; the loader never
+/// loads a second file under that name (so two libraries with one SONAME cannot both
+/// serve their dependents).
+#[test]
+fn a_loaded_soname_is_reused_instead_of_searching() {
+    let kit = Kit::new();
+    let one = kit.lib(
+        "d1/libdup.so.1",
+        Lib {
+            soname: "libdup.so.1",
+            ..Lib::default()
+        },
+    );
+    let two = kit.lib(
+        "d2/libdup.so.1",
+        Lib {
+            soname: "libdup.so.1",
+            ..Lib::default()
+        },
+    );
+    let a = kit.lib(
+        "a/liba_dup.so",
+        Lib {
+            soname: "liba_dup.so",
+            needs: &[&one],
+            runpath: &[kit.path("d1").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let b = kit.lib(
+        "b/libb_dup.so",
+        Lib {
+            soname: "libb_dup.so",
+            needs: &[&two],
+            runpath: &[kit.path("d2").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let loaded = agree(&kit, &[&a, &b], None);
+    assert!(has(&loaded, &one) && !has(&loaded, &two), "{loaded:?}");
+    let loaded = agree(&kit, &[&b, &a], None);
+    assert!(has(&loaded, &two) && !has(&loaded, &one), "{loaded:?}");
+}
+
+/// Rule: cycles terminate — a needs b, b needs a; each is loaded once.
+#[test]
+fn a_dependency_cycle_loads_each_object_once() {
+    let kit = Kit::new();
+    // b first without a, then a against b, then b again against a.
+    let b0 = kit.lib(
+        "cyc/libcyc_b.so",
+        Lib {
+            soname: "libcyc_b.so",
+            ..Lib::default()
+        },
+    );
+    let dir = kit.path("cyc");
+    let dir = dir.to_str().unwrap();
+    let a = kit.lib(
+        "cyc/libcyc_a.so",
+        Lib {
+            soname: "libcyc_a.so",
+            needs: &[&b0],
+            runpath: &[dir],
+            ..Lib::default()
+        },
+    );
+    let b = kit.lib(
+        "cyc/libcyc_b.so",
+        Lib {
+            soname: "libcyc_b.so",
+            needs: &[&a],
+            runpath: &[dir],
+            ..Lib::default()
+        },
+    );
+    let loaded = agree(&kit, &[&a], None);
+    assert_eq!(
+        loaded.iter().filter(|l| l.contains("libcyc_")).count(),
+        2,
+        "{loaded:?}"
+    );
+    assert!(has(&loaded, &b));
+}
+
+/// Rule: a need nothing provides fails, and every place searched is listed in order.
+#[test]
+fn a_missing_need_lists_every_place_searched() {
+    let kit = Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        Lib {
+            soname: "libgone.so.7",
+            ..Lib::default()
+        },
+    );
+    let dir = kit.path("nowhere");
+    let user = kit.lib(
+        "m/libmissing_user.so",
+        Lib {
+            soname: "libmissing_user.so",
+            needs: &[&gone],
+            runpath: &[dir.to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let real = kit.real(&[&user], None).unwrap_err();
+    assert!(
+        real.contains("libgone.so.7: cannot open shared object file"),
+        "{real}"
+    );
+    assert_eq!(
+        kit.simulated(&[&user], None).unwrap_err(),
+        "libgone.so.7: not found"
+    );
+
+    let cache = BinaryCache::new();
+    let config = host();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let lp = vec![kit.path("lp").display().to_string()];
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libgone.so.7",
+            object: &object,
+            chain: &[],
+            main: None,
+            library_path: &lp,
+            loaded: &[],
+        },
+    );
+    assert!(res.found.is_none());
+    let rules: Vec<String> = res.searched.iter().map(|a| a.rule.to_string()).collect();
+    let first = |prefix: &str| {
+        rules
+            .iter()
+            .position(|r| r.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} not searched: {rules:?}"))
+    };
+    assert!(first("LD_LIBRARY_PATH") < first("DT_RUNPATH"));
+    assert!(first("DT_RUNPATH") < first("ld.so.cache"));
+    assert!(first("ld.so.cache") < first("default dir"));
+    assert!(
+        res.searched
+            .iter()
+            .any(|a| a.path.as_deref() == Some(&dir.join("libgone.so.7")))
+    );
+    assert!(res.searched.iter().any(|a| a.miss == Miss::NotInCache));
+    // glibc-hwcaps subfolders are tried before the directory itself.
+    let in_dir: Vec<_> = res
+        .searched
+        .iter()
+        .filter_map(|a| a.path.as_ref())
+        .filter(|p| p.starts_with(&dir))
+        .collect();
+    assert_eq!(in_dir.last().unwrap(), &&dir.join("libgone.so.7"));
+    if !config.hwcaps.is_empty() {
+        assert!(
+            in_dir[0].to_string_lossy().contains("glibc-hwcaps"),
+            "{in_dir:?}"
+        );
+    }
+}
+
+/// Rule: a candidate of another machine is skipped and the search goes on; a candidate
+/// that is not ELF at all stops it (the real loader fails there too).
+#[test]
+fn other_arch_candidates_are_skipped_and_non_elf_ones_stop_the_search() {
+    let kit = Kit::new();
+    let good = kit.lib(
+        "good/libarch.so.1",
+        Lib {
+            soname: "libarch.so.1",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "u/libarch_user.so",
+        Lib {
+            soname: "libarch_user.so",
+            needs: &[&good],
+            ..Lib::default()
+        },
+    );
+    // An aarch64 copy (e_machine patched) first on the path.
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    std::fs::create_dir_all(kit.path("arm")).unwrap();
+    std::fs::write(kit.path("arm/libarch.so.1"), &bytes).unwrap();
+    let lp = format!(
+        "{}:{}",
+        kit.path("arm").display(),
+        kit.path("good").display()
+    );
+    let loaded = agree(&kit, &[&user], Some(&lp));
+    assert!(has(&loaded, &good), "{loaded:?}");
+
+    let cache = BinaryCache::new();
+    let config = host();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let lp_entries = shenzi::loader::split_library_path(&lp);
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libarch.so.1",
+            object: &object,
+            chain: &[],
+            main: None,
+            library_path: &lp_entries,
+            loaded: &[],
+        },
+    );
+    assert_eq!(res.found.unwrap().path, good);
+    assert!(
+        res.searched
+            .iter()
+            .any(|a| a.miss == Miss::OtherArch("aarch64".into()))
+    );
+
+    // A text file under that name first on the path: the loader gives up.
+    std::fs::create_dir_all(kit.path("text")).unwrap();
+    std::fs::write(kit.path("text/libarch.so.1"), "not a library\n").unwrap();
+    let lp = format!(
+        "{}:{}",
+        kit.path("text").display(),
+        kit.path("good").display()
+    );
+    let real = kit.real(&[&user], Some(&lp)).unwrap_err();
+    assert!(real.contains("libarch.so.1"), "{real}");
+    let lp_entries = shenzi::loader::split_library_path(&lp);
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libarch.so.1",
+            object: &object,
+            chain: &[],
+            main: None,
+            library_path: &lp_entries,
+            loaded: &[],
+        },
+    );
+    assert!(res.found.is_none());
+    assert_eq!(res.unusable.unwrap().0, kit.path("text/libarch.so.1"));
+}
+
+/// Rule: `dlopen` from an object searches with the caller's DT_RUNPATH (as `ctypes`
+/// does with `_ctypes`'s), and a name with `/` is opened as a path.
+#[test]
+fn dlopen_searches_with_the_callers_runpath() {
+    let kit = Kit::new();
+    let served = kit.lib(
+        "served/libserved.so.1",
+        Lib {
+            soname: "libserved.so.1",
+            ..Lib::default()
+        },
+    );
+    let caller = kit.lib(
+        "c/libcaller.so",
+        Lib {
+            soname: "libcaller.so",
+            runpath: &[kit.path("served").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let cache = BinaryCache::new();
+    let config = host();
+    let probe = std::fs::canonicalize(&kit.probe).unwrap();
+    let (mut process, _) = Process::start(&cache, &config, &probe, None, Vec::new());
+    let main = process.main.unwrap();
+    let events = process.dlopen(&cache, &config, main, &caller.to_string_lossy());
+    assert_eq!(
+        events[0].resolution.found.as_ref().unwrap().rule,
+        Rule::Path
+    );
+    let caller_index = events[0].index.unwrap();
+    let events = process.dlopen(&cache, &config, caller_index, "libserved.so.1");
+    let found = events[0].resolution.found.as_ref().unwrap();
+    assert_eq!(found.path, served);
+    assert!(matches!(&found.rule, Rule::Runpath { .. }));
+    // From the executable, which has no RUNPATH, the same name is not found.
+    let events = process.dlopen(&cache, &config, main, "libserved.so.2");
+    assert!(events[0].resolution.found.is_none());
+}
+
+/// The system half is injectable: the same object on "a target with only the policy
+/// libraries" finds libc through the cache but not libz, which the glibc preset does
+/// not provide.
+#[test]
+fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
+    let kit = Kit::new();
+    let config = host();
+    let libz = config
+        .ld_cache
+        .lookup("libz.so.1", config.cache_flags, &config.hwcaps)
+        .expect("libz.so.1 in this machine's ld.so.cache")
+        .path
+        .clone();
+    let user = kit.lib(
+        "z/libzuser.so",
+        Lib {
+            soname: "libzuser.so",
+            needs: &[&libz],
+            ..Lib::default()
+        },
+    );
+    let loaded = agree(&kit, &[&user], None);
+    assert!(has(&loaded, &libz), "{loaded:?}");
+
+    let cache = BinaryCache::new();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let ask = |config: &SearchConfig, name: &str| {
+        resolve(
+            &cache,
+            config,
+            &Request {
+                name,
+                object: &object,
+                chain: &[],
+                main: None,
+                library_path: &[],
+                loaded: &[],
+            },
+        )
+    };
+    let host_answer = ask(&config, "libz.so.1").found.expect("the host has libz");
+    assert_eq!(
+        (host_answer.path, host_answer.rule),
+        (libz.clone(), Rule::LdCache)
+    );
+
+    let glibc = shenzi::policy::Policy::from_preset(shenzi::policy::preset("glibc").unwrap());
+    let target = config.clone().with_only_system(glibc);
+    let res = ask(&target, "libz.so.1");
+    assert!(res.found.is_none(), "libz is not in the glibc preset");
+    assert!(
+        res.searched
+            .iter()
+            .any(|a| a.miss == Miss::NotInPolicy && a.rule == Rule::LdCache),
+        "{:?}",
+        res.searched
+    );
+    let libc = ask(&target, "libc.so.6").found.expect("libc is policy");
+    assert_eq!(libc.rule, Rule::LdCache);
+
+    // A target with no cache at all and other default directories.
+    let bare = SearchConfig {
+        ld_cache: Default::default(),
+        default_dirs: vec![kit.path("z")],
+        ..config.clone()
+    };
+    let found = ask(&bare, "libzuser.so").found.unwrap();
+    assert_eq!(found.rule, Rule::DefaultDir { dir: kit.path("z") });
+    assert!(ask(&bare, "libz.so.1").found.is_none());
+}
