@@ -80,6 +80,6 @@ fn default_layout_resolves_as_designed() {
         .iter()
         .map(|u| layout.unit(u.value).name.value.as_str())
         .collect();
-    assert_eq!(path, ["entry", "stdlib", "dynload", "site"]);
+    assert_eq!(path, ["entry", "app", "stdlib", "dynload", "site"]);
     assert_eq!(farm.members.len(), 5);
 }

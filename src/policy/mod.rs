@@ -224,7 +224,15 @@ mod tests {
     fn policy_matches_globs_and_names_the_entry() {
         let policy = Policy::from_preset(preset("glibc").unwrap());
         assert_eq!(policy.excludes("libc.so.6"), Some("libc.so.6"));
-        assert_eq!(policy.excludes("libnss_files.so.2"), Some("libnss_*.so.2"));
+        assert_eq!(policy.excludes("libnss_files.so.2"), Some("libnss_files.so.2"));
         assert_eq!(policy.excludes("libz.so.1"), None);
+        // systemd's NSS module is not glibc's: a dist that needs it bundles it.
+        assert_eq!(policy.excludes("libnss_systemd.so.2"), None);
+        let graphics = Policy::from_preset(preset("graphics").unwrap());
+        assert_eq!(graphics.excludes("libnvidia-glcore.so.535"), Some("libnvidia-*.so*"));
+        let bundling_cxx = Policy::from_preset(preset("manylinux_2_28").unwrap())
+            .with_exceptions(["libstdc++.so.6"]);
+        assert_eq!(bundling_cxx.excludes("libstdc++.so.6"), None);
+        assert_eq!(bundling_cxx.excludes("libgcc_s.so.1"), Some("libgcc_s.so.1"));
     }
 }
