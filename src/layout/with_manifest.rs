@@ -46,10 +46,11 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
     let dynload = py.dynload.as_deref();
     match kind {
         Kind::Interpreter => true,
-        Kind::Stdlib => manifest
-            .modules
-            .iter()
-            .any(|m| under(&m.file, &py.stdlib) && !in_site(&m.file)),
+        Kind::Stdlib => manifest.modules.iter().any(|m| {
+            under(&m.file, &py.stdlib)
+                && !in_site(&m.file)
+                && !dynload.is_some_and(|d| under(&m.file, d))
+        }),
         Kind::Dynload => {
             dynload.is_some_and(|d| manifest.modules.iter().any(|m| under(&m.file, d)))
         }
