@@ -15,11 +15,12 @@
 mod diagnostics;
 mod floor;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 pub use diagnostics::NativeProblem;
@@ -156,46 +157,69 @@ impl FarmGraph {
             .filter(|&i| self.graph[i].system.is_none())
     }
 
-    /// The glibc floor of the bundled objects.
+    /// The glibc floor of the bundled objects. The `GLIBCXX_`/`CXXABI_` floors are
+    /// kept only when the C++ runtime is left to the target: a bundled `libstdc++`
+    /// provides its own versions.
     pub fn glibc_floor(&self) -> GlibcFloor {
-        glibc_floor(self.bundled().map(|i| {
+        let mut floor = glibc_floor(self.bundled().map(|i| {
             let n = &self.graph[i];
             (n.path.as_path(), n.info.as_ref())
-        }))
+        }));
+        let cxx_bundled = self
+            .bundled()
+            .any(|i| self.graph[i].info.soname.as_deref() == Some("libstdc++.so.6"));
+        if cxx_bundled {
+            floor.glibcxx = None;
+            floor.cxxabi = None;
+        }
+        floor
     }
 
-    /// Every chain from a root to `target`, as edge lists (shortest first, at most
-    /// `limit`), each a simple path (no node twice).
-    pub fn chains_to(
-        &self,
-        target: NodeIndex,
-        limit: usize,
-    ) -> Vec<(usize, Vec<petgraph::graph::EdgeIndex>)> {
+    /// Every chain from a root to `target`: the root's index in [`FarmGraph::roots`] and
+    /// the need edges followed, each chain a simple path (no node twice). Shortest
+    /// first, then by root; at most `limit`.
+    pub fn chains_to(&self, target: NodeIndex, limit: usize) -> Vec<(usize, Vec<EdgeIndex>)> {
+        // Only nodes from which `target` can be reached are worth walking through.
+        let mut can_reach = vec![false; self.graph.node_count()];
+        let mut todo = vec![target];
+        can_reach[target.index()] = true;
+        while let Some(n) = todo.pop() {
+            for m in self.graph.neighbors_directed(n, Direction::Incoming) {
+                if !can_reach[m.index()] {
+                    can_reach[m.index()] = true;
+                    todo.push(m);
+                }
+            }
+        }
         let mut out = Vec::new();
         for (r, root) in self.roots.iter().enumerate() {
-            let mut stack = vec![(root.node, Vec::new())];
-            let mut seen_paths = 0usize;
-            while let Some((at, path)) = stack.pop() {
+            if !can_reach[root.node.index()] {
+                continue;
+            }
+            // Breadth-first, so each root's chains come shortest first.
+            let mut queue = VecDeque::from([(root.node, Vec::<EdgeIndex>::new())]);
+            let mut found = 0usize;
+            while let Some((at, path)) = queue.pop_front() {
                 if at == target {
                     out.push((r, path));
-                    seen_paths += 1;
-                    if seen_paths > limit {
+                    found += 1;
+                    if found >= limit {
                         break;
                     }
                     continue;
                 }
                 let mut next: Vec<_> = self.graph.edges(at).collect();
-                next.sort_by_key(|e| std::cmp::Reverse(e.id()));
+                next.sort_by_key(|e| e.id());
                 for e in next {
                     let to = e.target();
                     let on_path = to == root.node
-                        || path.iter().any(|&p: &petgraph::graph::EdgeIndex| {
-                            self.graph.edge_endpoints(p).is_some_and(|(_, t)| t == to)
-                        });
-                    if !on_path {
+                        || path
+                            .iter()
+                            .any(|&p| self.graph.edge_endpoints(p).is_some_and(|(_, t)| t == to));
+                    if can_reach[to.index()] && !on_path {
                         let mut p = path.clone();
                         p.push(e.id());
-                        stack.push((to, p));
+                        queue.push_back((to, p));
                     }
                 }
             }
