@@ -131,6 +131,24 @@ fn two_files_with_one_soname_are_a_clash() {
     .unwrap()
     .to_string();
     assert_eq!(code, "shenzi::native::soname_clash");
+
+    // `explain` shows both files' chains and the clash.
+    let out = support::shenzi()
+        .arg("explain")
+        .arg(kit.path("shenzi.json"))
+        .arg("libdup.so.1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("file: {}", one.display()))
+            && text.contains(&format!("file: {}", two.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("problem: two different files are loaded as `libdup.so.1`"),
+        "{text}"
+    );
 }
 
 /// A need nothing provides: the diagnostic names the object, the need and every place

@@ -34,7 +34,9 @@ use crate::policy::Policy;
 /// One binary, by content.
 #[derive(Debug, Clone)]
 pub struct Node {
+    /// The blake3 hash of its bytes: its identity.
     pub hash: ContentHash,
+    /// Its parsed headers.
     pub info: Arc<ObjectInfo>,
     /// Its real path (the first one seen, in sorted order of discovery).
     pub path: PathBuf,
@@ -59,8 +61,11 @@ impl Node {
 /// because of `rule`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
+    /// The name asked (`DT_NEEDED` entry).
     pub name: String,
+    /// The search rule that found the file.
     pub rule: Rule,
+    /// The path the target was opened by (the first closure that found it this way).
     pub opened_as: PathBuf,
 }
 
@@ -85,7 +90,9 @@ pub enum RootKind {
 /// A root of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
+    /// What started the load.
     pub kind: RootKind,
+    /// The root object.
     pub node: NodeIndex,
     /// The path it was opened by.
     pub path: PathBuf,
@@ -118,19 +125,23 @@ impl Root {
 /// What to build the graph from.
 #[derive(Debug, Clone, Copy)]
 pub struct FarmInput<'a> {
+    /// The trace.
     pub manifest: &'a Manifest,
     /// The extension modules to root the graph at (those of the selected units); `None`
     /// for every extension module the trace imported.
     pub extensions: Option<&'a [PathBuf]>,
     /// The libraries the target provides: found, but not followed and not bundled.
     pub policy: Option<&'a Policy>,
+    /// The machine to resolve on (normally [`SearchConfig::host`]).
     pub config: &'a SearchConfig,
 }
 
 /// The graph, its roots and everything wrong with it.
 #[derive(Debug, Clone, Default)]
 pub struct FarmGraph {
+    /// Binaries by content, needs as edges.
     pub graph: DiGraph<Node, Need>,
+    /// What started each load, in the order resolved.
     pub roots: Vec<Root>,
     /// Every problem found, in a stable order.
     pub problems: Vec<NativeProblem>,
