@@ -696,3 +696,65 @@ fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
     assert_eq!(found.rule, Rule::DefaultDir { dir: kit.path("z") });
     assert!(ask(&bare, "libz.so.1").found.is_none());
 }
+
+/// How a missing need reads, on a machine described entirely by the test (no
+/// hwcaps subfolders, an empty cache, one default directory), so the text is the same
+/// everywhere.
+#[test]
+fn a_missing_need_renders_as_a_diagnostic() {
+    let kit = Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        Lib {
+            soname: "libgone.so.7",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "app/libuser.so",
+        Lib {
+            soname: "libuser.so",
+            needs: &[&gone],
+            runpath: &["$ORIGIN/../lib"],
+            ..Lib::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let config = SearchConfig {
+        ld_cache: Default::default(),
+        default_dirs: vec![kit.path("sys")],
+        hwcaps: vec![],
+        legacy_subdirs: vec![],
+        ..host()
+    };
+    let cache = BinaryCache::new();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let lp = vec!["/opt/lp".to_owned()];
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libgone.so.7",
+            object: &object,
+            chain: &[],
+            main: None,
+            library_path: &lp,
+            loaded: &[],
+        },
+    );
+    let problem = shenzi::farm::NativeProblem::MissingNeed {
+        object: user.clone(),
+        need: "libgone.so.7".into(),
+        searched: res.searched.iter().map(ToString::to_string).collect(),
+    };
+    let mut text = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::none())
+        .with_width(100)
+        .render_report(&mut text, &problem)
+        .unwrap();
+    let text = text.replace(&kit.dir.path().display().to_string(), "[kit]");
+    insta::assert_snapshot!("missing_need", text);
+}
