@@ -83,6 +83,8 @@ pub enum RootKind {
         via: LoadVia,
         caller: Option<String>,
     },
+    /// Loaded at start-up because `LD_PRELOAD` names it.
+    Preload { name: String },
     /// Mapped in the traced process, but nothing traced explains how.
     Mapped,
 }
@@ -117,6 +119,7 @@ impl Root {
                     None => call,
                 }
             }
+            RootKind::Preload { name } => format!("LD_PRELOAD={name}"),
             RootKind::Mapped => "mapped by the traced process (no traced cause)".into(),
         }
     }
@@ -287,8 +290,18 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         b.check_sonames();
         return b.farm;
     }
-    let (process, events) =
-        Process::start_where(cache, input.config, &exe, None, library_path, &follow);
+    let preload = manifest
+        .env
+        .get("LD_PRELOAD")
+        .map(|v| loader::split_preload(v))
+        .unwrap_or_default();
+    let start = loader::Start {
+        exe: &exe,
+        interp: None,
+        library_path,
+        preload,
+    };
+    let (process, events) = Process::launch(cache, input.config, &start, &follow);
     let mut startup = Sim {
         nodes: Vec::new(),
         process,
@@ -478,6 +491,10 @@ impl Builder<'_> {
         }
         for (k, event) in events.iter().enumerate() {
             let Some(target) = event.index else {
+                if event.preload {
+                    // glibc ignores a preload it cannot load (with a warning).
+                    continue;
+                }
                 let from = event
                     .from
                     .map(|f| sim.process.objects[f].loaded.path.clone())
@@ -488,8 +505,17 @@ impl Builder<'_> {
             let Some(to) = self.node_of(sim, target) else {
                 continue;
             };
-            if k == 0 {
-                if let Some(kind) = root.clone() {
+            let root_kind = if event.preload {
+                Some(RootKind::Preload {
+                    name: event.name.clone(),
+                })
+            } else if k == 0 {
+                root.clone()
+            } else {
+                None
+            };
+            if k == 0 || event.preload {
+                if let Some(kind) = root_kind {
                     let path = sim.process.objects[target].loaded.path.clone();
                     let rule = match (&kind, &event.resolution.found) {
                         (RootKind::Executable, _) | (_, None) => None,

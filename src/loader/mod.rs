@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use ldcache::{CacheEntry, LdCache, LdCacheError};
-pub use process::{Event, Object, Process};
+pub use process::{Event, Object, Process, Start, split_preload};
 
 use crate::binary::elf::{EM_AARCH64, EM_X86_64};
 use crate::binary::{Binary, BinaryCache, Contents, FileId, ObjectInfo, Probe};
