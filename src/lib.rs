@@ -4,8 +4,11 @@
 
 pub mod binary;
 pub mod cli;
+pub mod execute;
 pub mod farm;
+pub mod layout;
 pub mod loader;
 pub mod manifest;
+pub mod plan;
 pub mod policy;
 pub mod trace;

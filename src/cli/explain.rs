@@ -32,7 +32,7 @@ pub struct ExplainArgs {
 }
 
 pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
-    let manifest = read_manifest(&args.manifest)?;
+    let manifest = read_manifest(&args.manifest).map_err(|e| *e)?;
     let Some(preset) = policy::preset(&args.system) else {
         let known: Vec<&str> = policy::PRESETS.iter().map(|p| p.name).collect();
         return Err(miette::miette!(

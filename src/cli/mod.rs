@@ -3,7 +3,9 @@
 //! Exit codes: 0 success, 1 a failure the user can fix, 2 a usage error; `trace` passes
 //! the traced program's own status through.
 
+mod check;
 mod explain;
+mod fmt;
 mod render;
 mod trace;
 
@@ -22,6 +24,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Trace(trace::TraceArgs),
+    Check(check::CheckArgs),
+    Fmt(fmt::FmtArgs),
     Explain(explain::ExplainArgs),
 }
 
@@ -38,6 +42,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Explain(args) => explain::run(args),
     };
     match result {

@@ -41,6 +41,12 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
             interpreter.display()
         );
     }
+    if !outcome.still_running.is_empty() {
+        eprintln!(
+            "shenzi: warning: traced processes {:?} were still running after the app ended; what they do next is not in the manifest",
+            outcome.still_running
+        );
+    }
     eprintln!(
         "shenzi: wrote `{}`: {} process(es), {} modules, {} native objects",
         outcome.output.display(),

@@ -113,6 +113,7 @@ impl Root {
                 let call = match via {
                     LoadVia::Ctypes => format!("ctypes.CDLL({name:?})"),
                     LoadVia::Cffi => format!("ffi.dlopen({name:?})"),
+                    LoadVia::Dlopen => format!("dlopen({name:?}) by native code"),
                 };
                 match caller {
                     Some(c) => format!("{call} in {c}"),
@@ -342,12 +343,19 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
     let mut loads = manifest.native.loads.clone();
     loads.sort();
     for load in loads {
+        // A load the trace derived from the mappings has no known caller: it is loaded
+        // by its real path from the interpreter, as the process did load that file.
         let caller_module = match load.via {
-            LoadVia::Ctypes => "_ctypes",
-            LoadVia::Cffi => "_cffi_backend",
+            LoadVia::Ctypes => Some("_ctypes"),
+            LoadVia::Cffi => Some("_cffi_backend"),
+            LoadVia::Dlopen => None,
+        };
+        let asked = match (load.via, &load.resolved) {
+            (LoadVia::Dlopen, Some(path)) => path.to_string_lossy().into_owned(),
+            _ => load.name.clone(),
         };
         // The caller is not loaded at start-up: load it first, in a process of its own.
-        let caller_path = extension_file(manifest, caller_module);
+        let caller_path = caller_module.and_then(|m| extension_file(manifest, m));
         let kind = RootKind::RuntimeLoad {
             name: load.name.clone(),
             via: load.via,
@@ -370,7 +378,7 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         };
         let events = sim
             .process
-            .dlopen_where(cache, input.config, caller, &load.name, &follow);
+            .dlopen_where(cache, input.config, caller, &asked, &follow);
         b.absorb(&mut sim, &events, Some(kind));
     }
     // Mapped objects nothing explains become roots of their own.

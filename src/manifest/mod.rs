@@ -24,6 +24,7 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub type RunId = String;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Manifest {
     pub version: u32,
     pub platform: Platform,
@@ -48,6 +49,7 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Platform {
     /// `linux` or `darwin`.
     pub os: String,
@@ -58,6 +60,7 @@ pub struct Platform {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Python {
     /// `sys.executable` as the process saw it.
     pub executable: PathBuf,
@@ -96,6 +99,7 @@ pub struct Python {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PyVersion {
     pub major: u32,
     pub minor: u32,
@@ -108,12 +112,14 @@ pub struct PyVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SysPathEntry {
     pub path: PathBuf,
     pub kind: SysPathKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SysPathKind {
     /// The folder of the entry script (or the working folder for `-m` and `-c`).
@@ -130,6 +136,7 @@ pub enum SysPathKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SiteDir {
     pub path: PathBuf,
     pub kind: SiteKind,
@@ -138,6 +145,7 @@ pub struct SiteDir {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     /// The `site-packages` of a virtual environment.
@@ -149,14 +157,16 @@ pub enum SiteKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct LibPython {
-    /// Whether the interpreter links libpython as a shared library (`Py_ENABLE_SHARED`).
+    /// Whether the interpreter runs on a shared libpython (one was mapped into it).
     pub shared: bool,
     /// The mapped libpython, when shared.
     pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Entry {
     pub kind: EntryKind,
     /// The script path, module name, console script path, or `-c` for code.
@@ -166,6 +176,7 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// `python app.py`
@@ -179,6 +190,7 @@ pub enum EntryKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Run {
     pub id: RunId,
     /// The command as given to `shenzi trace`.
@@ -190,6 +202,7 @@ pub struct Run {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Module {
     pub name: String,
     pub kind: ModuleKind,
@@ -200,6 +213,7 @@ pub struct Module {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ModuleKind {
     /// A `.py` file.
@@ -219,6 +233,7 @@ pub enum ModuleKind {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Native {
     /// Every ELF object mapped into a traced process, sorted by path.
     pub objects: Vec<NativeObject>,
@@ -227,6 +242,7 @@ pub struct Native {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct NativeObject {
     /// The real path of the mapped file.
     pub path: PathBuf,
@@ -239,6 +255,7 @@ pub struct NativeObject {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     /// The interpreter executable.
@@ -252,6 +269,7 @@ pub enum ObjectKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RuntimeLoad {
     /// The name as asked (`libz.so.1`, or a path).
     pub name: String,
@@ -266,15 +284,22 @@ pub struct RuntimeLoad {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoadVia {
     /// `ctypes.CDLL` and friends; the loader searches with `_ctypes`'s RUNPATH.
     Ctypes,
     /// `cffi`'s `ffi.dlopen`; the loader searches with `_cffi_backend`'s RUNPATH.
     Cffi,
+    /// A mapped object that no `DT_NEEDED` chain from the interpreter, an extension module
+    /// or a seen request explains: native code `dlopen`ed it (cffi's compiled modules and
+    /// C libraries raise no audit event). `name` is its SONAME or file name; `caller` is
+    /// unknown.
+    Dlopen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Executable {
     /// The program as asked (`sh`, `/usr/bin/git`, or `sys.executable`).
     pub name: String,
@@ -287,6 +312,7 @@ pub struct Executable {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExecVia {
     Subprocess,
@@ -298,6 +324,7 @@ pub enum ExecVia {
 
 /// A file the application used, and the runs that used it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct DataFile {
     pub path: PathBuf,
     pub runs: Vec<RunId>,
@@ -315,5 +342,25 @@ impl Manifest {
         let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    /// docs/manifest.schema.json is generated from these types; regenerate it with
+    /// `SHENZI_WRITE_SCHEMA=1 cargo test --lib manifest`.
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let schema = schemars::schema_for!(super::Manifest);
+        let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/manifest.schema.json");
+        if std::env::var_os("SHENZI_WRITE_SCHEMA").is_some() {
+            std::fs::write(path, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "docs/manifest.schema.json is stale: run `SHENZI_WRITE_SCHEMA=1 cargo test --lib manifest`"
+        );
     }
 }

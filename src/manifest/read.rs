@@ -95,54 +95,56 @@ pub enum ManifestError {
     },
 }
 
-/// Reads and checks the manifest at `path`.
-pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
+/// Reads and checks the manifest at `path`. The error is boxed: it owns the file's text.
+pub fn read_manifest(path: &Path) -> Result<Manifest, Box<ManifestError>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Unreadable {
-        path: shown.clone(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        Box::new(ManifestError::Unreadable {
+            path: shown.clone(),
+            source,
+        })
     })?;
     parse_manifest(&shown, text)
 }
 
 /// Parses manifest text; `name` is how the file is shown in diagnostics.
-pub fn parse_manifest(name: &str, text: String) -> Result<Manifest, ManifestError> {
+pub fn parse_manifest(name: &str, text: String) -> Result<Manifest, Box<ManifestError>> {
     let src = || NamedSource::new(name, text.clone());
     // The version is checked before the shape, so that a manifest from another shenzi
     // says so instead of listing the fields that changed.
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(value) => value,
         Err(err) => {
-            return Err(ManifestError::InvalidJson {
+            return Err(Box::new(ManifestError::InvalidJson {
                 path: name.to_owned(),
                 message: strip_position(&err),
                 at: point(&text, err.line(), err.column()),
                 src: src(),
-            });
+            }));
         }
     };
     match value.get("version") {
         None => {
-            return Err(ManifestError::NoVersion {
+            return Err(Box::new(ManifestError::NoVersion {
                 path: name.to_owned(),
                 at: first_token(&text),
                 src: src(),
-            });
+            }));
         }
         Some(v) if v.as_u64() != Some(u64::from(MANIFEST_VERSION)) => {
-            return Err(ManifestError::WrongVersion {
+            return Err(Box::new(ManifestError::WrongVersion {
                 path: name.to_owned(),
                 found: v.to_string(),
                 at: key_value_span(&text, "version"),
                 src: src(),
-            });
+            }));
         }
         Some(_) => {}
     }
     serde_json::from_str::<Manifest>(&text).map_err(|err| {
         let at = point(&text, err.line(), err.column());
         let message = strip_position(&err);
-        match missing_field(&message) {
+        Box::new(match missing_field(&message) {
             Some(field) => ManifestError::MissingField {
                 path: name.to_owned(),
                 field,
@@ -155,7 +157,7 @@ pub fn parse_manifest(name: &str, text: String) -> Result<Manifest, ManifestErro
                 at,
                 src: src(),
             },
-        }
+        })
     })
 }
 

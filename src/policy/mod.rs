@@ -38,7 +38,12 @@ pub const PRESETS: &[Preset] = &[
             "libBrokenLocale.so.1",
             "libthread_db.so.1",
             "libc_malloc_debug.so.0",
-            "libnss_*.so.2",
+            // glibc's own NSS modules only: libnss_systemd and friends are not glibc.
+            "libnss_files.so.2",
+            "libnss_dns.so.2",
+            "libnss_compat.so.2",
+            "libnss_db.so.2",
+            "libnss_hesiod.so.2",
         ],
     },
     Preset {
@@ -136,24 +141,30 @@ pub fn entries(preset: &Preset) -> Vec<&'static str> {
 #[derive(Debug, Clone)]
 pub struct Policy {
     entries: Vec<(String, globset::GlobMatcher)>,
+    /// Names bundled even though an entry matches them (`cxx-runtime bundle`, `remove`).
+    except: Vec<globset::GlobMatcher>,
 }
 
 impl Policy {
-    /// Compiles `entries` (globs such as `libnss_*.so.2`); an entry that is not a valid
+    /// Compiles `entries` (globs such as `libdrm_*.so.1`); an entry that is not a valid
     /// glob is matched literally.
     pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = S>) -> Policy {
         let entries = entries
             .into_iter()
             .map(Into::into)
-            .map(|e: String| {
-                let glob = globset::Glob::new(&e)
-                    .or_else(|_| globset::Glob::new(&globset::escape(&e)))
-                    .map(|g| g.compile_matcher());
-                (e, glob)
-            })
-            .filter_map(|(e, g)| g.ok().map(|g| (e, g)))
+            .filter_map(|e: String| compile(&e).map(|g| (e, g)))
             .collect();
-        Policy { entries }
+        Policy {
+            entries,
+            except: Vec::new(),
+        }
+    }
+
+    /// The same policy, except that names matching `except` are bundled after all.
+    pub fn with_exceptions<S: AsRef<str>>(mut self, except: impl IntoIterator<Item = S>) -> Policy {
+        self.except
+            .extend(except.into_iter().filter_map(|e| compile(e.as_ref())));
+        self
     }
 
     /// The policy of a preset, its `extends` included.
@@ -163,6 +174,9 @@ impl Policy {
 
     /// The entry that says the target provides `name` (a SONAME or a file name), if any.
     pub fn excludes(&self, name: &str) -> Option<&str> {
+        if self.except.iter().any(|g| g.is_match(name)) {
+            return None;
+        }
         self.entries
             .iter()
             .find(|(_, glob)| glob.is_match(name))
@@ -173,6 +187,14 @@ impl Policy {
     pub fn entries(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(e, _)| e.as_str())
     }
+}
+
+/// A glob, or the literal name when it is not a valid glob.
+fn compile(entry: &str) -> Option<globset::GlobMatcher> {
+    globset::Glob::new(entry)
+        .or_else(|_| globset::Glob::new(&globset::escape(entry)))
+        .ok()
+        .map(|g| g.compile_matcher())
 }
 
 #[cfg(test)]
@@ -202,7 +224,19 @@ mod tests {
     fn policy_matches_globs_and_names_the_entry() {
         let policy = Policy::from_preset(preset("glibc").unwrap());
         assert_eq!(policy.excludes("libc.so.6"), Some("libc.so.6"));
-        assert_eq!(policy.excludes("libnss_files.so.2"), Some("libnss_*.so.2"));
+        assert_eq!(
+            policy.excludes("libnss_files.so.2"),
+            Some("libnss_files.so.2")
+        );
+        assert_eq!(policy.excludes("libnss_systemd.so.2"), None);
+        let graphics = Policy::from_preset(preset("graphics").unwrap());
+        assert_eq!(
+            graphics.excludes("libdrm_amdgpu.so.1"),
+            Some("libdrm_*.so.1")
+        );
+        let bundled = graphics.with_exceptions(["libdrm_*"]);
+        assert_eq!(bundled.excludes("libdrm_amdgpu.so.1"), None);
+        assert_eq!(bundled.excludes("libGL.so.1"), Some("libGL.so.1"));
         assert_eq!(policy.excludes("libz.so.1"), None);
     }
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::record::{ProcessRecord, PythonFacts};
 use crate::binary::{ObjectInfo, read_object};
 use crate::manifest::{
-    DataFile, Entry, EntryKind, Executable, LibPython, MANIFEST_VERSION, Manifest, Module,
+    DataFile, Entry, EntryKind, Executable, LibPython, LoadVia, MANIFEST_VERSION, Manifest, Module,
     ModuleKind, Native, NativeObject, ObjectKind, Platform, PyVersion, Python, Run, RunId,
     RuntimeLoad, SiteDir, SysPathEntry, SysPathKind,
 };
@@ -63,13 +63,14 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
         .collect();
     let native = native(&all, &python, &extension_files, &run_id);
     let python = Python {
-        libpython: LibPython {
-            shared: root.python.shared,
-            path: root
-                .python
-                .shared
-                .then(|| find_libpython(&native))
-                .flatten(),
+        // Whether a libpython was mapped, not `Py_ENABLE_SHARED`: Debian's python3 reports
+        // 1 there (it ships libpython for embedders) but links the interpreter statically.
+        libpython: {
+            let path = find_libpython(&native);
+            LibPython {
+                shared: path.is_some(),
+                path,
+            }
         },
         ..python
     };
@@ -221,8 +222,9 @@ fn python_facts(root: &ProcessRecord) -> Python {
         stdlib: p.stdlib.clone(),
         platstdlib: p.platstdlib.clone(),
         dynload: p.dynload.clone(),
+        // Filled in from the mapped objects.
         libpython: LibPython {
-            shared: p.shared,
+            shared: false,
             path: None,
         },
     }
@@ -326,6 +328,52 @@ fn native(
                 via: *via,
                 resolved,
                 caller: caller.clone(),
+                runs: vec![run_id.clone()],
+            });
+        }
+    }
+
+    // What no needs chain explains was loaded at run time by native code.
+    let mut reached: BTreeSet<&PathBuf> = infos
+        .keys()
+        .copied()
+        .filter(|p| {
+            **p == python.realpath || loader.as_ref() == Some(*p) || extension_files.contains(*p)
+        })
+        .chain(
+            loads
+                .iter()
+                .filter_map(|l: &RuntimeLoad| l.resolved.as_ref())
+                .filter_map(|p| infos.get_key_value(p).map(|(k, _)| *k)),
+        )
+        .collect();
+    let mut queue: Vec<&PathBuf> = reached.iter().copied().collect();
+    while let Some(path) = queue.pop() {
+        for need in infos
+            .get(path)
+            .map(|i| i.needed.as_slice())
+            .unwrap_or_default()
+        {
+            if let Some(next) = by_name.get(need.as_str()) {
+                if reached.insert(next) {
+                    queue.push(next);
+                }
+            }
+        }
+    }
+    for (path, info) in &infos {
+        if !reached.contains(path) {
+            let name = info.soname.clone().unwrap_or_else(|| {
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            names.entry(path).or_default().insert(name.clone());
+            loads.insert(RuntimeLoad {
+                name,
+                via: LoadVia::Dlopen,
+                resolved: Some((*path).clone()),
+                caller: None,
                 runs: vec![run_id.clone()],
             });
         }

@@ -55,7 +55,13 @@ pub struct TraceOutcome {
     pub objects: usize,
     /// Processes of another interpreter, left out of the manifest.
     pub foreign: Vec<(u32, PathBuf)>,
+    /// Traced processes still running when shenzi stopped waiting for them; what they
+    /// did after the main process ended is not in the manifest.
+    pub still_running: Vec<u32>,
 }
+
+/// How long traced processes that outlive the main one get to finish.
+const DESCENDANT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum TraceError {
@@ -120,7 +126,7 @@ pub enum TraceError {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Manifest(#[from] ManifestError),
+    Manifest(#[from] Box<ManifestError>),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -165,6 +171,7 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
 
     let (status, child_pid) = run_traced(&prepared, &tracer_dir, &records_dir)?;
     let exit_status = exit_code(status);
+    let still_running = wait_for_descendants(&records_dir);
     let records = read_records(&records_dir)?;
     if records.is_empty() {
         return Err(TraceError::NothingTraced {
@@ -199,6 +206,7 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         modules: manifest.modules.len(),
         objects: manifest.native.objects.len(),
         foreign: assembled.foreign,
+        still_running,
     })
 }
 
@@ -283,6 +291,38 @@ fn run_traced(
         source,
     })?;
     Ok((status, child_pid))
+}
+
+/// Waits until every traced process that marked itself live (`<pid>.live`) has written
+/// its record or died, for at most [`DESCENDANT_GRACE`]; returns the pids still running.
+fn wait_for_descendants(records_dir: &Path) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + DESCENDANT_GRACE;
+    loop {
+        let alive: Vec<u32> = std::fs::read_dir(records_dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name();
+                name.to_str()?.strip_suffix(".live")?.parse().ok()
+            })
+            .filter(|pid| process_alive(*pid))
+            .collect();
+        if alive.is_empty() || std::time::Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// A process that exists and is not a zombie.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 fn exit_code(status: ExitStatus) -> i32 {

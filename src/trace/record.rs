@@ -51,7 +51,6 @@ pub struct PythonFacts {
     pub platstdlib: PathBuf,
     pub dynload: Option<PathBuf>,
     pub site_dirs: Vec<(PathBuf, SiteKind)>,
-    pub shared: bool,
     pub os: String,
     pub machine: String,
     pub libc: Option<String>,

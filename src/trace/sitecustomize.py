@@ -25,6 +25,8 @@ def _shenzi_install():
         "opens": set(),
         "written": False,
         "pid": os.getpid(),
+        "writing": False,
+        "pending_signal": 0,
         # How the interpreter was told to start, from CPython's own audit events.
         "main": None,
         # sys.path when the main code starts: the script's folder is in it by then.
@@ -49,68 +51,104 @@ def _shenzi_install():
 
     code_suffixes = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth")
 
+    def on_open(event, args):
+        path, mode = args[0], args[1]
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str) or path.endswith(code_suffixes):
+            return
+        if isinstance(mode, str):
+            if "w" in mode or "a" in mode or "x" in mode or "+" in mode:
+                return
+        elif len(args) > 2 and isinstance(args[2], int):
+            if args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                return
+        state["opens"].add(os.path.abspath(path))
+
+    def on_run(event, args):
+        if state["main"] is not None:
+            return
+        state["path"] = list(sys.path)
+        if event == "cpython.run_file":
+            state["main"] = ["script", os.path.abspath(os.fsdecode(args[0]))]
+        elif event == "cpython.run_module":
+            state["main"] = ["module", args[0]]
+        elif event == "cpython.run_command":
+            state["main"] = ["code", "-c"]
+        else:
+            state["main"] = ["code", "-"]
+
+    def on_dlopen(event, args):
+        name = args[0]
+        if isinstance(name, bytes):
+            name = os.fsdecode(name)
+        if isinstance(name, str):
+            if "/" in name:
+                name = os.path.abspath(name)
+            state["loads"].append(["ctypes", name, caller_module()])
+
+    def on_popen(event, args):
+        executable, argv = args[0], args[1]
+        name = executable
+        if name is None:
+            if isinstance(argv, (list, tuple)) and argv:
+                name = argv[0]
+            elif isinstance(argv, (str, bytes)) and argv.split():
+                name = argv.split()[0]
+        state["execs"].append(["subprocess", name, _env_path(args[3])])
+
+    def on_exec(event, args):
+        state["execs"].append(["exec", args[0], _env_path(args[2])])
+        # exec replaces the process image: atexit will not run.
+        finish()
+
+    def on_spawn(event, args):
+        state["execs"].append(["posix_spawn", args[0], _env_path(args[2])])
+
+    def on_system(event, args):
+        state["execs"].append(["system", "/bin/sh", None])
+
+    # Most audit events (compile, exec, marshal.loads, sys._getframe, ...) are of no
+    # interest: one dict lookup and they are gone.
+    handlers = {
+        "open": on_open,
+        "cpython.run_file": on_run,
+        "cpython.run_module": on_run,
+        "cpython.run_command": on_run,
+        "cpython.run_stdin": on_run,
+        "ctypes.dlopen": on_dlopen,
+        "subprocess.Popen": on_popen,
+        "os.exec": on_exec,
+        "os.posix_spawn": on_spawn,
+        "os.system": on_system,
+    }
+    lookup = handlers.get
+
     def hook(event, args):
-        try:
-            if event == "open":
-                path, mode = args[0], args[1]
-                if isinstance(path, bytes):
-                    path = os.fsdecode(path)
-                if not isinstance(path, str) or path.endswith(code_suffixes):
-                    return
-                if isinstance(mode, str):
-                    if any(c in mode for c in "wax+"):
-                        return
-                elif len(args) > 2 and isinstance(args[2], int):
-                    if args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-                        return
-                state["opens"].add(os.path.abspath(path))
-            elif event.startswith("cpython.run_"):
-                if state["main"] is None:
-                    state["path"] = list(sys.path)
-                    if event == "cpython.run_file":
-                        state["main"] = ["script", os.path.abspath(os.fsdecode(args[0]))]
-                    elif event == "cpython.run_module":
-                        state["main"] = ["module", args[0]]
-                    elif event == "cpython.run_command":
-                        state["main"] = ["code", "-c"]
-                    elif event == "cpython.run_stdin":
-                        state["main"] = ["code", "-"]
-            elif event == "ctypes.dlopen":
-                name = args[0]
-                if isinstance(name, bytes):
-                    name = os.fsdecode(name)
-                if isinstance(name, str):
-                    if "/" in name:
-                        name = os.path.abspath(name)
-                    state["loads"].append(["ctypes", name, caller_module()])
-            elif event == "subprocess.Popen":
-                executable, argv = args[0], args[1]
-                name = executable
-                if name is None:
-                    if isinstance(argv, (list, tuple)) and argv:
-                        name = argv[0]
-                    elif isinstance(argv, (str, bytes)):
-                        name = argv.split()[0] if argv.split() else None
-                state["execs"].append(["subprocess", name, _env_path(args[3])])
-            elif event == "os.exec":
-                state["execs"].append(["exec", args[0], _env_path(args[2])])
-                # exec replaces the process image: atexit will not run.
-                finish()
-            elif event == "os.posix_spawn":
-                state["execs"].append(["posix_spawn", args[0], _env_path(args[2])])
-            elif event == "os.system":
-                state["execs"].append(["system", "/bin/sh", None])
-        except Exception:
-            pass
+        handler = lookup(event)
+        if handler is not None:
+            try:
+                handler(event, args)
+            except Exception:
+                pass
 
     def finish():
         if state["written"] or os.getpid() != state["pid"]:
             return
         state["written"] = True
+        state["writing"] = True
         try:
             write_record()
         except Exception:
             pass
+        finally:
+            state["writing"] = False
+            try:
+                os.unlink(live_marker(state["pid"]))
+            except OSError:
+                pass
+        if state["pending_signal"]:
+            die_of(state["pending_signal"])
 
     def write_record():
         # Snapshot the modules before importing anything for our own use.
@@ -137,13 +175,7 @@ def _shenzi_install():
             "loads": state["loads"],
             "execs": [_resolve_exec(e) for e in state["execs"]],
             "opens": opens,
-            "env": {
-                k: v
-                for k, v in os.environ.items()
-                if k in ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
-                or k.startswith("PYTHON")
-                or k.startswith("DYLD_")
-            },
+            "env": _packaging_env(here),
         }
         name = "%d-%s.json" % (os.getpid(), os.urandom(4).hex())
         tmp = os.path.join(out_dir, "." + name)
@@ -151,17 +183,37 @@ def _shenzi_install():
             json.dump(record, f)
         os.rename(tmp, os.path.join(out_dir, name))
 
+    def die_of(signum):
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
     def on_terminate(signum, frame):
         # Pool.terminate() and plain `kill` end processes with SIGTERM, which skips
         # atexit. Write the record, then die of the same signal as the app would have.
+        # A SIGTERM that lands while the record is being written (a pool worker exiting
+        # on its own as the pool terminates it) waits until the record is complete.
+        if state["writing"]:
+            state["pending_signal"] = signum
+            return
         finish()
-        _signal.signal(signum, _signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        die_of(signum)
+
+    def live_marker(pid):
+        return os.path.join(out_dir, "%d.live" % pid)
+
+    def mark_live():
+        # shenzi waits for every process with a marker to write its record, so helpers
+        # that outlive the main process (multiprocessing's resource tracker) are seen.
+        try:
+            os.close(os.open(live_marker(state["pid"]), os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            pass
 
     def after_fork():
         # A forked child has its own life: new pid, and it writes its own record.
         state["pid"] = os.getpid()
         state["written"] = False
+        mark_live()
 
     real_exit = os._exit
 
@@ -178,6 +230,7 @@ def _shenzi_install():
     import _signal
     import atexit
 
+    mark_live()
     atexit.register(finish)
     # Only where nobody handles SIGTERM: a handler of the app's (installed before, or
     # after, replacing ours) runs as it would untraced.
@@ -186,6 +239,22 @@ def _shenzi_install():
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=after_fork)
     sys.addaudithook(hook)
+
+
+def _packaging_env(here):
+    # Only what packaging needs, never secrets; PYTHONPATH without shenzi's own folder.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD") or k.startswith("PYTHON") or k.startswith("DYLD_")
+    }
+    if "PYTHONPATH" in env:
+        rest = [p for p in env["PYTHONPATH"].split(os.pathsep) if os.path.abspath(p or ".") != here]
+        if rest:
+            env["PYTHONPATH"] = os.pathsep.join(rest)
+        else:
+            del env["PYTHONPATH"]
+    return env
 
 
 def _start_ticks():
@@ -324,7 +393,6 @@ def _python_facts(initial_path):
         "platstdlib": paths.get("platstdlib"),
         "dynload": dynload,
         "site_dirs": site_dirs,
-        "shared": bool(cfg("Py_ENABLE_SHARED")),
         "os": sys.platform,
         "machine": os.uname().machine,
         "libc": libc,

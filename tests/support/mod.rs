@@ -2,6 +2,8 @@
 //! shenzi binary, and the venv of PyPI wheels that `scripts/setup` prepares.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod hidden;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

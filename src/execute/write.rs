@@ -1,0 +1,430 @@
+//! Building a dist on disk, atomically.
+//!
+//! The dist is built in a hidden folder beside the target and renamed into place at the
+//! end (swapped atomically with `renameat2(RENAME_EXCHANGE)` when `--force` replaces a
+//! previous dist), so a failure or an interrupt leaves no half dist. Nothing is written
+//! outside that folder and the target; sources are only read.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use miette::Diagnostic;
+use rayon::prelude::*;
+use thiserror::Error;
+
+use super::patch::{PatchError, Patcher};
+use crate::plan::{Content, Plan, PlannedEntry, RECORD_PATH};
+
+/// How to write a dist.
+pub struct ApplyOptions<'a> {
+    pub target: PathBuf,
+    /// Replace the target when it is a previous shenzi dist.
+    pub force: bool,
+    pub patcher: &'a dyn Patcher,
+    /// The modification time every path gets, in seconds since the epoch
+    /// (`SOURCE_DATE_EPOCH`, or a fixed default): the same inputs give the same bytes.
+    pub mtime: i64,
+    /// Called with (entries done, entries in all) as the work goes.
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    /// Binaries whose RUNPATH or needs were rewritten.
+    pub patched: u64,
+    /// Copies the filesystem made by reflink (no bytes copied).
+    pub reflinked: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ApplyError {
+    #[error("`{path}` exists and is not a shenzi dist; refusing to replace it")]
+    #[diagnostic(
+        code(shenzi::apply::target_not_a_dist),
+        help("choose another output folder with `-o`, or remove it yourself")
+    )]
+    TargetNotADist { path: PathBuf },
+
+    #[error("`{path}` is a previous shenzi dist")]
+    #[diagnostic(
+        code(shenzi::apply::target_exists),
+        help("pass `--force` to replace it")
+    )]
+    TargetExists { path: PathBuf },
+
+    #[error("the folder `{path}` that should hold the dist does not exist")]
+    #[diagnostic(
+        code(shenzi::apply::no_parent),
+        help("create it first, or choose another output with `-o`")
+    )]
+    NoParent { path: PathBuf },
+
+    #[error("cannot {action} `{path}`")]
+    #[diagnostic(
+        code(shenzi::apply::io),
+        help("nothing was left behind: the half-built dist was removed")
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Patch(#[from] PatchError),
+
+    #[error("interrupted; the half-built dist was removed")]
+    #[diagnostic(code(shenzi::apply::interrupted))]
+    Interrupted,
+}
+
+fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
+    move |source| ApplyError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `plan` to `options.target`.
+pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummary, ApplyError> {
+    let started = Instant::now();
+    let target = &options.target;
+    let replacing = check_target(target, options.force)?;
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(ApplyError::NoParent { path: parent });
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dist".into());
+    // Dropping `scratch` removes the half-built dist on every early return.
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!(".{name}.shenzi-"))
+        .tempdir_in(&parent)
+        .map_err(io("create a folder beside", target))?;
+    let root = scratch.path();
+
+    let _interrupts = InterruptFlag::install();
+    let summary = build(plan, root, options)?;
+    set_mtimes(plan, root, options.mtime)?;
+    if interrupted() {
+        return Err(ApplyError::Interrupted);
+    }
+
+    if replacing {
+        exchange(root, target)?;
+        // `scratch` now holds the previous dist; dropping it removes it.
+    } else {
+        let built = scratch.keep();
+        std::fs::rename(&built, target).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&built);
+            io("move the new dist to", target)(e)
+        })?;
+    }
+    Ok(ApplySummary {
+        elapsed: started.elapsed(),
+        ..summary
+    })
+}
+
+/// Whether an existing target will be replaced; refuses what may not be.
+fn check_target(target: &Path, force: bool) -> Result<bool, ApplyError> {
+    match std::fs::symlink_metadata(target) {
+        Err(_) => Ok(false),
+        Ok(meta) if meta.is_dir() && target.join(RECORD_PATH).is_file() => {
+            if force {
+                Ok(true)
+            } else {
+                Err(ApplyError::TargetExists {
+                    path: target.to_owned(),
+                })
+            }
+        }
+        Ok(_) => Err(ApplyError::TargetNotADist {
+            path: target.to_owned(),
+        }),
+    }
+}
+
+fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySummary, ApplyError> {
+    let total = plan.entries.len() as u64 + 1;
+    let done = AtomicU64::new(0);
+    let tick = || {
+        let now = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = options.progress {
+            progress(now, total);
+        }
+    };
+    let mut summary = ApplySummary::default();
+
+    // Folders first, in order, so every parent exists before its children.
+    for entry in &plan.entries {
+        let path = root.join(checked(&entry.dest));
+        match &entry.content {
+            Content::Dir => {
+                std::fs::create_dir_all(&path).map_err(io("create", &path))?;
+                summary.dirs += 1;
+                tick();
+            }
+            _ => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+                }
+            }
+        }
+    }
+
+    let copies: Vec<&PlannedEntry> = plan
+        .entries
+        .iter()
+        .filter(|e| matches!(e.content, Content::Copy { .. }))
+        .collect();
+    let reflinked = AtomicU64::new(0);
+    let patched = AtomicU64::new(0);
+    copies.par_iter().try_for_each(|entry| {
+        if interrupted() {
+            return Err(ApplyError::Interrupted);
+        }
+        let Content::Copy {
+            source,
+            mode,
+            edits,
+            ..
+        } = &entry.content
+        else {
+            unreachable!("filtered to copies above");
+        };
+        let dest = root.join(checked(&entry.dest));
+        if copy_file(source, &dest)? {
+            reflinked.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(edits) = edits.as_ref().filter(|e| !e.is_empty()) {
+            options.patcher.patch(&dest, edits)?;
+            patched.fetch_add(1, Ordering::Relaxed);
+        }
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
+            .map_err(io("set the mode of", &dest))?;
+        tick();
+        Ok(())
+    })?;
+    for entry in &copies {
+        if let Content::Copy { size, .. } = entry.content {
+            summary.files += 1;
+            summary.bytes += size;
+        }
+    }
+    summary.reflinked = reflinked.into_inner();
+    summary.patched = patched.into_inner();
+
+    for entry in &plan.entries {
+        let path = root.join(checked(&entry.dest));
+        match &entry.content {
+            Content::Symlink { target } => {
+                std::os::unix::fs::symlink(target, &path).map_err(io("link", &path))?;
+                summary.symlinks += 1;
+                tick();
+            }
+            Content::Bytes { data, mode } => {
+                write_new(&path, data, *mode)?;
+                summary.files += 1;
+                summary.bytes += data.len() as u64;
+                tick();
+            }
+            Content::Dir | Content::Copy { .. } => {}
+        }
+    }
+
+    let record = root.join(RECORD_PATH);
+    if let Some(parent) = record.parent() {
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    // Serialising plain structs of strings cannot fail.
+    let mut text = serde_json::to_string_pretty(&plan.record).expect("record serialises");
+    text.push('\n');
+    write_new(&record, text.as_bytes(), 0o644)?;
+    tick();
+    Ok(summary)
+}
+
+/// A planned destination as a relative path; the planner guarantees the shape, this
+/// keeps a planner bug from ever writing outside the dist.
+fn checked(dest: &str) -> &Path {
+    assert!(
+        !dest.starts_with('/')
+            && dest
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != ".."),
+        "planner produced an unsafe destination `{dest}`"
+    );
+    Path::new(dest)
+}
+
+fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), ApplyError> {
+    use std::io::Write;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode & 0o777)
+        .open(path)
+        .map_err(io("create", path))?;
+    file.write_all(data).map_err(io("write", path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
+        .map_err(io("set the mode of", path))
+}
+
+/// `FICLONE`: share the source's blocks (btrfs, XFS); fails cheaply elsewhere.
+const FICLONE: libc::c_ulong = 0x4004_9409;
+
+/// Copies with the cheapest means the filesystem offers: a reflink, else
+/// `copy_file_range` (what `std::io::copy` uses between files on Linux). Never a hard
+/// link: the copy may be patched and gets its own mode and mtime. True when reflinked.
+fn copy_file(source: &Path, dest: &Path) -> Result<bool, ApplyError> {
+    let mut from = File::open(source).map_err(io("read", source))?;
+    let mut to = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(io("create", dest))?;
+    // SAFETY: both descriptors are open files owned by this function.
+    if unsafe { libc::ioctl(to.as_raw_fd(), FICLONE as _, from.as_raw_fd()) } == 0 {
+        return Ok(true);
+    }
+    std::io::copy(&mut from, &mut to).map_err(io("copy", source))?;
+    Ok(false)
+}
+
+/// Gives every path the same modification time, children before their folders.
+fn set_mtimes(plan: &Plan, root: &Path, mtime: i64) -> Result<(), ApplyError> {
+    let mut paths: Vec<PathBuf> = plan
+        .entries
+        .iter()
+        .map(|e| root.join(checked(&e.dest)))
+        .collect();
+    paths.push(root.join(RECORD_PATH));
+    paths.push(root.join(".shenzi"));
+    // Parents created implicitly for files need their time too.
+    let mut dirs: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1).take_while(|a| a.starts_with(root)))
+        .map(Path::to_owned)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    paths.extend(dirs);
+    // Deepest first, so that setting a folder's time is the last change inside it.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    paths.dedup();
+    paths.par_iter().try_for_each(|path| set_mtime(path, mtime))
+}
+
+fn set_mtime(path: &Path, mtime: i64) -> Result<(), ApplyError> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| ApplyError::Io {
+        action: "set the time of",
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"),
+    })?;
+    let time = libc::timespec {
+        tv_sec: mtime as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [time, time];
+    // SAFETY: a valid NUL-terminated path and two timespecs; the symlink itself is
+    // changed, not its target.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io("set the time of", path)(std::io::Error::last_os_error()))
+    }
+}
+
+/// Swaps the new dist with the previous one in one step.
+fn exchange(new: &Path, target: &Path) -> Result<(), ApplyError> {
+    let c =
+        |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("paths from the OS have no NUL");
+    let (a, b) = (c(new), c(target));
+    // SAFETY: two valid NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io("replace", target)(std::io::Error::last_os_error()))
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// While alive, SIGINT and SIGTERM set a flag the workers check, so an interrupted apply
+/// stops at the next file and removes its half-built dist instead of dying mid-way.
+struct InterruptFlag {
+    saved: [libc::sighandler_t; 2],
+}
+
+impl InterruptFlag {
+    fn install() -> Self {
+        INTERRUPTED.store(false, Ordering::Relaxed);
+        let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            Self {
+                saved: [
+                    libc::signal(libc::SIGINT, handler),
+                    libc::signal(libc::SIGTERM, handler),
+                ],
+            }
+        }
+    }
+}
+
+impl Drop for InterruptFlag {
+    fn drop(&mut self) {
+        // SAFETY: restores the dispositions saved by `install`.
+        unsafe {
+            libc::signal(libc::SIGINT, self.saved[0]);
+            libc::signal(libc::SIGTERM, self.saved[1]);
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The resolved layout: names resolved, templates parsed, globs compiled and every
+//! static rule checked. The planner uses it without checking anything again; spans are
+//! kept so later phases can point back into the layout.
+
+use globset::{GlobMatcher, GlobSet};
+
+use super::span::{Span, Spanned};
+use super::template::Template;
+use super::vars::Kind;
+
+/// Index of a unit in [`Layout::units`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnitId(pub usize);
+
+/// Index of a farm in [`Layout::farms`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FarmId(pub usize);
+
+/// A checked layout.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// From `layout NAME`, when given.
+    pub name: Option<Spanned<String>>,
+    pub system: SystemPolicy,
+    pub farms: Vec<Farm>,
+    /// In the order written; the planner evaluates them in this order.
+    pub units: Vec<Unit>,
+    pub launcher: Option<Launcher>,
+    pub conflicts: Spanned<ConflictPolicy>,
+    pub unclaimed: Spanned<Unclaimed>,
+    /// Traced files that need no unit (matched against their absolute real path).
+    pub ignore: Globs,
+}
+
+impl Layout {
+    pub fn unit(&self, id: UnitId) -> &Unit {
+        &self.units[id.0]
+    }
+
+    pub fn farm(&self, id: FarmId) -> &Farm {
+        &self.farms[id.0]
+    }
+
+    /// The unit named `name`.
+    pub fn unit_named(&self, name: &str) -> Option<UnitId> {
+        self.units
+            .iter()
+            .position(|u| u.name.value == name)
+            .map(UnitId)
+    }
+
+    /// The units taking `kind`, in order.
+    pub fn units_taking(&self, kind: Kind) -> impl Iterator<Item = UnitId> + '_ {
+        self.units
+            .iter()
+            .enumerate()
+            .filter(move |(_, u)| u.takes(kind))
+            .map(|(i, _)| UnitId(i))
+    }
+}
+
+/// A logical group of files and where it goes.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub name: Spanned<String>,
+    /// The whole `unit ... { }` block.
+    pub span: Span,
+    /// What it takes, in order, without repeats.
+    pub kinds: Vec<Spanned<Kind>>,
+    /// Files must match one of these (empty: every file).
+    pub only: Globs,
+    pub exclude: Globs,
+    /// For `python.site_dirs`: everything, or the imported packages only.
+    pub select: Spanned<Select>,
+    /// Where each file goes; `None` only for `move` and `skip`.
+    pub destination: Option<Template>,
+    pub action: Spanned<Action>,
+    /// The farm its shared libraries and extension modules join.
+    pub farm: Option<Spanned<FarmId>>,
+    /// Whether callers of its run-time loads get a RUNPATH entry to them.
+    pub serve_callers: Option<Span>,
+}
+
+impl Unit {
+    pub fn takes(&self, kind: Kind) -> bool {
+        self.kinds.iter().any(|k| k.value == kind)
+    }
+
+    /// Whether a file with `subject` (see [`super::vars::KindInfo::matched`]) belongs to
+    /// this unit by its globs.
+    pub fn selects(&self, subject: &str) -> bool {
+        (self.only.is_empty() || self.only.is_match(subject)) && !self.exclude.is_match(subject)
+    }
+}
+
+/// `select all` or `select imported`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    All,
+    Imported,
+}
+
+impl Select {
+    pub const NAMES: &'static [&'static str] = &["all", "imported"];
+}
+
+/// What happens to a unit's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Written at the destination (reflink or copy; never a hard link to a source).
+    Copy,
+    /// The real file goes to the farm; the destination is a symlink to it.
+    Symlink,
+    /// The real file goes to the farm only; nothing at a destination.
+    Move,
+    /// Claimed but not written.
+    Skip,
+}
+
+impl Action {
+    pub const NAMES: &'static [&'static str] = &["copy", "symlink", "move", "skip"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Copy => "copy",
+            Action::Symlink => "symlink",
+            Action::Move => "move",
+            Action::Skip => "skip",
+        }
+    }
+}
+
+/// A symlink farm: every library stored once under `reals`, each with its own link
+/// folder under `links` holding symlinks to what it needs.
+#[derive(Debug, Clone)]
+pub struct Farm {
+    pub name: Spanned<String>,
+    pub span: Span,
+    /// The farm's folder in the dist.
+    pub root: Spanned<String>,
+    /// Where each library's real file goes, below the root.
+    pub reals: Template,
+    /// Each library's link folder, below the root.
+    pub links: Template,
+    /// How deep below the root every folder libraries are opened from lies; RUNPATH
+    /// entries climb this many folders (`$ORIGIN/../..` for 2).
+    pub level: Spanned<usize>,
+    /// The units whose libraries join, in layout order.
+    pub members: Vec<UnitId>,
+}
+
+/// Whether libstdc++ and libgcc_s are shipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CxxRuntime {
+    Bundle,
+    System,
+}
+
+impl CxxRuntime {
+    pub const NAMES: &'static [&'static str] = &["bundle", "system"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CxxRuntime::Bundle => "bundle",
+            CxxRuntime::System => "system",
+        }
+    }
+}
+
+/// Where a system entry came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Preset(&'static str),
+    Written(Span),
+    /// From the `cxx-runtime` choice.
+    Cxx(Span),
+}
+
+/// A soname glob and where it came from.
+#[derive(Debug, Clone)]
+pub struct SystemEntry {
+    pub pattern: String,
+    pub origin: Origin,
+}
+
+/// The libraries the target provides, never bundled.
+#[derive(Debug, Clone)]
+pub struct SystemPolicy {
+    pub presets: Vec<Spanned<&'static str>>,
+    /// Provided: preset entries, `add`, and the C++ runtime under `cxx-runtime system`.
+    pub provided: Vec<SystemEntry>,
+    /// Bundled anyway: `remove`, and the C++ runtime under `cxx-runtime bundle`.
+    pub bundled: Vec<SystemEntry>,
+    pub cxx_runtime: Spanned<CxxRuntime>,
+    pub(crate) provided_set: GlobSet,
+    pub(crate) bundled_set: GlobSet,
+}
+
+impl SystemPolicy {
+    /// Whether the target provides the library with this SONAME (or file name).
+    pub fn provides(&self, soname: &str) -> bool {
+        self.provided_set.is_match(soname) && !self.bundled_set.is_match(soname)
+    }
+
+    /// The entry that makes the target provide `soname`, for explanations.
+    pub fn provided_by(&self, soname: &str) -> Option<&SystemEntry> {
+        if !self.provides(soname) {
+            return None;
+        }
+        let first = self.provided_set.matches(soname).into_iter().next()?;
+        self.provided.get(first)
+    }
+}
+
+/// Compiled globs with the text and span of each.
+#[derive(Debug, Clone)]
+pub struct Globs {
+    pub patterns: Vec<Spanned<String>>,
+    pub(crate) set: GlobSet,
+    pub(crate) matchers: Vec<GlobMatcher>,
+}
+
+impl Globs {
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn is_match(&self, subject: &str) -> bool {
+        self.set.is_match(subject)
+    }
+
+    /// The first pattern matching `subject`.
+    pub fn first_match(&self, subject: &str) -> Option<&Spanned<String>> {
+        self.matchers
+            .iter()
+            .position(|m| m.is_match(subject))
+            .map(|i| &self.patterns[i])
+    }
+}
+
+/// Two units writing one destination with different content is always an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    /// The same content at one destination is fine.
+    AllowIdentical,
+    /// Any two writes to one destination are an error.
+    Deny,
+}
+
+impl ConflictPolicy {
+    pub const NAMES: &'static [&'static str] = &["allow-identical", "deny"];
+}
+
+/// What a traced file no unit claims is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclaimed {
+    Warn,
+    Error,
+    Ignore,
+}
+
+impl Unclaimed {
+    pub const NAMES: &'static [&'static str] = &["warn", "error", "ignore"];
+}
+
+/// The program users run.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub span: Span,
+    /// Its path in the dist.
+    pub path: Template,
+    pub form: Spanned<LauncherForm>,
+    /// The unit taking `python.interpreter`.
+    pub python: Spanned<UnitId>,
+    /// Units whose folders go on `sys.path`, in order.
+    pub sys_path: Vec<Spanned<UnitId>>,
+    pub entry: Spanned<LauncherEntry>,
+    pub flags: Vec<Spanned<Flag>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LauncherForm {
+    /// A POSIX `sh` script that finds its own folder and execs the interpreter.
+    Sh,
+    /// A symlink to the interpreter: a `python` for the dist, with no entry.
+    Symlink,
+}
+
+impl LauncherForm {
+    pub const NAMES: &'static [&'static str] = &["sh", "symlink"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LauncherEntry {
+    /// Start the app the way the trace started it.
+    Traced,
+    /// `python -m MODULE`.
+    Module(String),
+}
+
+impl LauncherEntry {
+    pub const NAMES: &'static [&'static str] = &["traced", "module"];
+}
+
+/// Interpreter flags the launcher passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    /// `-s`: no user site dir.
+    NoUserSite,
+    /// `-E`: ignore `PYTHON*` variables.
+    IgnoreEnvironment,
+    /// `-I`: isolated mode (implies `-s -E` and `-P`).
+    Isolated,
+    /// `-B`: write no `.pyc` files.
+    NoBytecode,
+    /// `-u`: unbuffered output.
+    Unbuffered,
+    /// `-P`: do not put the script's folder or cwd first on `sys.path` (3.11+).
+    SafePath,
+}
+
+impl Flag {
+    pub const ALL: &'static [Flag] = &[
+        Flag::NoUserSite,
+        Flag::IgnoreEnvironment,
+        Flag::Isolated,
+        Flag::NoBytecode,
+        Flag::Unbuffered,
+        Flag::SafePath,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::NoUserSite => "no-user-site",
+            Flag::IgnoreEnvironment => "ignore-environment",
+            Flag::Isolated => "isolated",
+            Flag::NoBytecode => "no-bytecode",
+            Flag::Unbuffered => "unbuffered",
+            Flag::SafePath => "safe-path",
+        }
+    }
+
+    /// The interpreter option it becomes.
+    pub fn option(self) -> &'static str {
+        match self {
+            Flag::NoUserSite => "-s",
+            Flag::IgnoreEnvironment => "-E",
+            Flag::Isolated => "-I",
+            Flag::NoBytecode => "-B",
+            Flag::Unbuffered => "-u",
+            Flag::SafePath => "-P",
+        }
+    }
+}

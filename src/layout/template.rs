@@ -1,0 +1,461 @@
+//! Template strings such as `"site-packages/{site.index}/{path}"`: parsed into literal
+//! and variable parts, checked against the variables of where they are used, and
+//! rendered by the planner with [`Template::render`].
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use super::diagnostic::{Diagnostic, ErrorKind};
+use super::span::Span;
+use super::suggest::nearest;
+use super::syntax::Str;
+use super::vars::{COMMON, Context, FARM, KINDS, Var};
+
+/// A parsed, checked template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The string's value, as written between the quotes with escapes resolved.
+    pub text: String,
+    /// The string literal's span, quotes included.
+    pub span: Span,
+    pub parts: Vec<Part>,
+}
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Literal(String),
+    Var(VarRef),
+}
+
+/// `{var}` or `{var:width}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VarRef {
+    pub var: Var,
+    /// Keep only this many characters of the value.
+    pub width: Option<usize>,
+    /// From `{` to `}`.
+    pub span: Span,
+}
+
+/// The values of template variables for one file; the planner implements it.
+pub trait Vars {
+    /// The value of `var`, or `None` when this file has none (a library without SONAME).
+    fn value(&self, var: Var) -> Option<Cow<'_, str>>;
+}
+
+impl Vars for HashMap<Var, String> {
+    fn value(&self, var: Var) -> Option<Cow<'_, str>> {
+        self.get(&var).map(|v| Cow::Borrowed(v.as_str()))
+    }
+}
+
+impl Vars for BTreeMap<Var, String> {
+    fn value(&self, var: Var) -> Option<Cow<'_, str>> {
+        self.get(&var).map(|v| Cow::Borrowed(v.as_str()))
+    }
+}
+
+/// Why a template could not be rendered for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderError {
+    /// The file has no value for the variable.
+    Missing { var: Var, span: Span },
+    /// The value would make a path that escapes or breaks the dist.
+    Invalid {
+        var: Var,
+        value: String,
+        reason: &'static str,
+        span: Span,
+    },
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::Missing { var, .. } => write!(f, "this file has no `{{{var}}}`"),
+            RenderError::Invalid {
+                var, value, reason, ..
+            } => write!(f, "`{{{var}}}` is `{value}`, which {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl Template {
+    /// Renders the template for one file. The result is a relative path with no empty,
+    /// `.` or `..` segment: a variable's value cannot make it escape the dist.
+    pub fn render(&self, vars: &impl Vars) -> Result<String, RenderError> {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Var(r) => {
+                    let value = vars.value(r.var).ok_or(RenderError::Missing {
+                        var: r.var,
+                        span: r.span,
+                    })?;
+                    let value: &str = &value;
+                    let value = match r.width {
+                        Some(width) => match value.char_indices().nth(width) {
+                            Some((cut, _)) => &value[..cut],
+                            None => value,
+                        },
+                        None => value,
+                    };
+                    let invalid = |reason| RenderError::Invalid {
+                        var: r.var,
+                        value: value.to_owned(),
+                        reason,
+                        span: r.span,
+                    };
+                    if value.is_empty() {
+                        return Err(invalid("is empty"));
+                    }
+                    if value.contains('\0') {
+                        return Err(invalid("holds a NUL byte"));
+                    }
+                    if value.contains('/') {
+                        if !r.var.may_hold_slash() {
+                            return Err(invalid("holds `/`"));
+                        }
+                        if value.starts_with('/') {
+                            return Err(invalid("is absolute"));
+                        }
+                    }
+                    if value
+                        .split('/')
+                        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+                    {
+                        return Err(invalid("has an empty, `.` or `..` segment"));
+                    }
+                    out.push_str(value);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The variables it uses, in order.
+    pub fn vars(&self) -> impl Iterator<Item = &VarRef> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(r) => Some(r),
+            Part::Literal(_) => None,
+        })
+    }
+
+    pub fn uses(&self, var: Var) -> bool {
+        self.vars().any(|r| r.var == var)
+    }
+
+    /// Whether it has no variables: every file renders to the same path.
+    pub fn is_fixed(&self) -> bool {
+        self.vars().next().is_none()
+    }
+
+    /// The folder every rendering lies in: the literal text before the first variable,
+    /// up to its last `/` (empty for the dist's root).
+    pub fn fixed_folder(&self) -> &str {
+        let head = match self.parts.first() {
+            Some(Part::Literal(text)) => text.as_str(),
+            _ => "",
+        };
+        if self.is_fixed() {
+            return head;
+        }
+        match head.rfind('/') {
+            Some(cut) => &head[..cut],
+            None => "",
+        }
+    }
+
+    /// How many folders deep below its base a rendering's parent folder lies, when no
+    /// variable may hold `/` (farm templates).
+    pub fn folder_depth(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(text) => text.matches('/').count(),
+                Part::Var(_) => 0,
+            })
+            .sum()
+    }
+}
+
+/// Parses and checks the template in `string`, used where `context` says. `None` when
+/// it has errors, which are pushed to `diagnostics`.
+pub fn parse_template(
+    string: &Str,
+    context: Context<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Template> {
+    let before = diagnostics.len();
+    let raw = &string.raw;
+    let base = string.body_start();
+    let mut parts: Vec<Part> = Vec::new();
+    let mut literal = String::new();
+    let mut iter = raw.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        match c {
+            '\\' => {
+                if let Some((_, next)) = iter.next() {
+                    literal.push(next);
+                }
+            }
+            '{' if iter.peek().map(|(_, c)| *c) == Some('{') => {
+                iter.next();
+                literal.push('{');
+            }
+            '}' if iter.peek().map(|(_, c)| *c) == Some('}') => {
+                iter.next();
+                literal.push('}');
+            }
+            '}' => diagnostics.push(Diagnostic::new(
+                Span::new(base + i, base + i + 1),
+                ErrorKind::UnmatchedBrace,
+            )),
+            '{' => {
+                let Some(close) = raw[i + 1..].find(['}', '{']).map(|n| i + 1 + n) else {
+                    diagnostics.push(Diagnostic::new(
+                        Span::new(base + i, base + raw.len()),
+                        ErrorKind::UnclosedVariable,
+                    ));
+                    break;
+                };
+                if raw.as_bytes()[close] == b'{' {
+                    diagnostics.push(Diagnostic::new(
+                        Span::new(base + i, base + close),
+                        ErrorKind::UnclosedVariable,
+                    ));
+                    while iter.peek().is_some_and(|(j, _)| *j < close) {
+                        iter.next();
+                    }
+                    continue;
+                }
+                while iter.peek().is_some_and(|(j, _)| *j <= close) {
+                    iter.next();
+                }
+                let span = Span::new(base + i, base + close + 1);
+                if let Some(r) =
+                    variable(&raw[i + 1..close], base + i + 1, span, context, diagnostics)
+                {
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Var(r));
+                }
+            }
+            _ => literal.push(c),
+        }
+    }
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal));
+    }
+    check_path(raw, base, diagnostics);
+    (diagnostics.len() == before).then(|| Template {
+        text: string.value(),
+        span: string.span,
+        parts,
+    })
+}
+
+/// Checks `{name}` or `{name:width}`; `inner` starts at `at`.
+fn variable(
+    inner: &str,
+    at: usize,
+    span: Span,
+    context: Context<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<VarRef> {
+    let (name, width) = match inner.split_once(':') {
+        Some((name, width)) => (name, Some(width)),
+        None => (inner, None),
+    };
+    if name.is_empty() {
+        diagnostics.push(Diagnostic::new(span, ErrorKind::EmptyVariable));
+        return None;
+    }
+    let name_span = Span::new(at, at + name.len());
+    let allowed = context.allowed();
+    let Some(var) = Var::from_name(name) else {
+        diagnostics.push(Diagnostic::new(
+            name_span,
+            ErrorKind::UnknownVariable {
+                name: name.to_owned(),
+                suggestion: nearest(name, allowed.iter().map(|v| v.name())),
+                allowed: list(&allowed),
+            },
+        ));
+        return None;
+    };
+    if !context.allows(var) {
+        diagnostics.push(Diagnostic::new(
+            name_span,
+            ErrorKind::VariableNotAvailable {
+                var,
+                context: describe_context(context),
+                offered_by: offered_by(var),
+                allowed: list(&allowed),
+            },
+        ));
+        return None;
+    }
+    let width = match width {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Some(n),
+            _ => {
+                let start = at + name.len() + 1;
+                diagnostics.push(Diagnostic::new(
+                    Span::new(
+                        start.min(span.end - 1),
+                        (start + text.len()).max(start.min(span.end - 1) + 1),
+                    ),
+                    ErrorKind::BadWidth {
+                        text: text.to_owned(),
+                    },
+                ));
+                return None;
+            }
+        },
+    };
+    Some(VarRef { var, width, span })
+}
+
+/// Static path checks on the text as written: absolute, `..`, empty segments.
+fn check_path(raw: &str, base: usize, diagnostics: &mut Vec<Diagnostic>) {
+    if raw.starts_with('/') {
+        diagnostics.push(Diagnostic::new(
+            Span::new(base, base + 1),
+            ErrorKind::AbsoluteDestination,
+        ));
+        return;
+    }
+    if raw.is_empty() {
+        diagnostics.push(Diagnostic::new(
+            Span::new(base - 1, base + 1),
+            ErrorKind::EmptySegment,
+        ));
+        return;
+    }
+    let mut start = 0;
+    for segment in raw.split('/') {
+        let span = Span::new(base + start, base + start + segment.len());
+        match segment {
+            ".." => diagnostics.push(Diagnostic::new(span, ErrorKind::ParentSegment)),
+            "" | "." => {
+                let span = if segment.is_empty() {
+                    // Point at the `/` that ends (or starts) the empty segment.
+                    let at = (base + start).saturating_sub(1).max(base);
+                    Span::new(at, at + 1)
+                } else {
+                    span
+                };
+                diagnostics.push(Diagnostic::new(span, ErrorKind::EmptySegment));
+            }
+            _ => {}
+        }
+        start += segment.len() + 1;
+    }
+}
+
+fn list(vars: &[Var]) -> String {
+    if vars.is_empty() {
+        return "no variables".into();
+    }
+    vars.iter()
+        .map(|v| format!("`{{{v}}}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_context(context: Context<'_>) -> String {
+    match context {
+        Context::Unit(kinds) => {
+            let names: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+            format!("the destination of a unit taking {}", names.join(" and "))
+        }
+        Context::Farm => "a farm's folders".into(),
+        Context::Launcher => "the launcher's path".into(),
+        Context::Root => "a farm's root".into(),
+    }
+}
+
+fn offered_by(var: Var) -> String {
+    let mut places: Vec<String> = KINDS
+        .iter()
+        .filter(|k| k.vars.contains(&var))
+        .map(|k| format!("`{}`", k.name))
+        .collect();
+    if FARM.contains(&var) {
+        places.push("farm folders".into());
+    }
+    if COMMON.contains(&var) {
+        return "every template".into();
+    }
+    places.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::vars::Kind;
+
+    fn template(text: &str, context: Context<'_>) -> (Option<Template>, Vec<Diagnostic>) {
+        let raw = text.to_owned();
+        let s = Str {
+            span: Span::new(0, raw.len() + 2),
+            raw,
+        };
+        let mut diagnostics = Vec::new();
+        (parse_template(&s, context, &mut diagnostics), diagnostics)
+    }
+
+    #[test]
+    fn renders_with_width_and_literal_braces() {
+        let (t, d) = template("reals/{hash:4}/{{x}}-{file}", Context::Farm);
+        assert!(d.is_empty(), "{d:?}");
+        let t = t.unwrap();
+        let vars: HashMap<Var, String> =
+            [(Var::Hash, "abcdef".into()), (Var::File, "libz.so".into())].into();
+        assert_eq!(t.render(&vars).unwrap(), "reals/abcd/{x}-libz.so");
+        assert_eq!(t.folder_depth(), 2);
+        assert_eq!(t.fixed_folder(), "reals");
+    }
+
+    #[test]
+    fn rendering_refuses_escaping_values() {
+        let kinds = [Kind::Stdlib];
+        let (t, d) = template("lib/{path}", Context::Unit(&kinds));
+        assert!(d.is_empty(), "{d:?}");
+        let t = t.unwrap();
+        for bad in ["../etc/passwd", "/abs", "a//b", ""] {
+            let vars: HashMap<Var, String> = [(Var::Path, bad.to_owned())].into();
+            assert!(t.render(&vars).is_err(), "{bad}");
+        }
+        let vars: HashMap<Var, String> = HashMap::new();
+        assert!(matches!(t.render(&vars), Err(RenderError::Missing { .. })));
+    }
+
+    #[test]
+    fn static_errors_are_found() {
+        let kinds = [Kind::Stdlib];
+        for (text, code) in [
+            ("/x/{path}", "absolute_destination"),
+            ("a/../{path}", "parent_segment"),
+            ("a//{path}", "empty_segment"),
+            ("a/{pth}", "unknown_variable"),
+            ("a/{soname}", "variable_not_available"),
+            ("a/{path", "unclosed_variable"),
+            ("a/}{path}", "unmatched_brace"),
+            ("a/{}", "empty_variable"),
+            ("a/{path:x}", "bad_width"),
+        ] {
+            let (t, d) = template(text, Context::Unit(&kinds));
+            assert!(t.is_none(), "{text}");
+            assert_eq!(d[0].code(), format!("shenzi::layout::{code}"), "{text}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The plan: every file, folder and link a dist will hold, decided before anything is
+//! written. The planner fills it from a layout and a manifest; `execute` writes it.
+
+use std::path::PathBuf;
+
+pub mod select;
+
+use serde::{Deserialize, Serialize};
+
+use crate::execute::ElfEdits;
+
+/// Everything `apply` will write, sorted by destination.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub entries: Vec<PlannedEntry>,
+    /// Written to `.shenzi/dist.json` in the dist: how it was made, for `verify`.
+    pub record: DistRecord,
+}
+
+/// One path of the dist.
+#[derive(Debug, Clone)]
+pub struct PlannedEntry {
+    /// Relative to the dist root, `/`-separated, no `.` or `..` segments.
+    pub dest: String,
+    /// The unit that put it there (`launcher` and `shenzi` for generated files).
+    pub unit: String,
+    pub content: Content,
+}
+
+#[derive(Debug, Clone)]
+pub enum Content {
+    Dir,
+    /// A copy of a source file, patched afterwards when `edits` say so.
+    Copy {
+        source: PathBuf,
+        /// Permission bits to give the copy.
+        mode: u32,
+        size: u64,
+        edits: Option<ElfEdits>,
+    },
+    /// A relative symlink.
+    Symlink {
+        target: String,
+    },
+    /// A file shenzi generates (the launcher, `.pth` files).
+    Bytes {
+        data: Vec<u8>,
+        mode: u32,
+    },
+}
+
+/// What `verify` needs to know about a dist, stored inside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistRecord {
+    /// Format of this record.
+    pub version: u32,
+    /// The shenzi that wrote the dist.
+    pub shenzi: String,
+    /// The layout's name.
+    pub layout: String,
+    /// The interpreter, relative to the dist root.
+    pub interpreter: String,
+    /// The launcher, relative to the dist root.
+    pub launcher: String,
+    /// `major.minor` of the bundled Python.
+    pub python: String,
+    /// SONAME globs of the libraries the target system provides.
+    pub system_libraries: Vec<String>,
+}
+
+/// Where a dist keeps its own record; its presence marks a folder as a shenzi dist.
+pub const RECORD_PATH: &str = ".shenzi/dist.json";

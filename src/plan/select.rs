@@ -1,0 +1,188 @@
+//! Choosing files from source folders: walking a tree, and narrowing a site dir to the
+//! top-level packages the trace imported, with their metadata.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::manifest::Manifest;
+
+/// A regular file or symlink below a walked folder.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+    /// Relative to the walked folder, `/`-separated.
+    pub rel: String,
+    pub path: PathBuf,
+    /// For a symlink, its target as written.
+    pub link: Option<PathBuf>,
+    pub mode: u32,
+    pub size: u64,
+}
+
+/// Every file below `root`, sorted by relative path, without descending into `prune`
+/// (nested folders that belong to other units, such as `site-packages` inside the
+/// stdlib). Symlinks are reported as links, never followed. Unreadable entries are
+/// returned in `errors` rather than dropped silently.
+pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    let mut walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = walker.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                let path = err.path().map(Path::to_owned).unwrap_or_default();
+                errors.push((path, err.into()));
+                continue;
+            }
+        };
+        if entry.depth() > 0
+            && entry.file_type().is_dir()
+            && prune.iter().any(|p| p == entry.path())
+        {
+            walker.skip_current_dir();
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().into_owned();
+        match entry.metadata() {
+            Ok(meta) => found.push(Found {
+                rel,
+                link: entry
+                    .file_type()
+                    .is_symlink()
+                    .then(|| std::fs::read_link(entry.path()).ok())
+                    .flatten(),
+                path: entry.into_path(),
+                mode: meta.permissions().mode(),
+                size: meta.len(),
+            }),
+            Err(err) => errors.push((entry.path().to_owned(), err.into())),
+        }
+    }
+    (found, errors)
+}
+
+/// The top-level names below `site` that the trace imported: the first path component
+/// of every imported module file below it, and the first dotted part of every imported
+/// module name (namespace packages have no file).
+pub fn imported_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
+    let mut tops = BTreeSet::new();
+    for module in &manifest.modules {
+        match &module.file {
+            Some(file) => {
+                if let Ok(rel) = file.strip_prefix(site) {
+                    if let Some(first) = rel.components().next() {
+                        tops.insert(first.as_os_str().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            None => {
+                let first = module.name.split('.').next().unwrap_or_default();
+                if site.join(first).is_dir() {
+                    tops.insert(first.to_owned());
+                }
+            }
+        }
+    }
+    tops
+}
+
+/// Narrows the files of one site dir to the imported top-level entries, the
+/// `*.dist-info` / `*.egg-info` folders whose `RECORD` (or `top_level.txt`) names one,
+/// and the site dir's `*.pth` files (site.py ran them during the trace, so what they
+/// import was imported and is selected too). `files` are the site dir's walked files.
+pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) -> Vec<Found> {
+    // Metadata folders, and the top-level entries each one installed.
+    let mut meta: BTreeMap<String, Vec<&Found>> = BTreeMap::new();
+    for f in files {
+        let first = f.rel.split('/').next().unwrap_or_default();
+        if first.ends_with(".dist-info") || first.ends_with(".egg-info") {
+            meta.entry(first.to_owned()).or_default().push(f);
+        }
+    }
+    let owners: BTreeSet<String> = meta
+        .par_iter()
+        .filter(|(folder, _)| {
+            installed_tops(&site.join(folder))
+                .iter()
+                .any(|t| tops.contains(t))
+        })
+        .map(|(folder, _)| folder.clone())
+        .collect();
+    files
+        .iter()
+        .filter(|f| {
+            let first = f.rel.split('/').next().unwrap_or_default();
+            tops.contains(first)
+                || owners.contains(first)
+                || (!f.rel.contains('/') && f.rel.ends_with(".pth"))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The top-level entries a distribution installed, from its `RECORD` (every path's
+/// first component) or, for eggs, `top_level.txt`.
+fn installed_tops(meta_dir: &Path) -> BTreeSet<String> {
+    let mut tops = BTreeSet::new();
+    if let Ok(record) = std::fs::read_to_string(meta_dir.join("RECORD")) {
+        for line in record.lines() {
+            // RECORD is CSV; a path with a comma is quoted. Only the first component of
+            // the path matters here.
+            let path = line.trim_start_matches('"');
+            let first = path.split(['/', ',']).next().unwrap_or_default();
+            if !first.is_empty() && !first.starts_with("..") {
+                tops.insert(first.to_owned());
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(meta_dir.join("top_level.txt")) {
+        tops.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    // A bare module installs `name.py` or `name.cpython-311-....so`: compare by stem.
+    let stems: Vec<String> = tops
+        .iter()
+        .filter_map(|t| t.split('.').next().map(str::to_owned))
+        .collect();
+    tops.extend(stems);
+    tops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walking_prunes_nested_units_and_keeps_links_as_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("pkg/sub")).unwrap();
+        std::fs::create_dir_all(root.join("site-packages/other")).unwrap();
+        std::fs::write(root.join("pkg/a.py"), "a").unwrap();
+        std::fs::write(root.join("pkg/sub/b.py"), "bb").unwrap();
+        std::fs::write(root.join("site-packages/other/c.py"), "c").unwrap();
+        std::os::unix::fs::symlink("pkg/a.py", root.join("link.py")).unwrap();
+        let (found, errors) = walk(root, &[root.join("site-packages")]);
+        assert!(errors.is_empty());
+        let rels: Vec<&str> = found.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["link.py", "pkg/a.py", "pkg/sub/b.py"]);
+        assert_eq!(found[0].link.as_deref(), Some(Path::new("pkg/a.py")));
+        assert_eq!(found[2].size, 2);
+    }
+}

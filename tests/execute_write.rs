@@ -1,0 +1,265 @@
+//! Writing a plan: atomic, deterministic, refuses what it must, leaves nothing behind on
+//! failure; ELF edits go through the real patchelf.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shenzi::execute::{ApplyError, ApplyOptions, ElfEdits, Patchelf, write_dist};
+use shenzi::plan::{Content, DistRecord, Plan, PlannedEntry, RECORD_PATH};
+
+fn entry(dest: &str, content: Content) -> PlannedEntry {
+    PlannedEntry {
+        dest: dest.into(),
+        unit: "test".into(),
+        content,
+    }
+}
+
+/// A shared library built with gcc, with an absolute RUNPATH to rewrite.
+fn fixture_library(dir: &Path) -> PathBuf {
+    let src = dir.join("lib.c");
+    std::fs::write(&src, "int answer(void) { return 42; }\n").unwrap();
+    let lib = dir.join("libanswer.so.1");
+    let status = Command::new("gcc")
+        .args([
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libanswer.so.1",
+            "-Wl,--enable-new-dtags,-rpath,/opt/nowhere/lib",
+            "-o",
+        ])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lib
+}
+
+fn sample_plan(src: &Path) -> Plan {
+    let lib = fixture_library(src);
+    let data = src.join("data.txt");
+    std::fs::write(&data, "payload\n").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o640)).unwrap();
+    Plan {
+        entries: vec![
+            entry("bin", Content::Dir),
+            entry(
+                "bin/app",
+                Content::Bytes {
+                    data: b"#!/bin/sh\necho hi\n".to_vec(),
+                    mode: 0o755,
+                },
+            ),
+            entry(
+                "data/data.txt",
+                Content::Copy {
+                    source: data,
+                    mode: 0o640,
+                    size: 8,
+                    edits: None,
+                },
+            ),
+            entry(
+                "lib/reals/libanswer.so.1",
+                Content::Copy {
+                    source: lib.clone(),
+                    mode: 0o755,
+                    size: std::fs::metadata(&lib).unwrap().len(),
+                    edits: Some(ElfEdits {
+                        runpath: Some(vec!["$ORIGIN/../links".into()]),
+                        replace_needed: vec![],
+                    }),
+                },
+            ),
+            entry(
+                "lib/libanswer.so.1",
+                Content::Symlink {
+                    target: "reals/libanswer.so.1".into(),
+                },
+            ),
+        ],
+        record: DistRecord {
+            version: 1,
+            layout: "test".into(),
+            ..DistRecord::default()
+        },
+    }
+}
+
+fn options(target: &Path, patcher: &Patchelf) -> ApplyOptions<'static> {
+    // Leaked for the 'static bound in tests only.
+    let patcher: &'static Patchelf = Box::leak(Box::new(patcher.clone()));
+    ApplyOptions {
+        target: target.to_owned(),
+        force: false,
+        patcher,
+        mtime: 315_532_800,
+        progress: None,
+    }
+}
+
+fn runpath(file: &Path) -> String {
+    let out = Command::new("patchelf")
+        .arg("--print-rpath")
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn tree(root: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.path().symlink_metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            let what = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(e.path()).unwrap().display())
+            } else if meta.is_dir() {
+                format!("dir {:o}", meta.mode() & 0o7777)
+            } else {
+                format!(
+                    "file {:o} {}",
+                    meta.mode() & 0o7777,
+                    blake3::hash(&std::fs::read(e.path()).unwrap()).to_hex()
+                )
+            };
+            (rel, format!("{what} mtime={}", meta.mtime()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn leftovers(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".shenzi-"))
+        .collect()
+}
+
+#[test]
+fn a_plan_is_written_with_modes_links_patches_and_fixed_times() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).expect("patchelf (scripts/setup installs it)");
+    let plan = sample_plan(src.path());
+    let target = out.path().join("dist");
+    let summary = write_dist(&plan, &options(&target, &patcher)).unwrap();
+    assert_eq!(
+        (
+            summary.files,
+            summary.dirs,
+            summary.symlinks,
+            summary.patched
+        ),
+        (3, 1, 1, 1)
+    );
+
+    assert_eq!(
+        runpath(&target.join("lib/reals/libanswer.so.1")),
+        "$ORIGIN/../links"
+    );
+    assert_eq!(
+        runpath(&src.path().join("libanswer.so.1")),
+        "/opt/nowhere/lib",
+        "the source was modified"
+    );
+    let t = tree(&target);
+    for (path, what) in &t {
+        assert!(what.ends_with("mtime=315532800"), "{path}: {what}");
+    }
+    let find = |p: &str| t.iter().find(|(path, _)| path == p).unwrap().1.clone();
+    assert!(find("bin/app").starts_with("file 755"));
+    assert!(find("data/data.txt").starts_with("file 640"));
+    assert!(find("lib/libanswer.so.1").starts_with("-> reals/libanswer.so.1"));
+    let record: DistRecord =
+        serde_json::from_str(&std::fs::read_to_string(target.join(RECORD_PATH)).unwrap()).unwrap();
+    assert_eq!(record.layout, "test");
+    assert!(leftovers(out.path()).is_empty());
+
+    // The same plan gives the same bytes, modes and times.
+    let again = out.path().join("again");
+    write_dist(&plan, &options(&again, &patcher)).unwrap();
+    assert_eq!(tree(&again), t);
+}
+
+#[test]
+fn an_existing_target_is_refused_unless_it_is_a_dist_and_forced() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+
+    let stranger = out.path().join("stranger");
+    std::fs::create_dir(&stranger).unwrap();
+    std::fs::write(stranger.join("precious.txt"), "mine").unwrap();
+    let mut opts = options(&stranger, &patcher);
+    opts.force = true;
+    assert!(matches!(
+        write_dist(&plan, &opts),
+        Err(ApplyError::TargetNotADist { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(stranger.join("precious.txt")).unwrap(),
+        "mine"
+    );
+
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    assert!(matches!(
+        write_dist(&plan, &options(&dist, &patcher)),
+        Err(ApplyError::TargetExists { .. })
+    ));
+    std::fs::write(dist.join("stale-file"), "old").unwrap();
+    let mut opts = options(&dist, &patcher);
+    opts.force = true;
+    write_dist(&plan, &opts).unwrap();
+    assert!(
+        !dist.join("stale-file").exists(),
+        "the previous dist was replaced whole"
+    );
+    assert!(leftovers(out.path()).is_empty());
+}
+
+#[test]
+fn a_source_that_cannot_be_read_mid_way_leaves_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let mut plan = sample_plan(src.path());
+    plan.entries.push(entry(
+        "data/gone.txt",
+        Content::Copy {
+            source: src.path().join("does-not-exist"),
+            mode: 0o644,
+            size: 1,
+            edits: None,
+        },
+    ));
+    let target = out.path().join("dist");
+    let err = write_dist(&plan, &options(&target, &patcher)).unwrap_err();
+    assert!(err.to_string().contains("does-not-exist"), "{err}");
+    assert!(!target.exists());
+    assert!(
+        leftovers(out.path()).is_empty(),
+        "{:?}",
+        leftovers(out.path())
+    );
+}
+
+#[test]
+fn a_missing_patchelf_is_reported_with_the_install_command() {
+    let err = Patchelf::find(Some(Path::new("/nonexistent/patchelf"))).unwrap_err();
+    let help = miette::Diagnostic::help(&err).unwrap().to_string();
+    assert!(help.contains("`apt-get install patchelf`"), "{help}");
+    assert_eq!(
+        miette::Diagnostic::code(&err).unwrap().to_string(),
+        "shenzi::patch::patchelf_missing"
+    );
+}

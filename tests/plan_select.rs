@@ -1,0 +1,91 @@
+//! Selecting only what the trace imported from a real venv of PyPI wheels.
+
+mod support;
+
+use shenzi::manifest::read_manifest;
+use shenzi::plan::select::{imported_tops, select_imported, walk};
+
+#[test]
+fn select_imported_keeps_imported_packages_and_their_metadata_only() {
+    let venv = support::wheel_venv();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("m.json");
+    let out = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest_path)
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .args(["-c", "import numpy, PIL.Image"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = read_manifest(&manifest_path).unwrap();
+    let site = manifest
+        .python
+        .site_dirs
+        .iter()
+        .find(|s| s.on_path && s.path.starts_with(&venv))
+        .expect("the venv's site dir")
+        .path
+        .clone();
+
+    let tops = imported_tops(&manifest, &site);
+    assert!(tops.contains("numpy") && tops.contains("PIL"), "{tops:?}");
+    assert!(!tops.contains("lxml") && !tops.contains("pip"), "{tops:?}");
+
+    let (files, errors) = walk(&site, &[]);
+    assert!(errors.is_empty());
+    let chosen = select_imported(&site, &files, &tops);
+    let firsts: std::collections::BTreeSet<&str> = chosen
+        .iter()
+        .map(|f| f.rel.split('/').next().unwrap())
+        .collect();
+    assert!(firsts.contains("numpy") && firsts.contains("PIL"));
+    assert!(
+        firsts
+            .iter()
+            .any(|f| f.starts_with("numpy-") && f.ends_with(".dist-info")),
+        "{firsts:?}"
+    );
+    assert!(
+        firsts
+            .iter()
+            .any(|f| f.starts_with("pillow-") && f.ends_with(".dist-info")),
+        "{firsts:?}"
+    );
+    // `distutils-precedence.pth` imports `_distutils_hack` at startup: it, its `.pth` and
+    // the metadata of setuptools (which installed it) are in; setuptools itself is not.
+    assert!(firsts.contains("_distutils_hack") && firsts.contains("distutils-precedence.pth"));
+    assert!(
+        firsts
+            .iter()
+            .any(|f| f.starts_with("setuptools-") && f.ends_with(".dist-info"))
+    );
+    assert!(!firsts.contains("setuptools") && !firsts.contains("pkg_resources"));
+    for absent in ["lxml", "pip", "cryptography", "cffi"] {
+        assert!(
+            !firsts.iter().any(|f| f.to_lowercase().starts_with(absent)),
+            "{absent} selected: {firsts:?}"
+        );
+    }
+    // Every imported module file of this site dir is among the chosen files.
+    for module in &manifest.modules {
+        if let Some(file) = module.file.as_ref().filter(|f| f.starts_with(&site)) {
+            assert!(
+                chosen.iter().any(|f| &f.path == file),
+                "{} not chosen",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        chosen.len() < files.len() / 2,
+        "{} of {}",
+        chosen.len(),
+        files.len()
+    );
+}
