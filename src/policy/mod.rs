@@ -146,7 +146,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Compiles `entries` (globs such as `libnss_*.so.2`); an entry that is not a valid
+    /// Compiles `entries` (globs such as `libdrm_*.so.1`); an entry that is not a valid
     /// glob is matched literally.
     pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = S>) -> Policy {
         let entries = entries
@@ -228,6 +228,14 @@ mod tests {
             policy.excludes("libnss_files.so.2"),
             Some("libnss_files.so.2")
         );
+        let graphics = Policy::from_preset(preset("graphics").unwrap());
+        assert_eq!(
+            graphics.excludes("libdrm_amdgpu.so.1"),
+            Some("libdrm_*.so.1")
+        );
+        let bundled = graphics.with_exceptions(["libdrm_*"]);
+        assert_eq!(bundled.excludes("libdrm_amdgpu.so.1"), None);
+        assert_eq!(bundled.excludes("libGL.so.1"), Some("libGL.so.1"));
         assert_eq!(policy.excludes("libz.so.1"), None);
         // systemd's NSS module is not glibc's: a dist that needs it bundles it.
         assert_eq!(policy.excludes("libnss_systemd.so.2"), None);
