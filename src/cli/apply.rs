@@ -99,6 +99,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
             patcher: &patcher,
             mtime: mtime(),
             progress: None,
+            check: None,
         },
     )?;
     eprintln!(
