@@ -49,8 +49,14 @@ pub fn planned(
         eprintln!("shenzi: nothing was written");
         return Ok(Err(ExitCode::from(1)));
     };
-    if !checked.report.diagnostics.is_empty() {
-        eprintln!("{:?}", miette::Report::new(checked.report));
+    // A general layout has units a given app does not use; `shenzi check` says so, an
+    // apply need not.
+    let mut report = checked.report;
+    report
+        .diagnostics
+        .retain(|d| d.code() != "shenzi::layout::kind_not_in_manifest");
+    if !report.diagnostics.is_empty() {
+        eprintln!("{:?}", miette::Report::new(report));
     }
     let cache = BinaryCache::new();
     let (host, cache_error) = SearchConfig::host();
