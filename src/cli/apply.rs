@@ -8,7 +8,7 @@ use crate::execute::{ApplyOptions, Patchelf, write_dist};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
-use crate::plan::{PlanInput, Planned, plan};
+use crate::plan::{Content, PlanInput, Planned, plan};
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -82,9 +82,26 @@ fn mtime() -> i64 {
 }
 
 pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
+    apply(
+        &args.layout,
+        &args.manifest,
+        &args.output,
+        args.force,
+        args.patchelf.as_deref(),
+    )
+}
+
+/// Plans and writes a dist; shared by `apply` and `build`.
+pub fn apply(
+    layout: &str,
+    manifest: &Path,
+    output: &Path,
+    force: bool,
+    patchelf: Option<&Path>,
+) -> miette::Result<ExitCode> {
     // patchelf is checked before anything else is done, so a missing one costs nothing.
-    let patcher = Patchelf::find(args.patchelf.as_deref())?;
-    let (planned, _source) = match planned(&args.layout, &args.manifest)? {
+    let patcher = Patchelf::find(patchelf)?;
+    let (planned, _source) = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -97,26 +114,72 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     if !report.diagnostics.is_empty() {
         eprintln!("{:?}", miette::Report::new(report));
     }
+    let bar = progress_bar();
+    let progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
     let summary = write_dist(
         &planned.plan,
         &ApplyOptions {
-            target: args.output.clone(),
-            force: args.force,
+            target: output.to_owned(),
+            force,
             patcher: &patcher,
             mtime: mtime(),
-            progress: None,
+            progress: Some(&progress),
             check: None,
         },
-    )?;
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
+    let libraries = planned
+        .plan
+        .entries
+        .iter()
+        .filter(|e| matches!(&e.content, Content::Copy { edits: Some(_), .. }))
+        .count();
     eprintln!(
-        "shenzi: wrote `{}`: {} files, {} symlinks, {:.1} MB, {} binaries patched, in {:.2} s",
-        args.output.display(),
+        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched), in {:.2} s",
+        output.display(),
         summary.files,
         summary.symlinks,
-        summary.bytes as f64 / 1e6,
+        megabytes(summary.bytes),
+        libraries,
         summary.patched,
         summary.elapsed.as_secs_f64()
     );
     eprintln!("shenzi: {}", planned.floor);
+    if !planned.by_package.is_empty() {
+        let largest: Vec<String> = planned
+            .by_package
+            .iter()
+            .take(5)
+            .map(|(name, _, bytes)| format!("{name} {}", megabytes(*bytes)))
+            .collect();
+        eprintln!("shenzi: largest packages: {}", largest.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// A bar on a terminal; nothing otherwise (logs and pipes stay clean).
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} writing {pos}/{len} {wide_bar} {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
 }
