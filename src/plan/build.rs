@@ -543,12 +543,15 @@ impl<'a> Planner<'a> {
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
     /// take the bundled nodes no file of another unit already ships.
     fn take_libraries(&mut self, graph: &FarmGraph) {
-        let cache = self.input.cache;
-        // Attach graph nodes to the files already taken.
+        // Attach graph nodes to the files already taken, by the paths the graph saw each
+        // binary at: no file is opened or hashed again here.
+        let by_path: std::collections::HashMap<&Path, NodeIndex> = graph
+            .graph
+            .node_indices()
+            .flat_map(|i| graph.graph[i].aliases.iter().map(move |p| (p.as_path(), i)))
+            .collect();
         for item in &mut self.items {
-            if let Some(binary) = cache.get(&item.source).filter(|b| b.elf().is_some()) {
-                item.node = graph.node_by_hash(&binary.hash);
-            }
+            item.node = by_path.get(item.source.as_path()).copied();
         }
         let shipped: BTreeSet<NodeIndex> = self
             .items
