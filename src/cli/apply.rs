@@ -1,14 +1,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 
 use crate::binary::BinaryCache;
-use crate::execute::{ApplyOptions, Patchelf, write_dist};
+use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, write_dist};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
 use crate::plan::{PlanInput, Planned, plan};
+use crate::verify::verify_dist;
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -34,6 +36,10 @@ pub struct ApplyArgs {
     /// The patchelf to use (default: `patchelf` on `PATH`).
     #[arg(long, value_name = "PATH")]
     pub patchelf: Option<PathBuf>,
+    /// Skip `shenzi verify` on the built dist (by default a dist that fails it is
+    /// removed and nothing is written).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
@@ -91,6 +97,21 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     if !report.diagnostics.is_empty() {
         eprintln!("{:?}", miette::Report::new(report));
     }
+    // `verify` runs on the finished folder before it is renamed into place.
+    let name = args.output.display().to_string();
+    let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+    let slot = verified.clone();
+    let check = move |root: &Path| -> Result<(), CheckFailure> {
+        let check = verify_dist(root, &name).map_err(|e| CheckFailure(Box::new(e)))?;
+        let lines = (check.summary(), check.floor.to_string());
+        match check.into_report() {
+            Some(report) => Err(CheckFailure(Box::new(report))),
+            None => {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lines);
+                Ok(())
+            }
+        }
+    };
     let summary = write_dist(
         &planned.plan,
         &ApplyOptions {
@@ -99,9 +120,16 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
             patcher: &patcher,
             mtime: mtime(),
             progress: None,
-            check: None,
+            check: if args.no_verify { None } else { Some(&check) },
         },
-    )?;
+    )
+    .inspect_err(|e| {
+        if matches!(e, ApplyError::CheckFailed(_)) {
+            eprintln!(
+                "shenzi: the built dist failed `shenzi verify` and was removed; nothing was written"
+            );
+        }
+    })?;
     eprintln!(
         "shenzi: wrote `{}`: {} files, {} symlinks, {:.1} MB, {} binaries patched, in {:.2} s",
         args.output.display(),
@@ -111,6 +139,16 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         summary.patched,
         summary.elapsed.as_secs_f64()
     );
-    eprintln!("shenzi: {}", planned.floor);
+    let verified = verified
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match verified {
+        Some((summary, floor)) => {
+            eprintln!("shenzi: {summary}");
+            eprintln!("shenzi: {floor}");
+        }
+        None => eprintln!("shenzi: {}", planned.floor),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ mod fmt;
 mod plan;
 mod render;
 mod trace;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ enum Command {
     Fmt(fmt::FmtArgs),
     Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,
