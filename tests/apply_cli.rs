@@ -306,3 +306,53 @@ fn no_scratch_left(dir: &Path) -> bool {
             .contains(".shenzi-")
     })
 }
+
+#[test]
+fn build_traces_and_applies_in_one_step() {
+    let scratch = tempfile::tempdir().unwrap();
+    let app = scratch.path().join("app");
+    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
+    let dist = scratch.path().join("dist");
+    let manifest = scratch.path().join("kept.json");
+    let out = shenzi()
+        .arg("build")
+        .arg("--python")
+        .arg(python311())
+        .arg("-o")
+        .arg(&dist)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--")
+        .arg(app.join("app.py"))
+        .arg("traced-arg")
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("runs on glibc ≥"), "{stderr}");
+    assert!(manifest.is_file());
+    let got = run_app(&dist.join("bin/app"), Path::new("/"));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(String::from_utf8_lossy(&got.stdout).contains("\"argv\": [\"first\", \"second arg\"]"));
+
+    // An app that fails writes no dist.
+    std::fs::write(scratch.path().join("fails.py"), "raise SystemExit(4)\n").unwrap();
+    let failed = scratch.path().join("failed-dist");
+    let out = shenzi()
+        .arg("build")
+        .arg("--python")
+        .arg(python311())
+        .arg("-o")
+        .arg(&failed)
+        .args(["--", "fails.py"])
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!failed.exists());
+}

@@ -7,6 +7,7 @@ sys.executable, and a shell child. Prints one deterministic line per check.
 
 import bz2
 import ctypes
+import os
 import decimal
 import json
 import lzma
@@ -43,11 +44,14 @@ def main():
     with ctx.Pool(1) as pool:
         print("spawn child:", pool.apply(greeter.spawned_work, (6,)))
 
+    # From the app's folder, so `-m greeter.child` finds the package wherever the app
+    # was started from.
     child = subprocess.run(
         [sys.executable, "-m", "greeter.child", "ping"],
         capture_output=True,
         text=True,
         check=True,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
     )
     print("subprocess child:", child.stdout.strip())
 

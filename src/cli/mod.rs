@@ -4,6 +4,7 @@
 //! the traced program's own status through.
 
 mod apply;
+mod build;
 mod check;
 mod explain;
 mod fmt;
@@ -28,6 +29,7 @@ pub struct Cli {
 enum Command {
     Trace(trace::TraceArgs),
     Apply(apply::ApplyArgs),
+    Build(build::BuildArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
     Plan(plan::PlanArgs),
@@ -49,6 +51,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),

@@ -312,9 +312,14 @@ impl<'a> Planner<'a> {
                         );
                     }
                     Kind::Stdlib => {
+                        // Site folders are other units' business, including the base
+                        // interpreter's own when a venv hides it from the manifest.
                         let mut prune: Vec<PathBuf> =
                             python.site_dirs.iter().map(|s| s.path.clone()).collect();
                         prune.extend(python.dynload.clone());
+                        prune.extend(
+                            ["site-packages", "dist-packages"].map(|d| python.stdlib.join(d)),
+                        );
                         self.take_tree(id, &python.stdlib, &prune, |_| BTreeMap::new(), None);
                     }
                     Kind::Dynload => {
