@@ -233,11 +233,12 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
                 }),
                 (Some(found), Some(real)) => {
                     let system = matches!(found.rule, Rule::LdCache | Rule::DefaultDir { .. });
-                    let opened = normalize(&found.path);
                     if real.starts_with(&root) {
-                        (!opened.starts_with(&root)).then(|| NeedFailure::AbsoluteInside {
-                            path: found.path.display().to_string(),
-                            rule: found.rule.to_string(),
+                        (!relocatable(&found.rule, &outcome.need)).then(|| {
+                            NeedFailure::AbsoluteInside {
+                                path: found.path.display().to_string(),
+                                rule: found.rule.to_string(),
+                            }
                         })
                     } else if system || policy_names(&policy, &outcome.need, real) {
                         None
@@ -440,6 +441,19 @@ fn places(root: &Path, need: &str, searched: &[Attempt], policy: &Policy) -> Vec
         });
     }
     out
+}
+
+/// Whether the way a need was found still works when the dist moves: search entries
+/// relative to `$ORIGIN`, not absolute paths.
+fn relocatable(rule: &Rule, need: &str) -> bool {
+    let relative = |entry: &str| entry.starts_with("$ORIGIN") || entry.starts_with("${ORIGIN}");
+    match rule {
+        Rule::Rpath { entry, .. } | Rule::Runpath { entry } | Rule::LdLibraryPath { entry } => {
+            relative(entry)
+        }
+        Rule::Path => !need.starts_with('/'),
+        _ => true,
+    }
 }
 
 fn describe(rule: &Rule) -> String {
