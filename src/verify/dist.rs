@@ -192,8 +192,14 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
         }
     }
 
+    let policy = Policy::new(record.system_libraries.iter().cloned());
+    let (host, cache_error) = SearchConfig::host();
+    let config = host.with_only_system(policy.clone());
+    // An object of another class or machine is never loaded by this platform's loader
+    // (a 32-bit helper in a package): nothing to prove.
     let subjects: Vec<Subject> = objects
         .iter()
+        .filter(|(_, info)| config.accepts(info))
         .map(|(path, info)| {
             let executable = info.interp.is_some();
             Subject {
@@ -211,9 +217,6 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
             }
         })
         .collect();
-    let policy = Policy::new(record.system_libraries.iter().cloned());
-    let (host, cache_error) = SearchConfig::host();
-    let config = host.with_only_system(policy.clone());
     let outcomes = prove(&cache, &config, &subjects);
     let resolutions = outcomes.len();
 
