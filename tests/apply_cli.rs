@@ -356,3 +356,71 @@ fn build_traces_and_applies_in_one_step() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!failed.exists());
 }
+
+/// numpy (with its bundled OpenBLAS and libgfortran, found by DT_RPATH), pillow, lxml and
+/// cryptography from PyPI wheels: every shipped layout makes a dist that gives the same
+/// output from another folder.
+#[test]
+fn wheels_from_pypi_with_every_layout() {
+    let venv = support::wheel_venv();
+    let scratch = tempfile::tempdir().unwrap();
+    let app = scratch.path().join("wheels.py");
+    std::fs::write(
+        &app,
+        "import numpy, PIL.Image, lxml.etree\n\
+         from cryptography.hazmat.primitives import hashes\n\
+         print('numpy', numpy.dot(numpy.arange(4), numpy.arange(4)), numpy.linalg.inv(numpy.eye(2)).sum())\n\
+         print('pil', PIL.Image.new('RGB', (4, 4), (10, 20, 30)).getpixel((1, 1)))\n\
+         print('lxml', lxml.etree.fromstring('<a><b>x</b></a>').findtext('b'))\n\
+         d = hashes.Hash(hashes.SHA256()); d.update(b'shenzi'); print('crypto', d.finalize().hex()[:16])\n",
+    )
+    .unwrap();
+    let python = venv.join("bin/python");
+    let expected = Command::new(&python).arg(&app).output().unwrap();
+    assert!(expected.status.success());
+    let manifest = scratch.path().join("m.json");
+    let out = shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(&python)
+        .arg(&app)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for layout in LAYOUTS {
+        let dist = scratch.path().join(layout);
+        let out = apply(layout, &manifest, &dist, &[]);
+        assert!(
+            out.status.success(),
+            "{layout}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = Command::new(dist.join("bin/wheels"))
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&expected.stdout),
+            "{layout}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        // The dist's interpreter writes no bytecode caches into it: they were shipped.
+        let caches_before = count_pycs(&dist);
+        let _ = Command::new(dist.join("bin/wheels")).output().unwrap();
+        assert_eq!(count_pycs(&dist), caches_before, "{layout}");
+    }
+}
+
+fn count_pycs(dir: &Path) -> usize {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pyc"))
+        .count()
+}

@@ -255,6 +255,7 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
             source,
             mode,
             edits,
+            stamp_pyc,
             ..
         } = &entry.content
         else {
@@ -267,6 +268,9 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
         if let Some(edits) = edits.as_ref().filter(|e| !e.is_empty()) {
             options.patcher.patch(&dest, edits)?;
             patched.fetch_add(1, Ordering::Relaxed);
+        }
+        if *stamp_pyc {
+            stamp(&dest, options.mtime)?;
         }
         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
             .map_err(io("set the mode of", &dest))?;
@@ -336,6 +340,20 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), ApplyError> {
     file.write_all(data).map_err(io("write", path))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
         .map_err(io("set the mode of", path))
+}
+
+/// Writes `mtime` into a timestamp-based `.pyc` header (bytes 8..12, little endian),
+/// where CPython compares it with its source's mtime.
+fn stamp(pyc: &Path, mtime: i64) -> Result<(), ApplyError> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(pyc)
+        .map_err(io("update", pyc))?;
+    file.seek(SeekFrom::Start(8)).map_err(io("update", pyc))?;
+    // The header holds the low 32 bits, as CPython writes them.
+    file.write_all(&(mtime as u32).to_le_bytes())
+        .map_err(io("update", pyc))
 }
 
 /// `FICLONE`: share the source's blocks (btrfs, XFS); fails cheaply elsewhere.

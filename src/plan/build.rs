@@ -81,6 +81,8 @@ struct Item {
     dest: Option<String>,
     /// The farm graph node of a binary.
     node: Option<NodeIndex>,
+    /// A timestamp-based `.pyc` to stamp with the dist's mtime.
+    stamp_pyc: bool,
 }
 
 /// Where the dist's files come from and where they go, while planning.
@@ -137,6 +139,7 @@ fn under(root: &str, rel: &str) -> String {
 pub fn plan(input: &PlanInput<'_>) -> Planned {
     let mut planner = Planner::new(input);
     planner.take_files();
+    planner.settle_bytecode();
     let policy = policy_of(input.layout);
     let extensions: Vec<PathBuf> = planner
         .items
@@ -289,6 +292,7 @@ impl<'a> Planner<'a> {
             package,
             dest: None,
             node: None,
+            stamp_pyc: false,
         });
     }
 
@@ -451,6 +455,49 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+    }
+
+    /// Keeps the `.pyc` files the dist's interpreter will use and stamps them; drops the
+    /// rest. A pyc is kept when it is this interpreter's (`__pycache__/NAME.<cache
+    /// tag>.pyc`, not an `-O` variant), its source is shipped by the same unit, and it
+    /// is current: hash-based, or timestamp-based with the source's mtime and size.
+    /// Stale or foreign pycs would make the interpreter recompile at every start.
+    fn settle_bytecode(&mut self) {
+        let Some(tag) = self.input.manifest.python.cache_tag.clone() else {
+            self.items.retain(|i| !is_pyc(&i.source));
+            return;
+        };
+        let suffix = format!(".{tag}.pyc");
+        let sources: BTreeSet<(UnitId, &Path)> = self
+            .items
+            .iter()
+            .map(|i| (i.unit, i.source.as_path()))
+            .collect();
+        let verdicts: Vec<Option<bool>> = self
+            .items
+            .iter()
+            .map(|item| {
+                if !is_pyc(&item.source) {
+                    return Some(false);
+                }
+                let name = file_name(&item.source);
+                let module = name.strip_suffix(&suffix)?;
+                let folder = item.source.parent()?.parent()?;
+                let source = folder.join(format!("{module}.py"));
+                if !sources.contains(&(item.unit, source.as_path())) {
+                    return None;
+                }
+                pyc_stamp(&item.source, &source)
+            })
+            .collect();
+        let mut keep = verdicts.into_iter();
+        self.items.retain_mut(|item| match keep.next().flatten() {
+            Some(stamp) => {
+                item.stamp_pyc = stamp;
+                true
+            }
+            None => false,
+        });
     }
 
     fn unreadable(&mut self, errors: Vec<(PathBuf, std::io::Error)>) {
@@ -685,6 +732,7 @@ impl<'a> Planner<'a> {
                     mode: item.mode,
                     size: item.size,
                     edits: None,
+                    stamp_pyc: item.stamp_pyc,
                 },
                 cache,
                 &mut self.problems,
@@ -1378,6 +1426,35 @@ fn site_dir_below_prefix(manifest: &Manifest) -> String {
                 python.version.major, python.version.minor
             )
         })
+}
+
+fn is_pyc(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pyc")
+        && path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|d| d == "__pycache__")
+}
+
+/// Whether a pyc is current for `source`: `Some(true)` timestamp-based and matching (to
+/// be stamped), `Some(false)` hash-based, `None` stale or unreadable.
+fn pyc_stamp(pyc: &Path, source: &Path) -> Option<bool> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut header = [0u8; 16];
+    std::fs::File::open(pyc)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    if word(4) & 1 == 1 {
+        return Some(false);
+    }
+    let meta = std::fs::metadata(source).ok()?;
+    (word(4) == 0 && word(8) == meta.mtime() as u32 && word(12) == meta.size() as u32)
+        .then_some(true)
 }
 
 /// The package a site dir's top-level entry belongs to, for the summary: a module's or

@@ -43,6 +43,9 @@ pub enum Content {
         mode: u32,
         size: u64,
         edits: Option<ElfEdits>,
+        /// A timestamp-based `.pyc` whose recorded source mtime must become the dist's
+        /// fixed mtime, so that the interpreter keeps using it.
+        stamp_pyc: bool,
     },
     /// A relative symlink.
     Symlink {
