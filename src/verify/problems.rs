@@ -358,7 +358,7 @@ impl Diagnostic for VerifyReport {
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(
-            "the dist would fail on a machine that has only the libraries of its system policy; each problem below names the object, the need and the folders",
+            "a machine that has only the system policy's libraries could not run this dist as it is; each problem below names what breaks and where (for a library: the object, the need, the folders it is opened from)",
         ))
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
