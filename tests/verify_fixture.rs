@@ -185,3 +185,77 @@ fn a_truncated_library_is_reported() {
     assert!(err.contains("shenzi::verify::corrupt_binary"), "{err}");
     assert!(err.contains("`lib/libcut.so`"), "{err}");
 }
+
+/// The Python side of a hand-made dist: a `-m` entry is looked up on the `.pth` folders
+/// (comments and `import` lines skipped) and the stdlib; the launcher must be
+/// executable; a `.pth` outside the interpreter's prefix is never read by `site`.
+#[test]
+fn module_entries_pth_folders_and_the_launcher_are_checked() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().join("dist");
+    dist_skeleton(&root);
+    let site = root.join("python/lib/python3.11/site-packages");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("00-shenzi.pth"),
+        "# generated\nimport sys\n../../../../app\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("app/tool")).unwrap();
+    std::fs::write(root.join("app/tool/__init__.py"), "").unwrap();
+    std::fs::write(root.join("app/tool/cli.py"), "").unwrap();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::write(root.join("bin/app"), "#!/bin/sh\n").unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join(".shenzi/dist.json")).unwrap()).unwrap();
+    record["launcher"] = "bin/app".into();
+    record["entry"] = serde_json::json!({ "module": "tool.cli" });
+    record["pth"] = "python/lib/python3.11/site-packages/00-shenzi.pth".into();
+    std::fs::write(root.join(".shenzi/dist.json"), record.to_string()).unwrap();
+
+    // The launcher is not executable: the only problem.
+    let out = verify(&root);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the launcher `bin/app` cannot be run: it is not executable"),
+        "{err}"
+    );
+    assert_eq!(err.matches("Error: shenzi::verify::").count(), 1, "{err}");
+
+    let mut perms = std::fs::metadata(root.join("bin/app"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(root.join("bin/app"), perms).unwrap();
+    let out = verify(&root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The module gone: the places looked in are listed.
+    std::fs::remove_file(root.join("app/tool/cli.py")).unwrap();
+    let out = verify(&root);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the launcher starts module `tool.cli`, which is not in the dist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("looked in:\n          app\n          python/lib/python3.11/lib-dynload\n          python/lib/python3.11\n"),
+        "{err}"
+    );
+
+    // A `.pth` outside the prefix, pointing at a folder that does not exist.
+    std::fs::write(root.join("app/tool/cli.py"), "").unwrap();
+    std::fs::write(root.join("extra.pth"), "nowhere\n").unwrap();
+    record["pth"] = "extra.pth".into();
+    std::fs::write(root.join(".shenzi/dist.json"), record.to_string()).unwrap();
+    let out = verify(&root);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("shenzi::verify::pth_outside_prefix"), "{err}");
+    assert!(
+        err.contains("`extra.pth` line 1 puts `nowhere` on `sys.path`, and the folder `nowhere` does not exist"),
+        "{err}"
+    );
+}
