@@ -1,14 +1,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 
 use crate::binary::BinaryCache;
-use crate::execute::{ApplyOptions, Patchelf, write_dist};
+use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, write_dist};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
 use crate::plan::{Content, PlanInput, Planned, plan};
+use crate::verify::verify_dist;
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -34,6 +36,10 @@ pub struct ApplyArgs {
     /// The patchelf to use (default: `patchelf` on `PATH`).
     #[arg(long, value_name = "PATH")]
     pub patchelf: Option<PathBuf>,
+    /// Skip `shenzi verify` on the built dist (by default a dist that fails it is
+    /// removed and nothing is written).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
@@ -82,12 +88,13 @@ fn mtime() -> i64 {
 }
 
 pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
-    apply(
+    apply_with(
         &args.layout,
         &args.manifest,
         &args.output,
         args.force,
         args.patchelf.as_deref(),
+        !args.no_verify,
     )
 }
 
@@ -98,6 +105,19 @@ pub fn apply(
     output: &Path,
     force: bool,
     patchelf: Option<&Path>,
+) -> miette::Result<ExitCode> {
+    apply_with(layout, manifest, output, force, patchelf, true)
+}
+
+/// [`apply`], with `shenzi verify` of the built dist (before it is renamed into place)
+/// or without.
+pub fn apply_with(
+    layout: &str,
+    manifest: &Path,
+    output: &Path,
+    force: bool,
+    patchelf: Option<&Path>,
+    verify: bool,
 ) -> miette::Result<ExitCode> {
     // patchelf is checked before anything else is done, so a missing one costs nothing.
     let patcher = Patchelf::find(patchelf)?;
@@ -121,6 +141,21 @@ pub fn apply(
             bar.set_position(done);
         }
     };
+    // `verify` runs on the finished folder before it is renamed into place.
+    let name = output.display().to_string();
+    let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+    let slot = verified.clone();
+    let check = move |root: &Path| -> Result<(), CheckFailure> {
+        let check = verify_dist(root, &name).map_err(|e| CheckFailure(Box::new(e)))?;
+        let lines = (check.summary(), check.floor.to_string());
+        match check.into_report() {
+            Some(report) => Err(CheckFailure(Box::new(report))),
+            None => {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lines);
+                Ok(())
+            }
+        }
+    };
     let summary = write_dist(
         &planned.plan,
         &ApplyOptions {
@@ -129,11 +164,16 @@ pub fn apply(
             patcher: &patcher,
             mtime: mtime(),
             progress: Some(&progress),
-            check: None,
+            check: if verify { Some(&check) } else { None },
         },
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    if let Err(ApplyError::CheckFailed(_)) = &summary {
+        eprintln!(
+            "shenzi: the built dist failed `shenzi verify` and was removed; nothing was written"
+        );
     }
     let summary = summary?;
     let libraries = planned
@@ -152,7 +192,17 @@ pub fn apply(
         summary.patched,
         summary.elapsed.as_secs_f64()
     );
-    eprintln!("shenzi: {}", planned.floor);
+    let verified = verified
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match verified {
+        Some((summary, floor)) => {
+            eprintln!("shenzi: {summary}");
+            eprintln!("shenzi: {floor}");
+        }
+        None => eprintln!("shenzi: {}", planned.floor),
+    }
     if !planned.by_package.is_empty() {
         let largest: Vec<String> = planned
             .by_package

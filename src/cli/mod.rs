@@ -11,6 +11,7 @@ mod fmt;
 mod plan;
 mod render;
 mod trace;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ enum Command {
     Fmt(fmt::FmtArgs),
     Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,

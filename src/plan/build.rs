@@ -948,6 +948,40 @@ impl<'a> Planner<'a> {
                 self.input.manifest.python.version.major, self.input.manifest.python.version.minor
             ),
             system_libraries: policy.entries().map(str::to_owned).collect(),
+            // What the `sh` launcher starts, as `launcher` decided it.
+            entry: layout
+                .launcher
+                .as_ref()
+                .filter(|l| l.form.value == LauncherForm::Sh)
+                .and_then(|l| {
+                    let manifest = self.input.manifest;
+                    match (&l.entry.value, manifest.entry.kind) {
+                        (LauncherEntry::Module(m), _) => Some(super::DistEntry::Module(m.clone())),
+                        (LauncherEntry::Traced, EntryKind::Module) => {
+                            Some(super::DistEntry::Module(manifest.entry.target.clone()))
+                        }
+                        (LauncherEntry::Traced, EntryKind::Script | EntryKind::ConsoleScript) => {
+                            self.items
+                                .iter()
+                                .find(|i| {
+                                    i.source == Path::new(&manifest.entry.target)
+                                        && i.dest.is_some()
+                                })
+                                .and_then(|i| i.dest.clone())
+                                .map(super::DistEntry::Script)
+                        }
+                        (LauncherEntry::Traced, EntryKind::Code) => None,
+                    }
+                }),
+            pth: out
+                .entries
+                .iter()
+                .find(|(dest, e)| {
+                    e.unit == "launcher"
+                        && dest.ends_with("/00-shenzi.pth")
+                        && matches!(e.content, Content::Bytes { .. })
+                })
+                .map(|(dest, _)| dest.clone()),
         };
         (out.entries, record)
     }

@@ -5,6 +5,12 @@
 //! [`VirtualFs`] (the planned tree, binaries with their planned RUNPATH); the same proof
 //! runs over a finished dist on disk.
 
+mod dist;
+mod problems;
+
+pub use dist::{DistCheck, RECORD_VERSION, read_record, verify_dist};
+pub use problems::{ProblemDiagnostic, VerifyError, VerifyProblem, VerifyReport};
+
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
