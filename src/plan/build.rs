@@ -145,7 +145,7 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
         .items
         .iter()
         .filter(|i| input.layout.unit(i.unit).action.value != Action::Skip)
-        .filter(|i| planner.is_extension(&i.source))
+        .filter(|i| planner.is_extension(&i.source) || is_shared_object(input.cache, &i.source))
         .map(|i| i.source.clone())
         .collect();
     let graph = farm::build(
@@ -1429,6 +1429,18 @@ fn site_dir_below_prefix(manifest: &Manifest) -> String {
                 python.version.major, python.version.minor
             )
         })
+}
+
+/// A shipped file the loader may map: named like a shared object (`*.so`, `*.so.N`)
+/// and an ELF `ET_DYN`. Its needs must travel with it even when the trace never loaded
+/// it (a `select all` site dir, a module the app did not import), or it would fail on
+/// the target. Only files so named are opened.
+fn is_shared_object(cache: &BinaryCache, path: &Path) -> bool {
+    let name = file_name(path);
+    (name.ends_with(".so") || name.contains(".so."))
+        && cache
+            .get(path)
+            .is_some_and(|b| b.elf().is_some_and(|e| e.elf_type == 3))
 }
 
 fn is_pyc(path: &Path) -> bool {
