@@ -9,47 +9,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::example::copy_tree;
 use support::{python311, repo_root, shenzi};
 
 const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
 
-/// A copy of the stdlib example in a scratch folder, traced: (scratch, app dir, manifest).
+/// (scratch, app dir, manifest) of a traced copy of the stdlib example.
 fn traced_example() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let scratch = tempfile::tempdir().unwrap();
-    let app = scratch.path().join("app src");
-    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
-    let manifest = scratch.path().join("shenzi.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(python311())
-        .arg("app.py")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (scratch, app, manifest)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "__pycache__") {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
+    let t = support::example::traced_example();
+    (t.scratch, t.app, t.manifest)
 }
 
 fn apply(layout: &str, manifest: &Path, dist: &Path, extra: &[&str]) -> Output {

@@ -9,25 +9,14 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{python311, repo_root, shenzi};
+use support::{python311, shenzi};
 
 /// The stdlib example traced and applied with the default layout, in a scratch folder:
 /// (scratch, dist). `apply` verifies it on the way.
 fn fresh_dist() -> (tempfile::TempDir, PathBuf) {
-    let scratch = tempfile::tempdir().unwrap();
-    let app = scratch.path().join("app");
-    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
-    let manifest = scratch.path().join("shenzi.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(python311())
-        .arg("app.py")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let support::example::TracedExample {
+        scratch, manifest, ..
+    } = support::example::traced_example();
     let dist = scratch.path().join("dist");
     let out = apply(&manifest, &dist, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -35,22 +24,6 @@ fn fresh_dist() -> (tempfile::TempDir, PathBuf) {
     assert!(err.contains("`") && err.contains("verified:"), "{err}");
     assert!(err.contains("runs on glibc ≥"), "{err}");
     (scratch, dist)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "__pycache__") {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
 }
 
 fn apply(manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
@@ -277,20 +250,9 @@ fn folders_that_are_not_dists_are_refused_with_a_clear_error() {
 
 #[test]
 fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
-    let scratch = tempfile::tempdir().unwrap();
-    let app = scratch.path().join("app");
-    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
-    let manifest = scratch.path().join("shenzi.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(python311())
-        .arg("app.py")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let support::example::TracedExample {
+        scratch, manifest, ..
+    } = support::example::traced_example();
 
     // A patchelf that gives the interpreter a wrong RUNPATH: the plan is right, the
     // written dist is not, and only `verify` can tell.
