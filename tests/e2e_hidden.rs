@@ -31,7 +31,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::hidden::*;
@@ -177,7 +177,10 @@ fn world_for(t: &Traced, layout: &str) -> HiddenWorld {
     HiddenWorld::new(
         HiddenSpec::new()
             .hide_all(t.hidden.iter().cloned())
-            .policy(layout_policy(layout)),
+            .policy(layout_policy(layout))
+            // A healthy run takes seconds; a crashed app's orphaned pool workers would
+            // otherwise hold its output pipe open for the default 300 s.
+            .timeout(Duration::from_secs(60)),
     )
     .expect("the hidden world can be prepared")
 }
