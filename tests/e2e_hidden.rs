@@ -582,8 +582,8 @@ fn only_file(root: &Path, prefix: &str) -> PathBuf {
 
 #[test]
 fn mutation_a_deleted_bundled_library_fails_in_the_hidden_world() {
-    // Proves: with the dist's libz deleted (the stdlib app loads it by name with ctypes),
-    // the hidden-world run fails, while on the host the system's libz silently stands in
+    // Proves: with the dist's libz deleted (binascii and zlib need it; the stdlib app also
+    // loads it by name with ctypes), the hidden-world run fails, while on the host the system's libz silently stands in
     // and only the maps check would notice.
     let Some((host, _dist, t)) = mutated_run(App::Stdlib, |dist| {
         let libz = only_file(dist, "libz.so");
