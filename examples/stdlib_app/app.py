@@ -5,6 +5,8 @@ ctypes, a package data file, a multiprocessing spawn child, a subprocess running
 sys.executable, and a shell child. Prints one deterministic line per check.
 """
 
+import _shenzi_maps  # test hook of tests/e2e_hidden.rs: inert unless HIDDEN_WORLD_DUMP_DIR is set
+
 import bz2
 import ctypes
 import os
@@ -55,7 +57,12 @@ def main():
     )
     print("subprocess child:", child.stdout.strip())
 
-    shell = subprocess.run(["sh", "-c", "echo shell child ok"], capture_output=True, text=True, check=True)
+    shell = subprocess.run(
+        ["sh", "-c", "echo shell child ok" + _shenzi_maps.SH_DUMP],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     print("sh child:", shell.stdout.strip())
 
     print(json.dumps({"argv": sys.argv[1:]}))
