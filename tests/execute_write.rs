@@ -75,7 +75,7 @@ fn sample_plan(src: &Path) -> Plan {
                     size: std::fs::metadata(&lib).unwrap().len(),
                     edits: Some(ElfEdits {
                         runpath: Some(vec!["$ORIGIN/../links".into()]),
-                        replace_needed: vec![],
+                        ..ElfEdits::default()
                     }),
                     stamp_pyc: false,
                 },
@@ -280,5 +280,37 @@ fn a_missing_patchelf_is_reported_with_the_install_command() {
     assert_eq!(
         miette::Diagnostic::code(&err).unwrap().to_string(),
         "shenzi::patch::patchelf_missing"
+    );
+}
+
+/// patchelf 0.14 writes the added need's name as the RUNPATH when one call both grows
+/// the RUNPATH and adds a need; the patcher must not let that happen.
+#[test]
+fn a_need_added_with_a_long_runpath_keeps_both() {
+    use shenzi::execute::Patcher;
+    let src = tempfile::tempdir().unwrap();
+    let lib = fixture_library(src.path());
+    let patcher = Patchelf::find(None).unwrap();
+    let long = "$ORIGIN/../../lib/links/a-rather-long-folder-name.so:$ORIGIN/../../lib/runtime";
+    patcher
+        .patch(
+            &lib,
+            &ElfEdits {
+                runpath: Some(long.split(':').map(str::to_owned).collect()),
+                add_needed: vec!["libm.so.6".into()],
+                ..ElfEdits::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(runpath(&lib), long);
+    let needed = Command::new("patchelf")
+        .arg("--print-needed")
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&needed.stdout)
+            .lines()
+            .any(|l| l == "libm.so.6")
     );
 }

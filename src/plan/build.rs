@@ -766,6 +766,27 @@ impl<'a> Planner<'a> {
             BTreeMap::new();
         let mut farm_of: BTreeMap<String, FarmId> = BTreeMap::new();
         let mut needs_dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Loads the trace could only derive from the mappings have no caller whose
+        // RUNPATH could serve them, and one may be glibc itself (libc dlopens
+        // `libgcc_s.so.1` to unwind `pthread_exit`). The interpreter loads them at
+        // start-up instead, as `DT_NEEDED`: later requests reuse them by SONAME.
+        let interpreter_source = &self.input.manifest.python.realpath;
+        let mut preloads: Vec<(String, String)> = Vec::new();
+        for load in &self.input.manifest.native.loads {
+            if load.via != LoadVia::Dlopen {
+                continue;
+            }
+            let Some(node) = load.resolved.as_deref().and_then(|p| graph.node_by_path(p)) else {
+                continue;
+            };
+            if let (None, Some(at)) = (&graph.graph[node].system, home.get(&node)) {
+                let name = graph.graph[node].name();
+                if !preloads.iter().any(|(n, _)| *n == name) {
+                    preloads.push((name, at.clone()));
+                }
+            }
+        }
+        let mut added_needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (i, item) in self.items.iter().enumerate() {
             let (Some(real), Some(node)) = (&real_of[i], item.node) else {
                 continue;
@@ -776,12 +797,25 @@ impl<'a> Planner<'a> {
             let info = graph.graph[node].info.clone();
             binaries.insert(real.clone(), (i, info));
             let unit = layout.unit(item.unit);
-            let needs: Vec<(String, String)> = graph
+            let mut needs: Vec<(String, String)> = graph
                 .graph
                 .edges(node)
                 .filter(|e| graph.graph[e.target()].system.is_none())
                 .filter_map(|e| Some((e.weight().name.clone(), home.get(&e.target())?.clone())))
                 .collect();
+            if item.source == *interpreter_source {
+                for (name, at) in &preloads {
+                    if !needs.iter().any(|(n, _)| n == name)
+                        && !info_needs(&graph.graph[node].info, name)
+                    {
+                        needs.push((name.clone(), at.clone()));
+                        added_needs
+                            .entry(real.clone())
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+            }
             match unit.farm.as_ref().map(|f| f.value) {
                 Some(farm) => {
                     farm_of.insert(real.clone(), farm);
@@ -915,7 +949,8 @@ impl<'a> Planner<'a> {
             {
                 *edits = Some(ElfEdits {
                     runpath: Some(entries.clone()),
-                    replace_needed: Vec::new(),
+                    add_needed: added_needs.get(real).cloned().unwrap_or_default(),
+                    ..ElfEdits::default()
                 });
             }
         }
@@ -928,6 +963,7 @@ impl<'a> Planner<'a> {
             &runpaths,
             &home,
             &farm_of,
+            &added_needs,
             policy.clone(),
         );
         let (launcher, interpreter) = self.launcher(&mut out);
@@ -1033,6 +1069,7 @@ impl<'a> Planner<'a> {
         runpaths: &BTreeMap<String, Vec<String>>,
         home: &BTreeMap<NodeIndex, String>,
         farm_of: &BTreeMap<String, FarmId>,
+        added_needs: &BTreeMap<String, Vec<String>>,
         policy: Policy,
     ) {
         const ROOT: &str = "/.shenzi-plan";
@@ -1044,7 +1081,12 @@ impl<'a> Planner<'a> {
             let Some(source) = cache.get(&item.source) else {
                 continue;
             };
-            let shipped = verify::shipped(&source, info, runpaths.get(real).map(Vec::as_slice));
+            let shipped = verify::shipped(
+                &source,
+                info,
+                runpaths.get(real).map(Vec::as_slice),
+                added_needs.get(real).map(Vec::as_slice).unwrap_or_default(),
+            );
             let Some(shipped_info) = shipped.elf().cloned() else {
                 continue;
             };
@@ -1414,21 +1456,27 @@ impl<'a> Planner<'a> {
 
 /// The interpreter's own site folder, relative to its prefix: where its `site` module
 /// looks at start-up (`lib/python3.11/site-packages`; Debian's
-/// `local/lib/python3.11/dist-packages`).
+/// `local/lib/python3.11/dist-packages`). From the manifest's system site dirs; a venv
+/// trace records none, and then the `site.py` the dist ships decides: Debian's reads
+/// only `dist-packages` folders outside a venv.
 fn site_dir_below_prefix(manifest: &Manifest) -> String {
     let python = &manifest.python;
-    python
+    let version = format!("{}.{}", python.version.major, python.version.minor);
+    if let Some(rel) = python
         .site_dirs
         .iter()
         .filter(|s| s.kind == crate::manifest::SiteKind::System)
         .find_map(|s| s.path.strip_prefix(&python.base_prefix).ok())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| {
-            format!(
-                "lib/python{}.{}/site-packages",
-                python.version.major, python.version.minor
-            )
-        })
+    {
+        return rel.to_string_lossy().into_owned();
+    }
+    let debian = std::fs::read_to_string(python.stdlib.join("site.py"))
+        .is_ok_and(|text| text.contains("dist-packages"));
+    if debian {
+        format!("local/lib/python{version}/dist-packages")
+    } else {
+        format!("lib/python{version}/site-packages")
+    }
 }
 
 /// A shipped file the loader may map: named like a shared object (`*.so`, `*.so.N`)
@@ -1441,6 +1489,10 @@ fn is_shared_object(cache: &BinaryCache, path: &Path) -> bool {
         && cache
             .get(path)
             .is_some_and(|b| b.elf().is_some_and(|e| e.elf_type == 3))
+}
+
+fn info_needs(info: &crate::binary::ObjectInfo, name: &str) -> bool {
+    info.needed.iter().any(|n| n == name)
 }
 
 fn is_pyc(path: &Path) -> bool {
