@@ -141,11 +141,24 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
     planner.take_files();
     planner.settle_bytecode();
     let policy = policy_of(input.layout);
+    // Files the trace mapped are in the graph already, reached the way the process
+    // reached them (a library's DT_RPATH can come from its loader chain).
+    let mapped: BTreeSet<&Path> = input
+        .manifest
+        .native
+        .objects
+        .iter()
+        .map(|o| o.path.as_path())
+        .collect();
     let extensions: Vec<PathBuf> = planner
         .items
         .iter()
         .filter(|i| input.layout.unit(i.unit).action.value != Action::Skip)
-        .filter(|i| planner.is_extension(&i.source) || is_shared_object(input.cache, &i.source))
+        .filter(|i| {
+            planner.is_extension(&i.source)
+                || (!mapped.contains(i.source.as_path())
+                    && is_extension_like(input.cache, &i.source))
+        })
         .map(|i| i.source.clone())
         .collect();
     let graph = farm::build(
@@ -1479,13 +1492,19 @@ fn site_dir_below_prefix(manifest: &Manifest) -> String {
     }
 }
 
-/// A shipped file the loader may map: named like a shared object (`*.so`, `*.so.N`)
-/// and an ELF `ET_DYN`. Its needs must travel with it even when the trace never loaded
-/// it (a `select all` site dir, a module the app did not import), or it would fail on
-/// the target. Only files so named are opened.
-fn is_shared_object(cache: &BinaryCache, path: &Path) -> bool {
+/// A shipped file Python may import: named like an extension module (`*.so`, not in an
+/// auditwheel `*.libs` folder, whose libraries only extensions load) and an ELF
+/// `ET_DYN`. Its needs must travel with it even when the trace never imported it (a
+/// `select all` site dir, a module the app did not import), or it would fail on the
+/// target. Only files so named are opened.
+fn is_extension_like(cache: &BinaryCache, path: &Path) -> bool {
     let name = file_name(path);
-    (name.ends_with(".so") || name.contains(".so."))
+    let in_libs = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d.to_string_lossy().ends_with(".libs"));
+    name.ends_with(".so")
+        && !in_libs
         && cache
             .get(path)
             .is_some_and(|b| b.elf().is_some_and(|e| e.elf_type == 3))
