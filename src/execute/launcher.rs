@@ -6,7 +6,9 @@
 //!   find its dist and says so), so the dist runs from any path and through a link.
 //! - It sets no `LD_LIBRARY_PATH`: every binary in the dist finds its libraries through
 //!   its own RUNPATH, so child processes (`sh`, `git`) never load the dist's libraries.
-//! - It removes every `PYTHON*` variable (whatever the target user has set) and exports
+//! - It removes every `PYTHON*` variable CPython 3.8–3.13 reads (with the `unset`
+//!   builtin: no process is forked, so start-up costs no more than the interpreter's)
+//!   and exports
 //!   `PYTHONNOUSERSITE=1` when the layout's flags keep the user site out (`-s`, `-I`), so
 //!   a child started with `sys.executable` does not see it either; the main interpreter
 //!   gets the layout's flags.
@@ -37,6 +39,58 @@ pub struct LauncherSpec {
     /// Interpreter options (`-E`, `-s`, ...), from the layout's `flags`.
     pub flags: Vec<String>,
 }
+
+/// Every environment variable CPython 3.8–3.13 reads (its `--help-env` and docs); the
+/// launcher clears them for the app and its children.
+pub const PYTHON_VARIABLES: &[&str] = &[
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONPLATLIBDIR",
+    "PYTHONSAFEPATH",
+    "PYTHONSTARTUP",
+    "PYTHONOPTIMIZE",
+    "PYTHONBREAKPOINT",
+    "PYTHONDEBUG",
+    "PYTHONINSPECT",
+    "PYTHONUNBUFFERED",
+    "PYTHONVERBOSE",
+    "PYTHONCASEOK",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONHASHSEED",
+    "PYTHONINTMAXSTRDIGITS",
+    "PYTHONIOENCODING",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONEXECUTABLE",
+    "PYTHONWARNINGS",
+    "PYTHONFAULTHANDLER",
+    "PYTHONTRACEMALLOC",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONMALLOC",
+    "PYTHONMALLOCSTATS",
+    "PYTHONLEGACYWINDOWSFSENCODING",
+    "PYTHONLEGACYWINDOWSSTDIO",
+    "PYTHONCOERCECLOCALE",
+    "PYTHONDEVMODE",
+    "PYTHONUTF8",
+    "PYTHONWARNDEFAULTENCODING",
+    "PYTHONNODEBUGRANGES",
+    "PYTHONPERFSUPPORT",
+    "PYTHON_PERF_JIT_SUPPORT",
+    "PYTHON_CPU_COUNT",
+    "PYTHON_FROZEN_MODULES",
+    "PYTHON_GIL",
+    "PYTHON_COLORS",
+    "PYTHON_BASIC_REPL",
+    "PYTHON_HISTORY",
+    "PYTHONTHREADDEBUG",
+    "PYTHONDUMPREFS",
+    "PYTHONDUMPREFSFILE",
+    "PYTHONSHOWALLOCCOUNT",
+    "PYTHONSHOWREFCOUNT",
+];
 
 /// Quotes `text` for `sh`: single quotes, with embedded single quotes closed and escaped.
 pub fn sh_quote(text: &str) -> String {
@@ -80,18 +134,13 @@ case $self in
 esac
 dist=$(CDPATH= cd -P -- "$here/{up}" && pwd -P) || exit 127
 
-for name in $(export -p | while IFS= read -r line; do
-  case $line in
-    "export PYTHON"*=* | "declare -x PYTHON"*=*) line=${{line#export }}; line=${{line#declare -x }}; echo "${{line%%=*}}" ;;
-  esac
-done); do
-  unset "$name"
-done
+unset {python_vars}
 {nousersite}
 exec "$dist"/{interpreter}{flags} {entry} "$@"
 "#,
         app = spec.app_name.replace(['\n', '"', '$', '`', '\\'], "_"),
         up = up,
+        python_vars = PYTHON_VARIABLES.join(" "),
         interpreter = sh_quote(&spec.interpreter),
         entry = entry,
         flags = spec
