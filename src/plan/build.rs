@@ -980,7 +980,7 @@ impl<'a> Planner<'a> {
             policy.clone(),
         );
         let (launcher, interpreter) = self.launcher(&mut out);
-        self.unclaimed(&real_of);
+        self.unclaimed();
         self.folder_clashes(&out);
 
         let record = DistRecord {
@@ -1368,14 +1368,13 @@ impl<'a> Planner<'a> {
     }
 
     /// Traced files no unit takes.
-    fn unclaimed(&mut self, real_of: &[Option<String>]) {
+    fn unclaimed(&mut self) {
         let layout = self.input.layout;
         if layout.unclaimed.value == Unclaimed::Ignore {
             return;
         }
         let manifest = self.input.manifest;
         let taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
-        let _ = real_of;
         let mut traced: BTreeSet<&Path> = manifest
             .modules
             .iter()
