@@ -259,7 +259,8 @@ fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
     let bad = scratch.path().join("bad-patchelf");
     std::fs::write(
         &bad,
-        "#!/bin/sh\nlast=\nfor a in \"$@\"; do last=$a; done\ncase $last in\n  */python/bin/python3.11) exec patchelf --set-rpath '$ORIGIN/../nowhere' \"$last\" ;;\nesac\nexec patchelf \"$@\"\n",
+        // The file patchelf writes: the one after `--output`, else the last argument.
+        "#!/bin/sh\nout=\nprev=\nfor a in \"$@\"; do\n  [ \"$prev\" = --output ] && out=$a\n  prev=$a\ndone\n[ -n \"$out\" ] || out=$prev\npatchelf \"$@\" || exit $?\ncase $out in\n  */python/bin/python3.11) exec patchelf --set-rpath '$ORIGIN/../nowhere' \"$out\" ;;\nesac\n",
     )
     .unwrap();
     let mut perms = std::fs::metadata(&bad).unwrap().permissions();

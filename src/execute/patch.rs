@@ -26,9 +26,20 @@ impl ElfEdits {
     }
 }
 
-/// Writes [`ElfEdits`] into a file in place.
+/// Writes [`ElfEdits`] into binaries.
 pub trait Patcher: Sync {
+    /// Edits `file` in place.
     fn patch(&self, file: &Path, edits: &ElfEdits) -> Result<(), PatchError>;
+
+    /// Writes `source` with `edits` applied to `dest` (a new file), leaving `source`
+    /// alone. The default copies, then patches the copy.
+    fn patch_into(&self, source: &Path, dest: &Path, edits: &ElfEdits) -> Result<(), PatchError> {
+        std::fs::copy(source, dest).map_err(|e| PatchError::Failed {
+            file: dest.to_owned(),
+            message: e.to_string(),
+        })?;
+        self.patch(dest, edits)
+    }
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -115,7 +126,10 @@ impl Patchelf {
     /// one call, except `--add-needed`: patchelf 0.14 writes a wrong RUNPATH (the added
     /// name) when it grows the RUNPATH and adds a need in the same call, so needs are
     /// added by a call of their own, first.
-    fn calls(file: &Path, edits: &ElfEdits) -> Vec<Vec<OsString>> {
+    /// With `output`, the first call reads `file` and writes `output` (`--output`), and
+    /// later calls edit `output` in place: the binary is written once, not copied and
+    /// then rewritten.
+    fn calls(file: &Path, output: Option<&Path>, edits: &ElfEdits) -> Vec<Vec<OsString>> {
         let mut calls = Vec::new();
         if !edits.add_needed.is_empty() {
             let mut add: Vec<OsString> = Vec::new();
@@ -131,6 +145,17 @@ impl Patchelf {
         };
         if !rest.is_empty() {
             calls.push(Self::arguments(file, &rest));
+        }
+        if let Some(output) = output {
+            for (i, call) in calls.iter_mut().enumerate() {
+                let target = call.pop();
+                if i == 0 {
+                    call.extend(["--output".into(), output.into()]);
+                    call.extend(target);
+                } else {
+                    call.push(output.into());
+                }
+            }
         }
         calls
     }
@@ -156,27 +181,46 @@ impl Patchelf {
     }
 }
 
-impl Patcher for Patchelf {
-    fn patch(&self, file: &Path, edits: &ElfEdits) -> Result<(), PatchError> {
-        if edits.is_empty() {
-            return Ok(());
-        }
-        for args in Self::calls(file, edits) {
+impl Patchelf {
+    fn run(&self, file: &Path, output: Option<&Path>, edits: &ElfEdits) -> Result<(), PatchError> {
+        let shown = output.unwrap_or(file);
+        for args in Self::calls(file, output, edits) {
             let out = Command::new(&self.program)
                 .args(args)
                 .output()
                 .map_err(|e| PatchError::Failed {
-                    file: file.to_owned(),
+                    file: shown.to_owned(),
                     message: e.to_string(),
                 })?;
             if !out.status.success() {
                 return Err(PatchError::Failed {
-                    file: file.to_owned(),
+                    file: shown.to_owned(),
                     message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
                 });
             }
         }
         Ok(())
+    }
+}
+
+impl Patcher for Patchelf {
+    fn patch(&self, file: &Path, edits: &ElfEdits) -> Result<(), PatchError> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        self.run(file, None, edits)
+    }
+
+    fn patch_into(&self, source: &Path, dest: &Path, edits: &ElfEdits) -> Result<(), PatchError> {
+        if edits.is_empty() {
+            return std::fs::copy(source, dest)
+                .map(drop)
+                .map_err(|e| PatchError::Failed {
+                    file: dest.to_owned(),
+                    message: e.to_string(),
+                });
+        }
+        self.run(source, Some(dest), edits)
     }
 }
 
@@ -198,7 +242,7 @@ mod tests {
             replace_needed: vec![("libfoo.so.1".into(), "libfoo-1a2b.so.1".into())],
             add_needed: vec!["libgcc_s.so.1".into()],
         };
-        let calls = Patchelf::calls(Path::new("x.so"), &edits);
+        let calls = Patchelf::calls(Path::new("x.so"), None, &edits);
         assert_eq!(
             calls,
             [
@@ -214,6 +258,14 @@ mod tests {
             ]
             .map(|call| call.into_iter().map(OsString::from).collect::<Vec<_>>())
         );
+        // Written once: the first call reads the source and writes the dist's file.
+        let into = Patchelf::calls(Path::new("src.so"), Some(Path::new("dist.so")), &edits);
+        assert_eq!(
+            into[0][..3],
+            ["--add-needed", "libgcc_s.so.1", "--output"].map(OsString::from)
+        );
+        assert_eq!(into[0][3..], ["dist.so", "src.so"].map(OsString::from));
+        assert_eq!(into[1].last(), Some(&OsString::from("dist.so")));
         let remove = ElfEdits {
             runpath: Some(vec![]),
             ..ElfEdits::default()

@@ -273,33 +273,30 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
         };
         let dest = root.join(checked(&entry.dest));
         let edits = edits.as_ref().filter(|e| !e.is_empty());
-        let (file, was_reflinked) = copy_file(source, &dest)?;
-        if was_reflinked {
-            reflinked.fetch_add(1, Ordering::Relaxed);
-        }
-        if *stamp_pyc {
-            stamp(&file, &dest, options.mtime)?;
-        }
-        match edits {
-            Some(edits) => {
-                drop(file);
-                options.patcher.patch(&dest, edits)?;
-                patched.fetch_add(1, Ordering::Relaxed);
-                std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
-                    .map_err(io("set the mode of", &dest))?;
+        if let Some(edits) = edits {
+            // Written once, by patchelf, from the source (never a copy patched after).
+            options.patcher.patch_into(source, &dest, edits)?;
+            patched.fetch_add(1, Ordering::Relaxed);
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
+                .map_err(io("set the mode of", &dest))?;
+        } else {
+            let (file, was_reflinked) = copy_file(source, &dest)?;
+            if was_reflinked {
+                reflinked.fetch_add(1, Ordering::Relaxed);
+            }
+            if *stamp_pyc {
+                stamp(&file, &dest, options.mtime)?;
             }
             // Mode and time through the open file: no more path lookups.
-            None => {
-                file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
-                    .map_err(io("set the mode of", &dest))?;
-                let time = std::time::UNIX_EPOCH + Duration::from_secs(options.mtime.max(0) as u64);
-                file.set_times(
-                    std::fs::FileTimes::new()
-                        .set_accessed(time)
-                        .set_modified(time),
-                )
-                .map_err(io("set the time of", &dest))?;
-            }
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+                .map_err(io("set the mode of", &dest))?;
+            let time = std::time::UNIX_EPOCH + Duration::from_secs(options.mtime.max(0) as u64);
+            file.set_times(
+                std::fs::FileTimes::new()
+                    .set_accessed(time)
+                    .set_modified(time),
+            )
+            .map_err(io("set the time of", &dest))?;
         }
         tick();
         Ok(())
