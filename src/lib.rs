@@ -12,3 +12,4 @@ pub mod manifest;
 pub mod plan;
 pub mod policy;
 pub mod trace;
+pub mod verify;

@@ -97,6 +97,7 @@ fn options(target: &Path, patcher: &Patchelf) -> ApplyOptions<'static> {
         patcher,
         mtime: 315_532_800,
         progress: None,
+        check: None,
     }
 }
 

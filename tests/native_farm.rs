@@ -13,7 +13,7 @@ use kit::{Kit, Lib};
 use shenzi::binary::BinaryCache;
 use shenzi::farm::{self, FarmGraph, FarmInput, NativeProblem, RootKind};
 use shenzi::loader::{Rule, SearchConfig};
-use shenzi::manifest::{Manifest, read_manifest};
+use shenzi::manifest::{LoadVia, Manifest, read_manifest};
 use shenzi::policy::{self, Policy};
 
 /// Traces `python -c CODE` and returns the manifest.
@@ -131,6 +131,24 @@ fn two_files_with_one_soname_are_a_clash() {
     .unwrap()
     .to_string();
     assert_eq!(code, "shenzi::native::soname_clash");
+
+    // `explain` shows both files' chains and the clash.
+    let out = support::shenzi()
+        .arg("explain")
+        .arg(kit.path("shenzi.json"))
+        .arg("libdup.so.1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("file: {}", one.display()))
+            && text.contains(&format!("file: {}", two.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("problem: two different files are loaded as `libdup.so.1`"),
+        "{text}"
+    );
 }
 
 /// A need nothing provides: the diagnostic names the object, the need and every place
@@ -359,4 +377,158 @@ fn bad_roots_are_reported_and_the_rest_still_builds() {
     }
     assert!(g.node_by_path(&good).is_some());
     assert!(g.roots.iter().any(|r| r.path == good));
+}
+
+/// The graph holds exactly what the real process mapped: every object in the trace's
+/// `/proc/self/maps` is a node, and every node was mapped (no policy, so nothing is
+/// left to the system).
+#[test]
+fn the_graph_holds_exactly_what_the_traced_process_mapped() {
+    let venv = support::wheel_venv();
+    let kit = Kit::new();
+    let out = kit.path("all.json");
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .args(["-c", "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust, ssl, sqlite3, ctypes; ctypes.CDLL('libz.so.1')"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let manifest = read_manifest(&out).unwrap();
+    let (config, _) = SearchConfig::host();
+    let g = farm::build(
+        FarmInput {
+            manifest: &manifest,
+            extensions: None,
+            policy: None,
+            config: &config,
+        },
+        &BinaryCache::new(),
+    );
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    let mapped: std::collections::BTreeSet<PathBuf> = manifest
+        .native
+        .objects
+        .iter()
+        .map(|o| o.path.clone())
+        .collect();
+    let nodes: std::collections::BTreeSet<PathBuf> =
+        g.graph.node_weights().map(|n| n.path.clone()).collect();
+    assert_eq!(nodes, mapped);
+    assert!(mapped.len() > 20, "{}", mapped.len());
+    assert!(
+        !g.roots.iter().any(|r| r.kind == RootKind::Mapped),
+        "every mapped object is explained by a traced cause: {:?}",
+        g.roots
+            .iter()
+            .filter(|r| r.kind == RootKind::Mapped)
+            .collect::<Vec<_>>()
+    );
+}
+
+/// The same on every interpreter of the matrix (pyenv 3.8–3.13 with a shared
+/// libpython and an absolute RUNPATH, Debian's static one), with stdlib extensions.
+#[test]
+fn every_interpreters_graph_matches_its_mapped_objects() {
+    let kit = Kit::new();
+    let mut checked = 0;
+    for interp in support::interpreters() {
+        let out = kit.path(&format!("{}.json", interp.label));
+        let status = support::shenzi()
+            .args(["trace", "-o"])
+            .arg(&out)
+            .arg("--")
+            .arg(&interp.path)
+            .args(["-c", "import ssl, sqlite3, ctypes, zlib, bz2, lzma, _decimal, readline, curses, uuid, hashlib"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{}", interp.label);
+        let manifest = read_manifest(&out).unwrap();
+        let (config, _) = SearchConfig::host();
+        let g = farm::build(
+            FarmInput {
+                manifest: &manifest,
+                extensions: None,
+                policy: None,
+                config: &config,
+            },
+            &BinaryCache::new(),
+        );
+        assert!(g.problems.is_empty(), "{}: {:?}", interp.label, g.problems);
+        let mapped: std::collections::BTreeSet<PathBuf> = manifest
+            .native
+            .objects
+            .iter()
+            .map(|o| o.path.clone())
+            .collect();
+        let nodes: std::collections::BTreeSet<PathBuf> =
+            g.graph.node_weights().map(|n| n.path.clone()).collect();
+        assert_eq!(nodes, mapped, "{}", interp.label);
+        assert!(
+            !g.roots.iter().any(|r| r.kind == RootKind::Mapped),
+            "{}",
+            interp.label
+        );
+        checked += 1;
+    }
+    assert!(checked > 0);
+}
+
+/// A library that `dlopen`s another from C: no audit event sees it, but the object is
+/// mapped, so it becomes a root of its own (a derived `dlopen` load, or "mapped, no
+/// traced cause") and is kept.
+#[test]
+fn a_library_dlopened_from_c_is_a_root() {
+    let kit = Kit::new();
+    let plugin = kit.lib(
+        "plug/libplugin.so",
+        Lib {
+            soname: "libplugin.so",
+            ..Lib::default()
+        },
+    );
+    let host_src = kit.path("h/libhost.c");
+    std::fs::create_dir_all(kit.path("h")).unwrap();
+    std::fs::write(
+        &host_src,
+        format!(
+            "#include <dlfcn.h>\n__attribute__((constructor)) static void load(void) {{ dlopen({:?}, RTLD_NOW); }}\n",
+            plugin.display().to_string()
+        ),
+    )
+    .unwrap();
+    let host = kit.path("h/libhost.so");
+    kit::gcc(&[
+        "-shared",
+        "-fPIC",
+        host_src.to_str().unwrap(),
+        "-o",
+        host.to_str().unwrap(),
+        "-Wl,-soname,libhost.so",
+        "-ldl",
+    ]);
+    let manifest = trace(&kit, &ctypes_loads(&[&host]));
+    assert!(
+        manifest.native.objects.iter().any(|o| o.path == plugin),
+        "the real process mapped the plugin"
+    );
+    let g = graph(&manifest);
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    let node = g.node_by_path(&plugin).expect("the plugin is in the graph");
+    let root = g.roots.iter().find(|r| r.node == node).expect("as a root");
+    // The trace derives the load from the mappings (no audit event saw it); the graph
+    // roots it as a run-time load by native code, opened by its real path.
+    match &root.kind {
+        RootKind::RuntimeLoad { via, .. } => assert_eq!(*via, LoadVia::Dlopen),
+        RootKind::Mapped => {}
+        other => panic!("unexpected root {other:?}"),
+    }
+    assert_eq!(root.path, plugin);
+    assert!(
+        !g.roots
+            .iter()
+            .any(|r| r.kind == RootKind::Mapped && r.node != node)
+    );
 }

@@ -696,3 +696,136 @@ fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
     assert_eq!(found.rule, Rule::DefaultDir { dir: kit.path("z") });
     assert!(ask(&bare, "libz.so.1").found.is_none());
 }
+
+/// How a missing need reads, on a machine described entirely by the test (no
+/// hwcaps subfolders, an empty cache, one default directory), so the text is the same
+/// everywhere.
+#[test]
+fn a_missing_need_renders_as_a_diagnostic() {
+    let kit = Kit::new();
+    let gone = kit.lib(
+        "tmp/libgone.so.7",
+        Lib {
+            soname: "libgone.so.7",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "app/libuser.so",
+        Lib {
+            soname: "libuser.so",
+            needs: &[&gone],
+            runpath: &["$ORIGIN/../lib"],
+            ..Lib::default()
+        },
+    );
+    std::fs::remove_file(&gone).unwrap();
+    let config = SearchConfig {
+        ld_cache: Default::default(),
+        default_dirs: vec![kit.path("sys")],
+        hwcaps: vec![],
+        legacy_subdirs: vec![],
+        ..host()
+    };
+    let cache = BinaryCache::new();
+    let object = Opened {
+        path: user.clone(),
+        info: cache.get(&user).unwrap().elf().unwrap().clone(),
+    };
+    let lp = vec!["/opt/lp".to_owned()];
+    let res = resolve(
+        &cache,
+        &config,
+        &Request {
+            name: "libgone.so.7",
+            object: &object,
+            chain: &[],
+            main: None,
+            library_path: &lp,
+            loaded: &[],
+        },
+    );
+    let problem = shenzi::farm::NativeProblem::MissingNeed {
+        object: user.clone(),
+        need: "libgone.so.7".into(),
+        searched: res.searched.iter().map(ToString::to_string).collect(),
+    };
+    let mut text = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::none())
+        .with_width(100)
+        .render_report(&mut text, &problem)
+        .unwrap();
+    let text = text.replace(&kit.dir.path().display().to_string(), "[kit]");
+    insta::assert_snapshot!("missing_need", text);
+}
+
+/// Rule: `LD_PRELOAD` objects load right after the executable, before its needs, and
+/// are then reused by SONAME: a preloaded `libord.so.1` wins over the one RUNPATH names.
+#[test]
+fn preloaded_objects_are_loaded_first_and_reused_by_soname() {
+    let kit = Kit::new();
+    let pre = kit.lib(
+        "pre/libord.so.1",
+        Lib {
+            soname: "libord.so.1",
+            ..Lib::default()
+        },
+    );
+    let own = kit.lib(
+        "own/libord.so.1",
+        Lib {
+            soname: "libord.so.1",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "u/libord_user.so",
+        Lib {
+            soname: "libord_user.so",
+            needs: &[&own],
+            runpath: &[kit.path("own").to_str().unwrap()],
+            ..Lib::default()
+        },
+    );
+    let out = std::process::Command::new(&kit.probe)
+        .arg(&user)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("LD_PRELOAD", &pre)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut real: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("linux-vdso"))
+        .map(str::to_owned)
+        .collect();
+    real.sort();
+
+    let cache = BinaryCache::new();
+    let config = host();
+    let probe = std::fs::canonicalize(&kit.probe).unwrap();
+    let start = shenzi::loader::Start {
+        exe: &probe,
+        interp: None,
+        library_path: vec![],
+        preload: shenzi::loader::split_preload(&pre.display().to_string()),
+    };
+    let (mut process, events) = Process::launch(&cache, &config, &start, &|_| true);
+    assert!(events.iter().any(|e| e.preload && e.index.is_some()));
+    let main = process.main.unwrap();
+    let events = process.dlopen(&cache, &config, main, &user.to_string_lossy());
+    let ord = events.iter().find(|e| e.name == "libord.so.1").unwrap();
+    assert!(matches!(
+        ord.resolution.found.as_ref().unwrap().rule,
+        Rule::AlreadyLoaded { .. }
+    ));
+    let mut simulated: Vec<String> = process
+        .objects
+        .iter()
+        .filter(|o| o.loaded.path != probe)
+        .map(|o| o.loaded.path.display().to_string())
+        .collect();
+    simulated.sort();
+    assert_eq!(simulated, real);
+    assert!(has(&real, &pre) && !has(&real, &own), "{real:?}");
+}

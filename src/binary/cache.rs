@@ -14,9 +14,13 @@ use super::elf::{ObjectInfo, parse_object};
 /// modification time make a cached answer safe against a file rewritten in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId {
+    /// `st_dev`.
     pub dev: u64,
+    /// `st_ino`.
     pub ino: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: i128,
 }
 
@@ -48,8 +52,11 @@ pub enum Contents {
 /// One file read from disk: its identity, content hash and parsed contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binary {
+    /// Where it is on disk (the identity the loader dedups by).
     pub id: FileId,
+    /// What it is: the blake3 hash of its bytes (the farm's node identity).
     pub hash: ContentHash,
+    /// What the bytes turned out to be.
     pub contents: Contents,
 }
 

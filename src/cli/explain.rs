@@ -236,6 +236,19 @@ pub fn explain(
         if more {
             let _ = writeln!(out, "\n(more chains not shown; raise --max-chains)");
         }
+        for problem in &graph.problems {
+            let concerns = match problem {
+                NativeProblem::SonameClash { paths, .. } => {
+                    paths.iter().any(|p| node.aliases.contains(p))
+                }
+                NativeProblem::MissingNeed { object, .. }
+                | NativeProblem::UnusableNeed { object, .. } => node.aliases.contains(object),
+                _ => false,
+            };
+            if concerns {
+                let _ = writeln!(out, "\nproblem: {problem}");
+            }
+        }
     }
     out
 }

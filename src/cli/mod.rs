@@ -3,9 +3,11 @@
 //! Exit codes: 0 success, 1 a failure the user can fix, 2 a usage error; `trace` passes
 //! the traced program's own status through.
 
+mod apply;
 mod check;
-mod fmt;
 mod explain;
+mod fmt;
+mod plan;
 mod render;
 mod trace;
 
@@ -24,8 +26,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Trace(trace::TraceArgs),
+    Apply(apply::ApplyArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
+    Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
 }
 
@@ -42,8 +46,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
     };
     match result {

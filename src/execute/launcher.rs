@@ -7,9 +7,9 @@
 //! - It sets no `LD_LIBRARY_PATH`: every binary in the dist finds its libraries through
 //!   its own RUNPATH, so child processes (`sh`, `git`) never load the dist's libraries.
 //! - It removes every `PYTHON*` variable (whatever the target user has set) and exports
-//!   `PYTHONNOUSERSITE=1`, so neither the main interpreter nor a child started with
-//!   `sys.executable` sees the user's site folder or stray settings; the main interpreter
-//!   also runs with `-E -s`.
+//!   `PYTHONNOUSERSITE=1` when the layout's flags keep the user site out (`-s`, `-I`), so
+//!   a child started with `sys.executable` does not see it either; the main interpreter
+//!   gets the layout's flags.
 //! - It `exec`s the interpreter: arguments, stdin/stdout, signals and the exit status pass
 //!   through untouched, and `sys.executable` is the dist's interpreter.
 
@@ -34,6 +34,8 @@ pub struct LauncherSpec {
     pub entry: LaunchEntry,
     /// What the launcher is for, shown in its header.
     pub app_name: String,
+    /// Interpreter options (`-E`, `-s`, ...), from the layout's `flags`.
+    pub flags: Vec<String>,
 }
 
 /// Quotes `text` for `sh`: single quotes, with embedded single quotes closed and escaped.
@@ -85,15 +87,23 @@ for name in $(export -p | while IFS= read -r line; do
 done); do
   unset "$name"
 done
-PYTHONNOUSERSITE=1
-export PYTHONNOUSERSITE
-
-exec "$dist"/{interpreter} -E -s {entry} "$@"
+{nousersite}
+exec "$dist"/{interpreter}{flags} {entry} "$@"
 "#,
         app = spec.app_name.replace(['\n', '"', '$', '`', '\\'], "_"),
         up = up,
         interpreter = sh_quote(&spec.interpreter),
         entry = entry,
+        flags = spec
+            .flags
+            .iter()
+            .map(|f| format!(" {}", sh_quote(f)))
+            .collect::<String>(),
+        nousersite = if spec.flags.iter().any(|f| f == "-s" || f == "-I") {
+            "PYTHONNOUSERSITE=1\nexport PYTHONNOUSERSITE\n"
+        } else {
+            ""
+        },
     );
     out
 }
@@ -116,10 +126,15 @@ mod tests {
             interpreter: "python/bin/python3.11".into(),
             entry: LaunchEntry::Module("my app".into()),
             app_name: "app".into(),
+            flags: vec!["-E".into(), "-s".into()],
         };
         let text = render(&spec);
         assert!(text.contains(r#"cd -P -- "$here/../..""#), "{text}");
-        assert!(text.contains(r#"exec "$dist"/'python/bin/python3.11' -E -s -m 'my app' "$@""#));
+        assert!(
+            text.contains(r#"exec "$dist"/'python/bin/python3.11' '-E' '-s' -m 'my app' "$@""#),
+            "{text}"
+        );
+        assert!(text.contains("export PYTHONNOUSERSITE"));
         assert!(!text.contains("LD_LIBRARY_PATH="));
     }
 }

@@ -6,4 +6,4 @@ mod patch;
 mod write;
 
 pub use patch::{ElfEdits, PatchError, Patchelf, Patcher};
-pub use write::{ApplyError, ApplyOptions, ApplySummary, write_dist};
+pub use write::{ApplyError, ApplyOptions, ApplySummary, CheckFailure, CheckFn, write_dist};

@@ -32,6 +32,45 @@ pub struct ApplyOptions<'a> {
     pub mtime: i64,
     /// Called with (entries done, entries in all) as the work goes.
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// Run on the finished folder before it is renamed into place (`verify`); an error
+    /// discards the dist.
+    pub check: Option<&'a CheckFn>,
+}
+
+/// A check of a finished dist folder; its error is the diagnostic to show.
+pub type CheckFn = dyn Fn(&Path) -> Result<(), CheckFailure> + Sync;
+
+/// Why a built dist failed its check: any diagnostic, shown as it is.
+#[derive(Debug)]
+pub struct CheckFailure(pub Box<dyn Diagnostic + Send + Sync>);
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+impl Diagnostic for CheckFailure {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.0.related()
+    }
 }
 
 /// What was written.
@@ -90,6 +129,11 @@ pub enum ApplyError {
     #[error("interrupted; the half-built dist was removed")]
     #[diagnostic(code(shenzi::apply::interrupted))]
     Interrupted,
+
+    /// The check's own diagnostic; the dist was removed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    CheckFailed(CheckFailure),
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
@@ -128,6 +172,9 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     set_mtimes(plan, root, options.mtime)?;
     if interrupted() {
         return Err(ApplyError::Interrupted);
+    }
+    if let Some(check) = options.check {
+        check(root).map_err(ApplyError::CheckFailed)?;
     }
 
     if replacing {

@@ -15,11 +15,12 @@
 mod diagnostics;
 mod floor;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 pub use diagnostics::NativeProblem;
@@ -33,7 +34,9 @@ use crate::policy::Policy;
 /// One binary, by content.
 #[derive(Debug, Clone)]
 pub struct Node {
+    /// The blake3 hash of its bytes: its identity.
     pub hash: ContentHash,
+    /// Its parsed headers.
     pub info: Arc<ObjectInfo>,
     /// Its real path (the first one seen, in sorted order of discovery).
     pub path: PathBuf,
@@ -58,8 +61,11 @@ impl Node {
 /// because of `rule`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
+    /// The name asked (`DT_NEEDED` entry).
     pub name: String,
+    /// The search rule that found the file.
     pub rule: Rule,
+    /// The path the target was opened by (the first closure that found it this way).
     pub opened_as: PathBuf,
 }
 
@@ -77,6 +83,8 @@ pub enum RootKind {
         via: LoadVia,
         caller: Option<String>,
     },
+    /// Loaded at start-up because `LD_PRELOAD` names it.
+    Preload { name: String },
     /// Mapped in the traced process, but nothing traced explains how.
     Mapped,
 }
@@ -84,7 +92,9 @@ pub enum RootKind {
 /// A root of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
+    /// What started the load.
     pub kind: RootKind,
+    /// The root object.
     pub node: NodeIndex,
     /// The path it was opened by.
     pub path: PathBuf,
@@ -110,6 +120,7 @@ impl Root {
                     None => call,
                 }
             }
+            RootKind::Preload { name } => format!("LD_PRELOAD={name}"),
             RootKind::Mapped => "mapped by the traced process (no traced cause)".into(),
         }
     }
@@ -118,19 +129,23 @@ impl Root {
 /// What to build the graph from.
 #[derive(Debug, Clone, Copy)]
 pub struct FarmInput<'a> {
+    /// The trace.
     pub manifest: &'a Manifest,
     /// The extension modules to root the graph at (those of the selected units); `None`
     /// for every extension module the trace imported.
     pub extensions: Option<&'a [PathBuf]>,
     /// The libraries the target provides: found, but not followed and not bundled.
     pub policy: Option<&'a Policy>,
+    /// The machine to resolve on (normally [`SearchConfig::host`]).
     pub config: &'a SearchConfig,
 }
 
 /// The graph, its roots and everything wrong with it.
 #[derive(Debug, Clone, Default)]
 pub struct FarmGraph {
+    /// Binaries by content, needs as edges.
     pub graph: DiGraph<Node, Need>,
+    /// What started each load, in the order resolved.
     pub roots: Vec<Root>,
     /// Every problem found, in a stable order.
     pub problems: Vec<NativeProblem>,
@@ -157,46 +172,69 @@ impl FarmGraph {
             .filter(|&i| self.graph[i].system.is_none())
     }
 
-    /// The glibc floor of the bundled objects.
+    /// The glibc floor of the bundled objects. The `GLIBCXX_`/`CXXABI_` floors are
+    /// kept only when the C++ runtime is left to the target: a bundled `libstdc++`
+    /// provides its own versions.
     pub fn glibc_floor(&self) -> GlibcFloor {
-        glibc_floor(self.bundled().map(|i| {
+        let mut floor = glibc_floor(self.bundled().map(|i| {
             let n = &self.graph[i];
             (n.path.as_path(), n.info.as_ref())
-        }))
+        }));
+        let cxx_bundled = self
+            .bundled()
+            .any(|i| self.graph[i].info.soname.as_deref() == Some("libstdc++.so.6"));
+        if cxx_bundled {
+            floor.glibcxx = None;
+            floor.cxxabi = None;
+        }
+        floor
     }
 
-    /// Every chain from a root to `target`, as edge lists (shortest first, at most
-    /// `limit`), each a simple path (no node twice).
-    pub fn chains_to(
-        &self,
-        target: NodeIndex,
-        limit: usize,
-    ) -> Vec<(usize, Vec<petgraph::graph::EdgeIndex>)> {
+    /// Every chain from a root to `target`: the root's index in [`FarmGraph::roots`] and
+    /// the need edges followed, each chain a simple path (no node twice). Shortest
+    /// first, then by root; at most `limit`.
+    pub fn chains_to(&self, target: NodeIndex, limit: usize) -> Vec<(usize, Vec<EdgeIndex>)> {
+        // Only nodes from which `target` can be reached are worth walking through.
+        let mut can_reach = vec![false; self.graph.node_count()];
+        let mut todo = vec![target];
+        can_reach[target.index()] = true;
+        while let Some(n) = todo.pop() {
+            for m in self.graph.neighbors_directed(n, Direction::Incoming) {
+                if !can_reach[m.index()] {
+                    can_reach[m.index()] = true;
+                    todo.push(m);
+                }
+            }
+        }
         let mut out = Vec::new();
         for (r, root) in self.roots.iter().enumerate() {
-            let mut stack = vec![(root.node, Vec::new())];
-            let mut seen_paths = 0usize;
-            while let Some((at, path)) = stack.pop() {
+            if !can_reach[root.node.index()] {
+                continue;
+            }
+            // Breadth-first, so each root's chains come shortest first.
+            let mut queue = VecDeque::from([(root.node, Vec::<EdgeIndex>::new())]);
+            let mut found = 0usize;
+            while let Some((at, path)) = queue.pop_front() {
                 if at == target {
                     out.push((r, path));
-                    seen_paths += 1;
-                    if seen_paths > limit {
+                    found += 1;
+                    if found >= limit {
                         break;
                     }
                     continue;
                 }
                 let mut next: Vec<_> = self.graph.edges(at).collect();
-                next.sort_by_key(|e| std::cmp::Reverse(e.id()));
+                next.sort_by_key(|e| e.id());
                 for e in next {
                     let to = e.target();
                     let on_path = to == root.node
-                        || path.iter().any(|&p: &petgraph::graph::EdgeIndex| {
-                            self.graph.edge_endpoints(p).is_some_and(|(_, t)| t == to)
-                        });
-                    if !on_path {
+                        || path
+                            .iter()
+                            .any(|&p| self.graph.edge_endpoints(p).is_some_and(|(_, t)| t == to));
+                    if can_reach[to.index()] && !on_path {
                         let mut p = path.clone();
                         p.push(e.id());
-                        stack.push((to, p));
+                        queue.push_back((to, p));
                     }
                 }
             }
@@ -253,8 +291,18 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         b.check_sonames();
         return b.farm;
     }
-    let (process, events) =
-        Process::start_where(cache, input.config, &exe, None, library_path, &follow);
+    let preload = manifest
+        .env
+        .get("LD_PRELOAD")
+        .map(|v| loader::split_preload(v))
+        .unwrap_or_default();
+    let start = loader::Start {
+        exe: &exe,
+        interp: None,
+        library_path,
+        preload,
+    };
+    let (process, events) = Process::launch(cache, input.config, &start, &follow);
     let mut startup = Sim {
         nodes: Vec::new(),
         process,
@@ -451,6 +499,10 @@ impl Builder<'_> {
         }
         for (k, event) in events.iter().enumerate() {
             let Some(target) = event.index else {
+                if event.preload {
+                    // glibc ignores a preload it cannot load (with a warning).
+                    continue;
+                }
                 let from = event
                     .from
                     .map(|f| sim.process.objects[f].loaded.path.clone())
@@ -461,8 +513,17 @@ impl Builder<'_> {
             let Some(to) = self.node_of(sim, target) else {
                 continue;
             };
-            if k == 0 {
-                if let Some(kind) = root.clone() {
+            let root_kind = if event.preload {
+                Some(RootKind::Preload {
+                    name: event.name.clone(),
+                })
+            } else if k == 0 {
+                root.clone()
+            } else {
+                None
+            };
+            if k == 0 || event.preload {
+                if let Some(kind) = root_kind {
                     let path = sim.process.objects[target].loaded.path.clone();
                     let rule = match (&kind, &event.resolution.found) {
                         (RootKind::Executable, _) | (_, None) => None,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use globset::{GlobBuilder, GlobSetBuilder};
+use globset::GlobBuilder;
 
 use super::diagnostic::{Diagnostic, ErrorKind};
 use super::model::*;
@@ -17,9 +17,20 @@ use crate::policy;
 /// Analyzes a parsed layout. Diagnostics (warnings too) are pushed; the layout is
 /// returned when none of them is an error.
 pub fn analyze(ast: &Ast, diagnostics: &mut Vec<Diagnostic>) -> Option<Layout> {
+    analyze_with(ast, diagnostics, true)
+}
+
+/// Analyzes; with `build` false only diagnoses (globs are checked, not compiled), for
+/// a layout whose syntax errors already rule out using it.
+pub(crate) fn analyze_with(
+    ast: &Ast,
+    diagnostics: &mut Vec<Diagnostic>,
+    build: bool,
+) -> Option<Layout> {
     let before = diagnostics.len();
     let mut a = Analyzer {
         diagnostics: Vec::new(),
+        build,
     };
     let layout = a.layout(ast);
     let had_error = a.diagnostics.iter().any(Diagnostic::is_error);
@@ -30,6 +41,8 @@ pub fn analyze(ast: &Ast, diagnostics: &mut Vec<Diagnostic>) -> Option<Layout> {
 
 struct Analyzer {
     diagnostics: Vec<Diagnostic>,
+    /// Whether to build the layout (compile its globs) when nothing is wrong.
+    build: bool,
 }
 
 /// A statement that may be given once: its value and where it was first given.
@@ -180,10 +193,10 @@ impl Analyzer {
         };
         let ignore = self.globs(&ignore, None);
 
-        if self.errors() > 0 {
+        if self.errors() > 0 || !self.build {
             return None;
         }
-        Some(Layout {
+        let mut layout = Layout {
             name: name.get().cloned(),
             system: system_policy?,
             farms: resolved_farms.into_iter().collect::<Option<Vec<_>>>()?,
@@ -192,7 +205,15 @@ impl Analyzer {
             conflicts: conflict_policy?,
             unclaimed: unclaimed_policy?,
             ignore: ignore?,
-        })
+        };
+        let mut cache = HashMap::new();
+        for unit in &mut layout.units {
+            unit.only.compile(&mut cache);
+            unit.exclude.compile(&mut cache);
+        }
+        layout.ignore.compile(&mut cache);
+        layout.system.compile()?;
+        Some(layout)
     }
 
     /// Checks names are unique; returns name -> index (first definition wins).
@@ -241,8 +262,7 @@ impl Analyzer {
     /// Compiles globs; `matched` says what unit globs are matched against (absolute
     /// patterns are then suspicious), `None` for `ignore`, which matches real paths.
     fn globs(&mut self, patterns: &[&Str], matched: Option<&'static str>) -> Option<Globs> {
-        let mut set = GlobSetBuilder::new();
-        let mut matchers = Vec::new();
+        let mut globs = Vec::new();
         let mut spanned = Vec::new();
         let mut ok = true;
         for s in patterns {
@@ -258,8 +278,7 @@ impl Analyzer {
                     {
                         self.push(s.span, ErrorKind::AbsoluteGlob { matched });
                     }
-                    matchers.push(glob.compile_matcher());
-                    set.add(glob);
+                    globs.push(glob);
                     spanned.push(Spanned::new(value, s.span));
                 }
                 Err(err) => {
@@ -273,11 +292,10 @@ impl Analyzer {
                 }
             }
         }
-        let set = set.build().ok()?;
         ok.then_some(Globs {
             patterns: spanned,
-            set,
-            matchers,
+            globs,
+            matchers: Vec::new(),
         })
     }
 
@@ -361,7 +379,7 @@ impl Analyzer {
             }
             if let Some(c) = &cxx_choice
                 && c.value == CxxRuntime::Bundle
-                && cxx_entries.iter().any(|e| glob_matches(&value, e))
+                && glob_matches_any(&value, cxx_entries.iter().copied())
             {
                 self.push(
                     s.span,
@@ -376,7 +394,7 @@ impl Analyzer {
             let value = s.value();
             if let Some(c) = &cxx_choice
                 && c.value == CxxRuntime::System
-                && cxx_entries.iter().any(|e| glob_matches(&value, e))
+                && glob_matches_any(&value, cxx_entries.iter().copied())
             {
                 self.push(
                     s.span,
@@ -385,7 +403,7 @@ impl Analyzer {
                         choice_span: c.span,
                     },
                 );
-            } else if !provided.iter().any(|e| glob_matches(&value, &e.pattern)) {
+            } else if !glob_matches_any(&value, provided.iter().map(|e| e.pattern.as_str())) {
                 self.push(s.span, ErrorKind::RemoveMatchesNothing { pattern: value });
             }
         }
@@ -420,8 +438,8 @@ impl Analyzer {
         }
         Some(SystemPolicy {
             presets,
-            provided_set: glob_set(&provided)?,
-            bundled_set: glob_set(&bundled)?,
+            provided_set: globset::GlobSet::empty(),
+            bundled_set: globset::GlobSet::empty(),
             provided,
             bundled,
             cxx_runtime: cxx_choice,
@@ -555,6 +573,7 @@ impl Analyzer {
         let mut take = Once::new("take");
         let mut to = Once::new("to");
         let mut select = Once::new("select");
+        let mut site = Once::new("site");
         let mut action = Once::new("action");
         let mut farm = Once::new("farm");
         let mut serve = Once::new("serve");
@@ -567,6 +586,7 @@ impl Analyzer {
                 UnitStmt::Only(list) => only.extend(list),
                 UnitStmt::Exclude(list) => exclude.extend(list),
                 UnitStmt::Select(w) => select.set(self, stmt.keyword, w),
+                UnitStmt::Site(list) => site.set(self, stmt.keyword, list),
                 UnitStmt::Action(w) => action.set(self, stmt.keyword, w),
                 UnitStmt::Farm(w) => farm.set(self, stmt.keyword, w),
                 UnitStmt::Serve(w) => serve.set(self, stmt.keyword, w),
@@ -642,6 +662,41 @@ impl Analyzer {
                     .map(|i| Spanned::new([Select::All, Select::Imported][i], w.span))
             }
             None => Some(Spanned::new(Select::All, name.span)),
+        };
+        let sites_value = match site.first {
+            Some((keyword, words)) => {
+                let site_kinds = [Kind::SiteDirs, Kind::Packages];
+                if kinds_ok && !kind_list.iter().any(|k| site_kinds.contains(k)) {
+                    self.push(
+                        keyword,
+                        ErrorKind::SiteNotApplicable {
+                            kinds: kinds_text(),
+                        },
+                    );
+                }
+                let mut sites: Vec<Spanned<SiteKind>> = Vec::new();
+                let mut ok = true;
+                for w in words {
+                    match self.choice(w, "a site dir kind", SITE_KIND_NAMES) {
+                        Some(i) => {
+                            let value = [SiteKind::Venv, SiteKind::System, SiteKind::User][i];
+                            match sites.iter().find(|s| s.value == value) {
+                                Some(first) => self.push(
+                                    w.span,
+                                    ErrorKind::RepeatedStatement {
+                                        what: format!("site kind `{}`", w.value),
+                                        first: first.span,
+                                    },
+                                ),
+                                None => sites.push(Spanned::new(value, w.span)),
+                            }
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Some(sites))
+            }
+            None => Some(None),
         };
         let action_value = match action.get() {
             Some(w) => self.choice(w, "an action", Action::NAMES).map(|i| {
@@ -760,6 +815,7 @@ impl Analyzer {
             only: only?,
             exclude: exclude?,
             select: select_value?,
+            sites: sites_value?,
             destination: if keep_destination { destination } else { None },
             action: action_value,
             farm: farm_value?,
@@ -796,7 +852,7 @@ impl Analyzer {
                     }
                 }
             }
-            if !unit.only.is_empty() || !unit.exclude.is_empty() {
+            if !unit.only.is_empty() || !unit.exclude.is_empty() || unit.sites.is_some() {
                 continue;
             }
             for kind in &unit.kinds {
@@ -1096,20 +1152,12 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// Whether glob `pattern` matches `text`, or is the same text.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    pattern == text
-        || globset::Glob::new(pattern)
-            .map(|g| g.compile_matcher().is_match(text))
-            .unwrap_or(false)
-}
-
-fn glob_set(entries: &[SystemEntry]) -> Option<globset::GlobSet> {
-    let mut set = GlobSetBuilder::new();
-    for e in entries {
-        set.add(globset::Glob::new(&e.pattern).ok()?);
-    }
-    set.build().ok()
+/// Whether glob `pattern` matches any of `texts`, or is one of them.
+fn glob_matches_any<'t>(pattern: &str, mut texts: impl Iterator<Item = &'t str>) -> bool {
+    let matcher = globset::Glob::new(pattern)
+        .ok()
+        .map(|g| g.compile_matcher());
+    texts.any(|t| t == pattern || matcher.as_ref().is_some_and(|m| m.is_match(t)))
 }
 
 fn glob_message(err: &globset::Error) -> String {

@@ -122,6 +122,9 @@ pub enum ErrorKind {
     ServeNotApplicable {
         kinds: String,
     },
+    SiteNotApplicable {
+        kinds: String,
+    },
     FarmNotApplicable {
         kinds: String,
     },
@@ -291,6 +294,7 @@ impl Diagnostic {
             DuplicateKind { .. } => "shenzi::layout::duplicate_kind",
             SelectNotApplicable { .. } => "shenzi::layout::select_not_applicable",
             ServeNotApplicable { .. } => "shenzi::layout::serve_not_applicable",
+            SiteNotApplicable { .. } => "shenzi::layout::site_not_applicable",
             FarmNotApplicable { .. } => "shenzi::layout::farm_not_applicable",
             ActionNeedsFarm { .. } => "shenzi::layout::action_needs_farm",
             MissingDestination { .. } => "shenzi::layout::missing_destination",
@@ -393,6 +397,7 @@ impl Diagnostic {
             DuplicateKind { kind, .. } => format!("`{kind}` is taken twice"),
             SelectNotApplicable { kinds } => format!("`select` does not apply to {kinds}"),
             ServeNotApplicable { kinds } => format!("`serve` does not apply to {kinds}"),
+            SiteNotApplicable { kinds } => format!("`site` does not apply to {kinds}"),
             FarmNotApplicable { kinds } => format!("{kinds} holds no shared libraries for a farm"),
             ActionNeedsFarm { action } => format!("action `{action}` needs a farm"),
             MissingDestination { action } => format!("action `{action}` needs a destination"),
@@ -464,7 +469,7 @@ impl Diagnostic {
     pub fn label(&self) -> String {
         use ErrorKind::*;
         match &self.kind {
-            Syntax { expected, .. } => format!("expected {}", one_of(expected)),
+            Syntax { .. } => "not expected here".into(),
             UnterminatedString => "this string has no closing `\"` on its line".into(),
             InvalidEscape { .. } => "unknown escape".into(),
             UnclosedBlock => "this `{` is never closed".into(),
@@ -497,6 +502,7 @@ impl Diagnostic {
             DuplicateKind { .. } => "taken again here".into(),
             SelectNotApplicable { .. } => "only for `python.site_dirs`".into(),
             ServeNotApplicable { .. } => "only for `native.runtime_loads`".into(),
+            SiteNotApplicable { .. } => "only for `python.site_dirs` and `python.packages`".into(),
             FarmNotApplicable { .. } => "nothing joins this farm".into(),
             ActionNeedsFarm { .. } => "this action places files in a farm".into(),
             MissingDestination { .. } => "this unit has no `to`".into(),
@@ -658,6 +664,7 @@ impl Diagnostic {
             DuplicateKind { .. } => "remove the repeated kind".into(),
             SelectNotApplicable { .. } => "remove `select`, or take `python.site_dirs`".into(),
             ServeNotApplicable { .. } => "remove `serve`, or take `native.runtime_loads`".into(),
+            SiteNotApplicable { .. } => "remove `site`: it picks site dirs by kind".into(),
             FarmNotApplicable { .. } => "remove `farm` from this unit".into(),
             ActionNeedsFarm { .. } => "add `farm NAME`, or use `action copy`".into(),
             MissingDestination { .. } => "add `to \"...\"`, or use `action move` to keep the files only in the farm".into(),

@@ -191,7 +191,7 @@ fn farm_text(stmt: &FarmStmt) -> String {
 
 fn unit_text(stmt: &UnitStmt) -> String {
     match stmt {
-        UnitStmt::Take(list) => words(list),
+        UnitStmt::Take(list) | UnitStmt::Site(list) => words(list),
         UnitStmt::To(s) => string(s),
         UnitStmt::Only(list) | UnitStmt::Exclude(list) => strings(list),
         UnitStmt::Select(w) | UnitStmt::Action(w) | UnitStmt::Farm(w) | UnitStmt::Serve(w) => {

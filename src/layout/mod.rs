@@ -138,7 +138,7 @@ pub fn check(source: &Source) -> Checked {
     // Items that parsed are still analyzed, so one run reports every mistake; what may
     // only follow from an item that did not parse (a missing definition) is left out.
     let mut more = Vec::new();
-    analyze(&ast, &mut more);
+    analyze::analyze_with(&ast, &mut more, false);
     diagnostics.extend(more.into_iter().filter(|d| !d.kind.may_cascade()));
     finish(source, None, diagnostics)
 }
@@ -157,6 +157,19 @@ pub fn check_with_manifest(source: &Source, manifest: &Manifest) -> Checked {
 fn finish(source: &Source, layout: Option<Layout>, mut diagnostics: Vec<Diagnostic>) -> Checked {
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     diagnostics.dedup();
+    let limited = diagnostics
+        .iter()
+        .any(|d| matches!(d.kind, ErrorKind::TooManyDiagnostics { .. }));
+    if !limited && diagnostics.len() > DIAGNOSTIC_LIMIT {
+        let next = diagnostics[DIAGNOSTIC_LIMIT].span;
+        diagnostics.truncate(DIAGNOSTIC_LIMIT);
+        diagnostics.push(Diagnostic::new(
+            next,
+            ErrorKind::TooManyDiagnostics {
+                shown: DIAGNOSTIC_LIMIT,
+            },
+        ));
+    }
     Checked {
         layout,
         report: LayoutReport {

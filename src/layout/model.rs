@@ -2,11 +2,14 @@
 //! static rule checked. The planner uses it without checking anything again; spans are
 //! kept so later phases can point back into the layout.
 
-use globset::{GlobMatcher, GlobSet};
+use std::collections::HashMap;
+
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use super::span::{Span, Spanned};
 use super::template::Template;
 use super::vars::Kind;
+pub use crate::manifest::SiteKind;
 
 /// Index of a unit in [`Layout::units`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,6 +75,8 @@ pub struct Unit {
     pub exclude: Globs,
     /// For `python.site_dirs`: everything, or the imported packages only.
     pub select: Spanned<Select>,
+    /// For site dir kinds: only site dirs of these kinds (`None`: every site dir).
+    pub sites: Option<Vec<Spanned<SiteKind>>>,
     /// Where each file goes; `None` only for `move` and `skip`.
     pub destination: Option<Template>,
     pub action: Spanned<Action>,
@@ -82,6 +87,13 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Whether files of a site dir of this kind belong to the unit.
+    pub fn takes_site(&self, kind: SiteKind) -> bool {
+        self.sites
+            .as_ref()
+            .is_none_or(|sites| sites.iter().any(|s| s.value == kind))
+    }
+
     pub fn takes(&self, kind: Kind) -> bool {
         self.kinds.iter().any(|k| k.value == kind)
     }
@@ -92,6 +104,9 @@ impl Unit {
         (self.only.is_empty() || self.only.is_match(subject)) && !self.exclude.is_match(subject)
     }
 }
+
+/// How site dir kinds are written in `site`.
+pub const SITE_KIND_NAMES: &[&str] = &["venv", "system", "user"];
 
 /// `select all` or `select imported`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +164,18 @@ pub struct Farm {
     pub members: Vec<UnitId>,
 }
 
+impl Farm {
+    /// The RUNPATH prefix that climbs from any folder libraries are opened from back
+    /// to the root: `$ORIGIN/../..` for level 2.
+    pub fn runpath_up(&self) -> String {
+        let mut out = String::from("$ORIGIN");
+        for _ in 0..self.level.value {
+            out.push_str("/..");
+        }
+        out
+    }
+}
+
 /// Whether libstdc++ and libgcc_s are shipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CxxRuntime {
@@ -197,6 +224,20 @@ pub struct SystemPolicy {
 }
 
 impl SystemPolicy {
+    /// Compiles the soname globs (checked by the analyzer already).
+    pub(crate) fn compile(&mut self) -> Option<()> {
+        let set = |entries: &[SystemEntry]| {
+            let mut set = GlobSetBuilder::new();
+            for e in entries {
+                set.add(Glob::new(&e.pattern).ok()?);
+            }
+            set.build().ok()
+        };
+        self.provided_set = set(&self.provided)?;
+        self.bundled_set = set(&self.bundled)?;
+        Some(())
+    }
+
     /// Whether the target provides the library with this SONAME (or file name).
     pub fn provides(&self, soname: &str) -> bool {
         self.provided_set.is_match(soname) && !self.bundled_set.is_match(soname)
@@ -212,11 +253,12 @@ impl SystemPolicy {
     }
 }
 
-/// Compiled globs with the text and span of each.
+/// Compiled globs with the text and span of each. `*` and `?` stop at `/`; `**`
+/// crosses folders.
 #[derive(Debug, Clone)]
 pub struct Globs {
     pub patterns: Vec<Spanned<String>>,
-    pub(crate) set: GlobSet,
+    pub(crate) globs: Vec<Glob>,
     pub(crate) matchers: Vec<GlobMatcher>,
 }
 
@@ -226,7 +268,21 @@ impl Globs {
     }
 
     pub fn is_match(&self, subject: &str) -> bool {
-        self.set.is_match(subject)
+        self.matchers.iter().any(|m| m.is_match(subject))
+    }
+
+    /// Compiles the checked globs; one layout compiles each distinct pattern once.
+    pub(crate) fn compile(&mut self, cache: &mut HashMap<String, GlobMatcher>) {
+        self.matchers = self
+            .globs
+            .iter()
+            .map(|g| {
+                cache
+                    .entry(g.glob().to_owned())
+                    .or_insert_with(|| g.compile_matcher())
+                    .clone()
+            })
+            .collect();
     }
 
     /// The first pattern matching `subject`.

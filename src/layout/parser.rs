@@ -53,7 +53,10 @@ pub fn parse(text: &str) -> (Ast, Vec<Diagnostic>) {
             ));
             break;
         }
-        let rest = &text[pos..];
+        // An item ends before the next line that starts another item outside a block;
+        // giving pest no more than that keeps its work (and its error positions) local.
+        let bound = resume_after(text, &lexed, pos);
+        let rest = &text[pos..bound];
         match ShzParser::parse(Rule::item, rest) {
             Ok(mut pairs) => {
                 // `item` matched, so there is exactly one pair.
@@ -151,6 +154,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::exclude_stmt => "`exclude`",
         Rule::select_stmt => "`select`",
         Rule::action_stmt => "`action`",
+        Rule::site_stmt => "`site`",
+        Rule::kw_site => "`site`",
         Rule::member_stmt => "`farm`",
         Rule::serve_stmt => "`serve`",
         Rule::launcher_item => "`launcher`",
@@ -343,6 +348,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_exclude
             | Rule::kw_select
             | Rule::kw_action
+            | Rule::kw_site
             | Rule::kw_serve
             | Rule::kw_launcher
             | Rule::kw_at
@@ -463,6 +469,7 @@ fn unit_stmt(pair: Pair<'_, Rule>, base: usize) -> UnitStmt {
         Rule::only_stmt => UnitStmt::Only(strings(pair, base)),
         Rule::exclude_stmt => UnitStmt::Exclude(strings(pair, base)),
         Rule::select_stmt => UnitStmt::Select(one_word(pair, base)),
+        Rule::site_stmt => UnitStmt::Site(words(pair, base)),
         Rule::action_stmt => UnitStmt::Action(one_word(pair, base)),
         Rule::member_stmt => UnitStmt::Farm(one_word(pair, base)),
         Rule::serve_stmt => UnitStmt::Serve(one_word(pair, base)),

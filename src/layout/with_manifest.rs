@@ -46,10 +46,11 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
     let dynload = py.dynload.as_deref();
     match kind {
         Kind::Interpreter => true,
-        Kind::Stdlib => manifest
-            .modules
-            .iter()
-            .any(|m| under(&m.file, &py.stdlib) && !in_site(&m.file)),
+        Kind::Stdlib => manifest.modules.iter().any(|m| {
+            under(&m.file, &py.stdlib)
+                && !in_site(&m.file)
+                && !dynload.is_some_and(|d| under(&m.file, d))
+        }),
         Kind::Dynload => {
             dynload.is_some_and(|d| manifest.modules.iter().any(|m| under(&m.file, d)))
         }
@@ -65,7 +66,13 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
             .iter()
             .any(|o| o.kind == ObjectKind::Library),
         Kind::Executables => !manifest.executables.is_empty(),
-        Kind::Entry => manifest.entry.kind == EntryKind::Script,
+        Kind::Entry => matches!(
+            manifest.entry.kind,
+            EntryKind::Script | EntryKind::ConsoleScript
+        ),
+        Kind::AppModules => crate::plan::select::app_roots(manifest)
+            .iter()
+            .any(|root| !crate::plan::select::imported_tops(manifest, root).is_empty()),
         Kind::Scripts => !manifest.scripts.is_empty(),
         Kind::Data => !manifest.data_files.is_empty(),
     }

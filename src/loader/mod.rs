@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use ldcache::{CacheEntry, LdCache, LdCacheError};
-pub use process::{Event, Object, Process};
+pub use process::{Event, Object, Process, Start, split_preload};
 
 use crate::binary::elf::{EM_AARCH64, EM_X86_64};
 use crate::binary::{Binary, BinaryCache, Contents, FileId, ObjectInfo, Probe};
@@ -57,8 +57,9 @@ impl FileSystem for BinaryCache {
 ///   and give [`resolve`] a [`FileSystem`] that shows that machine's files.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
-    /// The class and machine the process runs as; other candidates are skipped.
+    /// The class the process runs as (ELFCLASS64); other candidates are skipped.
     pub is_64: bool,
+    /// The `e_machine` the process runs as; other candidates are skipped.
     pub machine: u16,
     /// The cache flags a usable entry has (`FLAG_ELF_LIBC6 | FLAG_X8664_LIB64`).
     pub cache_flags: i32,
@@ -242,7 +243,9 @@ fn host_hwcaps() -> Vec<String> {
 /// its parsed headers.
 #[derive(Debug, Clone)]
 pub struct Opened {
+    /// The path the loader opened it by.
     pub path: PathBuf,
+    /// Its parsed headers.
     pub info: Arc<ObjectInfo>,
 }
 
@@ -260,6 +263,7 @@ pub struct Loaded {
     pub path: PathBuf,
     /// Names it was requested by (`l_libname`).
     pub names: Vec<String>,
+    /// Its `DT_SONAME`.
     pub soname: Option<String>,
     /// Its file identity, when known.
     pub id: Option<FileId>,
@@ -335,9 +339,11 @@ pub enum Miss {
 /// One place the search looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// The rule whose entry was tried.
     pub rule: Rule,
     /// The candidate file (none for a cache miss or a bad entry).
     pub path: Option<PathBuf>,
+    /// Why it did not give the library.
     pub miss: Miss,
 }
 
@@ -363,6 +369,7 @@ pub struct Found {
     /// The path it is opened by (which becomes its `$ORIGIN`), or for a reused object
     /// the path it was first opened by.
     pub path: PathBuf,
+    /// The rule that found it.
     pub rule: Rule,
     /// Its contents (`None` for a reused object whose file was not looked at again).
     pub binary: Option<Arc<Binary>>,

@@ -22,6 +22,31 @@ pub struct Event {
     pub index: Option<usize>,
     /// Whether the object was newly loaded by this event (not reused).
     pub fresh: bool,
+    /// Whether this is an `LD_PRELOAD` entry (then `from` is the executable, which
+    /// only lends its search path).
+    pub preload: bool,
+}
+
+/// How a process starts.
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    /// The executable, as the kernel opened it (its real path gives `$ORIGIN`).
+    pub exe: &'a Path,
+    /// The program interpreter, when not the executable's `PT_INTERP`.
+    pub interp: Option<&'a Path>,
+    /// `LD_LIBRARY_PATH` entries.
+    pub library_path: Vec<String>,
+    /// `LD_PRELOAD` entries, in order (see [`split_preload`]).
+    pub preload: Vec<String>,
+}
+
+/// Splits an `LD_PRELOAD` value as glibc does: on spaces and colons.
+pub fn split_preload(value: &str) -> Vec<String> {
+    value
+        .split([' ', ':'])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// One object in the process.
@@ -70,8 +95,28 @@ impl Process {
         library_path: Vec<String>,
         follow: &dyn Fn(&Opened) -> bool,
     ) -> (Process, Vec<Event>) {
-        let mut process = Process {
+        let start = Start {
+            exe,
+            interp,
             library_path,
+            preload: Vec::new(),
+        };
+        Process::launch(fs, config, &start, follow)
+    }
+
+    /// The loader's start-up as [`Process::start`] describes it, with `LD_PRELOAD`:
+    /// preloaded objects are loaded right after the executable (searched as the
+    /// executable's needs are), and their needs are followed after the executable's,
+    /// as `_dl_map_object_deps` does with its preload list.
+    pub fn launch<F: FileSystem + ?Sized>(
+        fs: &F,
+        config: &SearchConfig,
+        start: &Start<'_>,
+        follow: &dyn Fn(&Opened) -> bool,
+    ) -> (Process, Vec<Event>) {
+        let (exe, interp) = (start.exe, start.interp);
+        let mut process = Process {
+            library_path: start.library_path.clone(),
             ..Process::default()
         };
         let mut events = Vec::new();
@@ -118,6 +163,7 @@ impl Process {
                 },
                 index: None,
                 fresh: false,
+                preload: false,
             });
             return (process, events);
         };
@@ -152,8 +198,17 @@ impl Process {
             },
             index: Some(index),
             fresh: true,
+            preload: false,
         });
-        process.load_needs_where(fs, config, vec![index], &mut events, follow);
+        let mut first = vec![index];
+        for name in &start.preload {
+            let fresh = process.load_one(fs, config, index, name, &mut events);
+            if let Some(last) = events.last_mut() {
+                last.preload = true;
+            }
+            first.extend(fresh);
+        }
+        process.load_needs_where(fs, config, first, &mut events, follow);
         (process, events)
     }
 
@@ -213,6 +268,7 @@ impl Process {
             resolution,
             index: None,
             fresh: false,
+            preload: false,
         };
         let mut fresh = None;
         if let Some(found) = &event.resolution.found {

@@ -3,7 +3,13 @@
 
 use std::path::PathBuf;
 
+mod build;
+mod problems;
 pub mod select;
+pub mod show;
+
+pub use build::{PlanInput, Planned, plan, policy_of, relative};
+pub use problems::{PlanDiagnostic, PlanReport, Problem};
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, SysPathKind};
 
 /// A regular file or symlink below a walked folder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +70,68 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             Err(err) => errors.push((entry.path().to_owned(), err.into())),
         }
     }
+    (found, errors)
+}
+
+/// The folders on `sys.path` that hold the application's own code: the entry script's
+/// folder, `PYTHONPATH` entries and other folders, but not the stdlib, lib-dynload, a
+/// site dir or a zip, and not a folder inside one of those.
+pub fn app_roots(manifest: &Manifest) -> Vec<PathBuf> {
+    let python = &manifest.python;
+    let mut owned: Vec<&Path> = python.site_dirs.iter().map(|s| s.path.as_path()).collect();
+    owned.push(&python.stdlib);
+    owned.push(&python.platstdlib);
+    owned.extend(python.dynload.as_deref());
+    let mut roots: Vec<PathBuf> = python
+        .sys_path
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                SysPathKind::App | SysPathKind::Pythonpath | SysPathKind::Other
+            )
+        })
+        .map(|e| e.path.clone())
+        .filter(|p| p.is_dir() && !owned.iter().any(|o| p.starts_with(o)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    roots.retain(|p| seen.insert(p.clone()));
+    roots
+}
+
+/// The files of the top-level entries `tops` of `folder` (a package folder whole, or a
+/// module file), without walking anything else: the folder may be a large working
+/// folder of which the app imported one package.
+pub fn walk_tops(
+    folder: &Path,
+    tops: &BTreeSet<String>,
+) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for top in tops {
+        let path = folder.join(top);
+        if path.is_dir() {
+            let (files, errs) = walk(&path, &[]);
+            errors.extend(errs);
+            found.extend(files.into_iter().map(|f| Found {
+                rel: format!("{top}/{}", f.rel),
+                ..f
+            }));
+        } else if path.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            match std::fs::metadata(&path) {
+                Ok(meta) => found.push(Found {
+                    rel: top.clone(),
+                    path,
+                    link: None,
+                    mode: meta.permissions().mode(),
+                    size: meta.len(),
+                }),
+                Err(err) => errors.push((path, err)),
+            }
+        }
+    }
+    found.sort();
     (found, errors)
 }
 

@@ -38,7 +38,12 @@ pub const PRESETS: &[Preset] = &[
             "libBrokenLocale.so.1",
             "libthread_db.so.1",
             "libc_malloc_debug.so.0",
-            "libnss_*.so.2",
+            // glibc's own NSS modules only: libnss_systemd and friends are not glibc.
+            "libnss_files.so.2",
+            "libnss_dns.so.2",
+            "libnss_compat.so.2",
+            "libnss_db.so.2",
+            "libnss_hesiod.so.2",
         ],
     },
     Preset {
@@ -141,7 +146,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Compiles `entries` (globs such as `libnss_*.so.2`); an entry that is not a valid
+    /// Compiles `entries` (globs such as `libdrm_*.so.1`); an entry that is not a valid
     /// glob is matched literally.
     pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = S>) -> Policy {
         let entries = entries
@@ -219,7 +224,32 @@ mod tests {
     fn policy_matches_globs_and_names_the_entry() {
         let policy = Policy::from_preset(preset("glibc").unwrap());
         assert_eq!(policy.excludes("libc.so.6"), Some("libc.so.6"));
-        assert_eq!(policy.excludes("libnss_files.so.2"), Some("libnss_*.so.2"));
+        assert_eq!(
+            policy.excludes("libnss_files.so.2"),
+            Some("libnss_files.so.2")
+        );
+        let graphics = Policy::from_preset(preset("graphics").unwrap());
+        assert_eq!(
+            graphics.excludes("libdrm_amdgpu.so.1"),
+            Some("libdrm_*.so.1")
+        );
+        let bundled = graphics.with_exceptions(["libdrm_*"]);
+        assert_eq!(bundled.excludes("libdrm_amdgpu.so.1"), None);
+        assert_eq!(bundled.excludes("libGL.so.1"), Some("libGL.so.1"));
         assert_eq!(policy.excludes("libz.so.1"), None);
+        // systemd's NSS module is not glibc's: a dist that needs it bundles it.
+        assert_eq!(policy.excludes("libnss_systemd.so.2"), None);
+        let graphics = Policy::from_preset(preset("graphics").unwrap());
+        assert_eq!(
+            graphics.excludes("libnvidia-glcore.so.535"),
+            Some("libnvidia-*.so*")
+        );
+        let bundling_cxx = Policy::from_preset(preset("manylinux_2_28").unwrap())
+            .with_exceptions(["libstdc++.so.6"]);
+        assert_eq!(bundling_cxx.excludes("libstdc++.so.6"), None);
+        assert_eq!(
+            bundling_cxx.excludes("libgcc_s.so.1"),
+            Some("libgcc_s.so.1")
+        );
     }
 }

@@ -152,7 +152,10 @@ pub fn prove<F: FileSystem + RealPath>(
                                 loaded: &[],
                             },
                         );
-                        let real = resolution.found.as_ref().and_then(|f| fs.real_path(&f.path));
+                        let real = resolution
+                            .found
+                            .as_ref()
+                            .and_then(|f| fs.real_path(&f.path));
                         Outcome {
                             subject: i,
                             origin: origin.clone(),

@@ -1,0 +1,1530 @@
+//! Evaluating a layout against a manifest: which files each unit takes, where each goes,
+//! where every binary's libraries live and what RUNPATH finds them, all proven with the
+//! resolver before anything is written.
+//!
+//! Native placement, for each shipped binary B (its real file at R):
+//! - B's needs are the farm graph's edges (resolved on the machine that traced, as the
+//!   loader did). A need the system policy provides is left to the target.
+//! - In a farm, B gets its own link folder (the farm's `links` template), holding one
+//!   symlink per need, named as needed, pointing at the needed library's real file.
+//!   Without a farm, each needed library's folder is used directly (with a symlink named
+//!   as needed beside the file when the names differ).
+//! - B can be opened from R's folder and from the folder of every symlink to it; for each
+//!   such folder O, B's RUNPATH gets `$ORIGIN/<O to its link folder>`. A farm whose
+//!   folders sit at one level needs one entry; any other shape is caught by the proof.
+//! - Run-time loads of units that `serve callers` are served without `LD_LIBRARY_PATH`:
+//!   the objects that asked (`_ctypes` for ctypes, `_cffi_backend` for cffi; for loads
+//!   the trace derived from the mappings, `_cffi_backend` when imported, else the
+//!   interpreter's libpython) get a RUNPATH entry to the folder holding them, and that
+//!   folder gets a symlink for every name they were asked by.
+//! - Proof: every binary, from every folder it can be opened from, has each need
+//!   resolved by [`crate::loader::resolve`] over a virtual view of the planned dist and a
+//!   target that has only the policy's libraries. Anything but the intended file is a
+//!   diagnostic pointing at the farm.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+
+use super::problems::{PlanDiagnostic, PlanReport, Problem};
+use super::select::{Found, app_roots, imported_tops, select_imported, walk, walk_tops};
+use super::{Content, DistRecord, Plan, PlannedEntry};
+use crate::binary::{BinaryCache, Probe};
+use crate::execute::ElfEdits;
+use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
+use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
+use crate::layout::{
+    Action, ConflictPolicy, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select, Source,
+    Unclaimed, UnitId, Var,
+};
+use crate::loader::SearchConfig;
+use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SysPathKind};
+use crate::policy::Policy;
+use crate::verify::{self, Subject, VirtualEntry, VirtualFs};
+
+/// What the planner needs.
+pub struct PlanInput<'a> {
+    pub layout: &'a Layout,
+    pub source: &'a Source,
+    pub manifest: &'a Manifest,
+    pub cache: &'a BinaryCache,
+    /// The machine that traced: how the farm graph is resolved.
+    pub host: &'a SearchConfig,
+}
+
+/// A plan, every problem found making it, and what a summary shows.
+pub struct Planned {
+    pub plan: Plan,
+    pub report: PlanReport,
+    pub graph: FarmGraph,
+    pub floor: GlibcFloor,
+    /// Files and bytes each unit writes, in layout order.
+    pub by_unit: Vec<(String, u64, u64)>,
+    /// Files and bytes by top-level package of the site dirs, largest first.
+    pub by_package: Vec<(String, u64, u64)>,
+}
+
+/// One file a unit takes.
+#[derive(Debug, Clone)]
+struct Item {
+    unit: UnitId,
+    source: PathBuf,
+    vars: BTreeMap<Var, String>,
+    mode: u32,
+    size: u64,
+    /// The top-level package of a site dir file, for the summary.
+    package: Option<String>,
+    /// Where it goes; `None` for `move` (farm only) and `skip`.
+    dest: Option<String>,
+    /// The farm graph node of a binary.
+    node: Option<NodeIndex>,
+}
+
+/// Where the dist's files come from and where they go, while planning.
+struct Planner<'a> {
+    input: &'a PlanInput<'a>,
+    problems: Vec<Problem>,
+    common: BTreeMap<Var, String>,
+    items: Vec<Item>,
+}
+
+/// The folder of a relative path (`""` for the root).
+fn parent(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `to` relative to the folder `from` (both relative to the dist root).
+pub fn relative(from: &str, to: &str) -> String {
+    let a: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
+    let b: Vec<&str> = to.split('/').filter(|s| !s.is_empty()).collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<&str> = vec![".."; a.len() - common];
+    parts.extend(&b[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// A RUNPATH entry reaching the folder `to` from the folder `from`.
+fn origin_entry(from: &str, to: &str) -> String {
+    match relative(from, to).as_str() {
+        "." => "$ORIGIN".into(),
+        rel => format!("$ORIGIN/{rel}"),
+    }
+}
+
+/// Joins a farm root and a path below it.
+fn under(root: &str, rel: &str) -> String {
+    let root = root.trim_matches('/');
+    if root.is_empty() || root == "." {
+        rel.to_owned()
+    } else {
+        format!("{root}/{rel}")
+    }
+}
+
+pub fn plan(input: &PlanInput<'_>) -> Planned {
+    let mut planner = Planner::new(input);
+    planner.take_files();
+    let policy = policy_of(input.layout);
+    let extensions: Vec<PathBuf> = planner
+        .items
+        .iter()
+        .filter(|i| input.layout.unit(i.unit).action.value != Action::Skip)
+        .filter(|i| planner.is_extension(&i.source))
+        .map(|i| i.source.clone())
+        .collect();
+    let graph = farm::build(
+        FarmInput {
+            manifest: input.manifest,
+            extensions: Some(&extensions),
+            policy: Some(&policy),
+            config: input.host,
+        },
+        input.cache,
+    );
+    planner
+        .problems
+        .extend(graph.problems.iter().cloned().map(Problem::Native));
+    planner.take_libraries(&graph);
+    planner.place();
+    let floor = graph.glibc_floor();
+    let (entries, record) = planner.finish(&graph, policy);
+    planner.summarize(entries, record, graph, floor)
+}
+
+/// The layout's system policy as the native model's [`Policy`].
+pub fn policy_of(layout: &Layout) -> Policy {
+    Policy::new(layout.system.provided.iter().map(|e| e.pattern.clone()))
+        .with_exceptions(layout.system.bundled.iter().map(|e| e.pattern.clone()))
+}
+
+impl<'a> Planner<'a> {
+    fn new(input: &'a PlanInput<'a>) -> Self {
+        let m = input.manifest;
+        let v = &m.python.version;
+        let app_name = match m.entry.kind {
+            EntryKind::Module => m
+                .entry
+                .target
+                .rsplit('.')
+                .next()
+                .unwrap_or("app")
+                .to_owned(),
+            EntryKind::Code => "app".to_owned(),
+            EntryKind::Script | EntryKind::ConsoleScript => Path::new(&m.entry.target)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into()),
+        };
+        let common = BTreeMap::from([
+            (Var::AppName, app_name),
+            (Var::PyMajor, v.major.to_string()),
+            (Var::PyMinor, v.minor.to_string()),
+            (Var::PyMicro, v.micro.to_string()),
+            (Var::PyAbiflags, v.abiflags.clone()),
+            (Var::Machine, m.platform.machine.clone()),
+        ]);
+        Planner {
+            input,
+            problems: Vec::new(),
+            common,
+            items: Vec::new(),
+        }
+    }
+
+    fn is_extension(&self, path: &Path) -> bool {
+        self.input
+            .manifest
+            .modules
+            .iter()
+            .any(|m| m.kind == ModuleKind::Extension && m.file.as_deref() == Some(path))
+            || self
+                .input
+                .manifest
+                .python
+                .dynload
+                .as_deref()
+                .is_some_and(|d| path.starts_with(d))
+    }
+
+    /// The on-path site dirs in `sys.path` order, with their index and kind.
+    fn site_dirs(&self) -> Vec<(usize, PathBuf, &'static str)> {
+        let python = &self.input.manifest.python;
+        python
+            .sys_path
+            .iter()
+            .filter(|e| e.kind == SysPathKind::Site)
+            .enumerate()
+            .map(|(i, e)| {
+                let kind = python.site_dirs.iter().find(|s| s.path == e.path).map_or(
+                    "system",
+                    |s| match s.kind {
+                        crate::manifest::SiteKind::Venv => "venv",
+                        crate::manifest::SiteKind::System => "system",
+                        crate::manifest::SiteKind::User => "user",
+                    },
+                );
+                (i, e.path.clone(), kind)
+            })
+            .collect()
+    }
+
+    /// The `sys.path` folder `file` was imported from (the longest that holds it).
+    fn import_root(&self, file: &Path) -> Option<PathBuf> {
+        self.input
+            .manifest
+            .python
+            .sys_path
+            .iter()
+            .map(|e| &e.path)
+            .filter(|p| file.starts_with(p))
+            .max_by_key(|p| p.as_os_str().len())
+            .cloned()
+    }
+
+    fn push(
+        &mut self,
+        unit: UnitId,
+        subject: &str,
+        source: PathBuf,
+        vars: BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
+        let layout_unit = self.input.layout.unit(unit);
+        if !layout_unit.selects(subject) {
+            return;
+        }
+        let meta = match std::fs::metadata(&source) {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => return,
+            Err(err) => {
+                self.problems.push(Problem::Unreadable {
+                    path: source,
+                    reason: err.to_string(),
+                });
+                return;
+            }
+        };
+        use std::os::unix::fs::PermissionsExt;
+        let mut vars = vars;
+        vars.extend(self.common.iter().map(|(k, v)| (*k, v.clone())));
+        self.items.push(Item {
+            unit,
+            source,
+            vars,
+            mode: meta.permissions().mode(),
+            size: meta.len(),
+            package,
+            dest: None,
+            node: None,
+        });
+    }
+
+    /// Files of every unit, except the libraries the farm graph brings.
+    fn take_files(&mut self) {
+        let layout = self.input.layout;
+        let manifest = self.input.manifest;
+        let python = &manifest.python;
+        for (index, unit) in layout.units.iter().enumerate() {
+            let id = UnitId(index);
+            for kind in unit.kinds.iter().map(|k| k.value) {
+                match kind {
+                    Kind::Interpreter => {
+                        let file = file_name(&python.realpath);
+                        self.push(
+                            id,
+                            &file.clone(),
+                            python.realpath.clone(),
+                            vars([(Var::File, file)]),
+                            None,
+                        );
+                    }
+                    Kind::Stdlib => {
+                        // Site folders are other units' business, including the base
+                        // interpreter's own when a venv hides it from the manifest.
+                        let mut prune: Vec<PathBuf> =
+                            python.site_dirs.iter().map(|s| s.path.clone()).collect();
+                        prune.extend(python.dynload.clone());
+                        prune.extend(
+                            ["site-packages", "dist-packages"].map(|d| python.stdlib.join(d)),
+                        );
+                        self.take_tree(id, &python.stdlib, &prune, |_| BTreeMap::new(), None);
+                    }
+                    Kind::Dynload => {
+                        if let Some(dynload) = &python.dynload {
+                            self.take_tree(id, dynload, &[], |_| BTreeMap::new(), None);
+                        }
+                    }
+                    Kind::SiteDirs | Kind::Packages => {
+                        let imported =
+                            kind == Kind::Packages || unit.select.value == Select::Imported;
+                        for (site_index, site, site_kind) in self.site_dirs() {
+                            let site_vars = BTreeMap::from([
+                                (Var::SiteIndex, site_index.to_string()),
+                                (Var::SiteKind, site_kind.to_owned()),
+                            ]);
+                            let (files, errors) = walk(&site, &[]);
+                            self.unreadable(errors);
+                            let files = if imported {
+                                select_imported(&site, &files, &imported_tops(manifest, &site))
+                            } else {
+                                files
+                            };
+                            for f in files {
+                                let package = f.rel.split('/').next().map(package_name);
+                                let mut v = site_vars.clone();
+                                v.extend(path_vars(&f));
+                                if kind == Kind::Packages {
+                                    v.insert(Var::Package, package.clone().unwrap_or_default());
+                                }
+                                self.push_found(id, &f, v, package);
+                            }
+                        }
+                    }
+                    Kind::Extensions => {
+                        let inside_stdlib = |f: &Path| {
+                            f.starts_with(&python.stdlib)
+                                && !python.site_dirs.iter().any(|s| f.starts_with(&s.path))
+                                || python.dynload.as_deref().is_some_and(|d| f.starts_with(d))
+                        };
+                        let modules: Vec<(String, PathBuf)> = manifest
+                            .modules_of(ModuleKind::Extension)
+                            .filter_map(|m| Some((m.name.clone(), m.file.clone()?)))
+                            .filter(|(_, f)| !inside_stdlib(f))
+                            .collect();
+                        for (name, file) in modules {
+                            let rel = self
+                                .import_root(&file)
+                                .and_then(|root| {
+                                    file.strip_prefix(root)
+                                        .ok()
+                                        .map(|r| r.to_string_lossy().into_owned())
+                                })
+                                .unwrap_or_else(|| file_name(&file));
+                            let v = vars([
+                                (Var::Path, rel.clone()),
+                                (Var::File, file_name(&file)),
+                                (Var::Module, name),
+                            ]);
+                            self.push(id, &rel, file, v, None);
+                        }
+                    }
+                    Kind::Entry => {
+                        if matches!(
+                            manifest.entry.kind,
+                            EntryKind::Script | EntryKind::ConsoleScript
+                        ) {
+                            let path = PathBuf::from(&manifest.entry.target);
+                            let file = file_name(&path);
+                            self.push(id, &file.clone(), path, vars([(Var::File, file)]), None);
+                        }
+                    }
+                    Kind::AppModules => {
+                        for root in app_roots(manifest) {
+                            let tops = imported_tops(manifest, &root);
+                            let (files, errors) = walk_tops(&root, &tops);
+                            self.unreadable(errors);
+                            for f in files {
+                                let package = f.rel.split('/').next().map(package_name);
+                                let mut v = path_vars(&f);
+                                v.insert(Var::Package, package.clone().unwrap_or_default());
+                                self.push_found(id, &f, v, package);
+                            }
+                        }
+                    }
+                    Kind::Scripts => {
+                        for script in &manifest.scripts {
+                            let file = file_name(&script.path);
+                            self.push(
+                                id,
+                                &file.clone(),
+                                script.path.clone(),
+                                vars([(Var::File, file)]),
+                                None,
+                            );
+                        }
+                    }
+                    Kind::Data => {
+                        for data in &manifest.data_files {
+                            let rel = self
+                                .import_root(&data.path)
+                                .and_then(|root| {
+                                    data.path
+                                        .strip_prefix(root)
+                                        .ok()
+                                        .map(|r| r.to_string_lossy().into_owned())
+                                })
+                                .unwrap_or_else(|| file_name(&data.path));
+                            let v = vars([
+                                (Var::Path, rel.clone()),
+                                (Var::File, file_name(&data.path)),
+                            ]);
+                            self.push(id, &rel, data.path.clone(), v, None);
+                        }
+                    }
+                    Kind::Executables => {
+                        for exe in manifest.executables.iter().filter(|e| !e.is_python) {
+                            if let Some(path) = &exe.path {
+                                let file = file_name(path);
+                                let v = vars([
+                                    (Var::Name, exe.name.clone()),
+                                    (Var::File, file.clone()),
+                                ]);
+                                self.push(id, &file, path.clone(), v, None);
+                            }
+                        }
+                    }
+                    // Libraries come from the farm graph, once it is built.
+                    Kind::Needed | Kind::RuntimeLoads => {}
+                }
+            }
+        }
+    }
+
+    fn unreadable(&mut self, errors: Vec<(PathBuf, std::io::Error)>) {
+        self.problems
+            .extend(errors.into_iter().map(|(path, err)| Problem::Unreadable {
+                path,
+                reason: err.to_string(),
+            }));
+    }
+
+    fn take_tree(
+        &mut self,
+        unit: UnitId,
+        root: &Path,
+        prune: &[PathBuf],
+        extra: impl Fn(&Found) -> BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
+        let (files, errors) = walk(root, prune);
+        self.unreadable(errors);
+        for f in files {
+            let mut v = extra(&f);
+            v.extend(path_vars(&f));
+            self.push_found(unit, &f, v, package.clone());
+        }
+    }
+
+    fn push_found(
+        &mut self,
+        unit: UnitId,
+        f: &Found,
+        vars: BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
+        // A symlink in a source tree is shipped as the file it names (a folder link is
+        // not followed: its files belong to whatever holds the folder).
+        if f.link.is_some() && !f.path.is_file() {
+            return;
+        }
+        self.push(unit, &f.rel, f.path.clone(), vars, package);
+    }
+
+    /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
+    /// take the bundled nodes no file of another unit already ships.
+    fn take_libraries(&mut self, graph: &FarmGraph) {
+        let cache = self.input.cache;
+        // Attach graph nodes to the files already taken.
+        for item in &mut self.items {
+            if let Some(binary) = cache.get(&item.source).filter(|b| b.elf().is_some()) {
+                item.node = graph.node_by_hash(&binary.hash);
+            }
+        }
+        let shipped: BTreeSet<NodeIndex> = self
+            .items
+            .iter()
+            .filter(|i| self.input.layout.unit(i.unit).action.value != Action::Skip)
+            .filter_map(|i| i.node)
+            .collect();
+        let layout = self.input.layout;
+        let manifest = self.input.manifest;
+        // Runtime loads first: a library loaded at run time goes where its unit says.
+        let mut runtime_nodes: BTreeMap<NodeIndex, Vec<String>> = BTreeMap::new();
+        for load in &manifest.native.loads {
+            if let Some(node) = load.resolved.as_deref().and_then(|p| graph.node_by_path(p)) {
+                runtime_nodes
+                    .entry(node)
+                    .or_default()
+                    .push(load.name.clone());
+            }
+        }
+        let mut taken: BTreeSet<NodeIndex> = shipped.clone();
+        for (index, unit) in layout.units.iter().enumerate() {
+            let id = UnitId(index);
+            for kind in unit.kinds.iter().map(|k| k.value) {
+                let nodes: Vec<NodeIndex> = match kind {
+                    Kind::RuntimeLoads => runtime_nodes.keys().copied().collect(),
+                    Kind::Needed => graph.bundled().collect(),
+                    _ => continue,
+                };
+                for node in nodes {
+                    let n = &graph.graph[node];
+                    if n.system.is_some() || (kind == Kind::Needed && taken.contains(&node)) {
+                        continue;
+                    }
+                    // A runtime load already shipped as a file still gets served.
+                    if kind == Kind::RuntimeLoads && shipped.contains(&node) {
+                        continue;
+                    }
+                    let name = n.name();
+                    if !unit.selects(&name) {
+                        continue;
+                    }
+                    let mut v = vars([
+                        (Var::Name, name.clone()),
+                        (Var::File, file_name(&n.path)),
+                        (Var::Hash, hex(&n.hash)),
+                    ]);
+                    if let Some(soname) = &n.info.soname {
+                        v.insert(Var::Soname, soname.clone());
+                    }
+                    if let Some(request) = runtime_nodes.get(&node).and_then(|r| r.first()) {
+                        v.insert(Var::Request, request.clone());
+                    }
+                    let before = self.items.len();
+                    self.push(id, &name, n.path.clone(), v, None);
+                    if let Some(item) = self.items.get_mut(before) {
+                        item.node = Some(node);
+                        taken.insert(node);
+                    }
+                }
+            }
+        }
+        // A library the application needs that nothing ships breaks the dist.
+        for node in graph.bundled() {
+            if !taken.contains(&node)
+                && !graph
+                    .roots
+                    .iter()
+                    .any(|r| r.node == node && matches!(r.kind, crate::farm::RootKind::Executable))
+            {
+                let n = &graph.graph[node];
+                if !self.is_extension(&n.path) {
+                    self.problems.push(Problem::LibraryNotTaken {
+                        name: n.name(),
+                        path: n.path.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Renders every destination.
+    fn place(&mut self) {
+        let layout = self.input.layout;
+        let cache = self.input.cache;
+        for item in &mut self.items {
+            let unit = layout.unit(item.unit);
+            let Some(template) = &unit.destination else {
+                continue;
+            };
+            if matches!(unit.action.value, Action::Move | Action::Skip) {
+                continue;
+            }
+            if template.uses(Var::Hash) && !item.vars.contains_key(&Var::Hash) {
+                if let Some(binary) = cache.get(&item.source) {
+                    item.vars.insert(Var::Hash, hex(&binary.hash));
+                }
+            }
+            match template.render(&item.vars) {
+                Ok(dest) => item.dest = Some(dest),
+                Err(err) => self.problems.push(Problem::Render {
+                    unit: unit.name.value.clone(),
+                    span: template.span,
+                    file: item.source.clone(),
+                    reason: err.to_string(),
+                }),
+            }
+        }
+    }
+
+    /// The farm reals path of a library item, rendered.
+    fn real_in_farm(&self, item: &Item, farm: FarmId) -> Option<String> {
+        let farm = self.input.layout.farm(farm);
+        let mut v = item.vars.clone();
+        if !v.contains_key(&Var::Hash) && farm.reals.uses(Var::Hash) {
+            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash));
+        }
+        if !v.contains_key(&Var::Name) {
+            v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
+        }
+        farm.reals
+            .render(&v)
+            .ok()
+            .map(|r| under(&farm.root.value, &r))
+    }
+
+    fn link_folder(&self, item: &Item, farm: FarmId) -> Option<String> {
+        let farm = self.input.layout.farm(farm);
+        let mut v = item.vars.clone();
+        if !v.contains_key(&Var::Name) {
+            v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
+        }
+        if !v.contains_key(&Var::Hash) && farm.links.uses(Var::Hash) {
+            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash));
+        }
+        farm.links
+            .render(&v)
+            .ok()
+            .map(|r| under(&farm.root.value, &r))
+    }
+
+    /// Every entry of the dist, and the record `verify` reads.
+    fn finish(
+        &mut self,
+        graph: &FarmGraph,
+        policy: Policy,
+    ) -> (BTreeMap<String, PlannedEntry>, DistRecord) {
+        let layout = self.input.layout;
+        let cache = self.input.cache;
+        let mut out = Output::default();
+
+        // Where each binary's real file is, and the symlink placed for `symlink` units.
+        let mut home: BTreeMap<NodeIndex, String> = BTreeMap::new();
+        let mut real_of: Vec<Option<String>> = vec![None; self.items.len()];
+        for (i, item) in self.items.iter().enumerate() {
+            let unit = layout.unit(item.unit);
+            let farm = unit.farm.as_ref().map(|f| f.value);
+            let real = match (unit.action.value, farm, item.node) {
+                (Action::Skip, _, _) => None,
+                (Action::Copy, _, _) => item.dest.clone(),
+                (Action::Symlink | Action::Move, Some(farm), Some(_)) => {
+                    self.real_in_farm(item, farm)
+                }
+                // Without a farm, `move` and `symlink` have nowhere else to put the file.
+                (Action::Symlink | Action::Move, _, _) => item.dest.clone(),
+            };
+            if let (Some(real), Some(node)) = (&real, item.node) {
+                home.entry(node).or_insert_with(|| real.clone());
+            }
+            real_of[i] = real;
+        }
+
+        // Real files.
+        for (i, item) in self.items.iter().enumerate() {
+            let Some(real) = &real_of[i] else { continue };
+            out.add(
+                real,
+                &layout.unit(item.unit).name.value,
+                layout.unit(item.unit).span,
+                Content::Copy {
+                    source: item.source.clone(),
+                    mode: item.mode,
+                    size: item.size,
+                    edits: None,
+                },
+                cache,
+                &mut self.problems,
+                layout.conflicts.value,
+            );
+        }
+        // Destinations of `symlink` units point at the real file.
+        for (i, item) in self.items.iter().enumerate() {
+            let unit = layout.unit(item.unit);
+            if unit.action.value == Action::Symlink {
+                if let (Some(dest), Some(real)) = (&item.dest, &real_of[i]) {
+                    if dest != real {
+                        out.link(
+                            dest,
+                            &unit.name.value,
+                            unit.span,
+                            &relative(parent(dest), real),
+                            &mut self.problems,
+                        );
+                    }
+                }
+            }
+        }
+
+        // Link folders and RUNPATH.
+        let mut runpaths: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut binaries: BTreeMap<String, (usize, Arc<crate::binary::ObjectInfo>)> =
+            BTreeMap::new();
+        let mut farm_of: BTreeMap<String, FarmId> = BTreeMap::new();
+        let mut needs_dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (i, item) in self.items.iter().enumerate() {
+            let (Some(real), Some(node)) = (&real_of[i], item.node) else {
+                continue;
+            };
+            if binaries.contains_key(real) {
+                continue;
+            }
+            let info = graph.graph[node].info.clone();
+            binaries.insert(real.clone(), (i, info));
+            let unit = layout.unit(item.unit);
+            let needs: Vec<(String, String)> = graph
+                .graph
+                .edges(node)
+                .filter(|e| graph.graph[e.target()].system.is_none())
+                .filter_map(|e| Some((e.weight().name.clone(), home.get(&e.target())?.clone())))
+                .collect();
+            match unit.farm.as_ref().map(|f| f.value) {
+                Some(farm) => {
+                    farm_of.insert(real.clone(), farm);
+                    if needs.is_empty() {
+                        continue;
+                    }
+                    let Some(folder) = self.link_folder(item, farm) else {
+                        continue;
+                    };
+                    for (name, target) in &needs {
+                        let link = format!("{folder}/{name}");
+                        out.link(
+                            &link,
+                            &layout.farm(farm).name.value,
+                            layout.farm(farm).span,
+                            &relative(&folder, target),
+                            &mut self.problems,
+                        );
+                    }
+                    needs_dirs.insert(real.clone(), vec![folder]);
+                }
+                None => {
+                    let mut dirs = Vec::new();
+                    for (name, target) in &needs {
+                        let dir = parent(target).to_owned();
+                        if file_name(Path::new(target)) != *name {
+                            let alias = under(&dir, name);
+                            out.link(
+                                &alias,
+                                &unit.name.value,
+                                unit.span,
+                                &file_name(Path::new(target)),
+                                &mut self.problems,
+                            );
+                        }
+                        if !dirs.contains(&dir) {
+                            dirs.push(dir);
+                        }
+                    }
+                    needs_dirs.insert(real.clone(), dirs);
+                }
+            }
+        }
+
+        // Run-time loads served to their callers.
+        let mut served: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (unit_index, unit) in layout.units.iter().enumerate() {
+            if unit.serve_callers.is_none() || !unit.takes(Kind::RuntimeLoads) {
+                continue;
+            }
+            for load in &self.input.manifest.native.loads {
+                let Some(node) = load.resolved.as_deref().and_then(|p| graph.node_by_path(p))
+                else {
+                    continue;
+                };
+                if graph.graph[node].system.is_some() {
+                    continue;
+                }
+                // The folder serving it: this unit's destination, or where it is shipped.
+                let spot = self
+                    .items
+                    .iter()
+                    .find(|i| i.unit == UnitId(unit_index) && i.node == Some(node))
+                    .and_then(|i| i.dest.clone())
+                    .or_else(|| home.get(&node).cloned());
+                let Some(spot) = spot else { continue };
+                let dir = parent(&spot).to_owned();
+                let asked = Path::new(&load.name);
+                if !load.name.contains('/') && file_name(asked) != file_name(Path::new(&spot)) {
+                    let alias = under(&dir, &load.name);
+                    out.link(
+                        &alias,
+                        &unit.name.value,
+                        unit.span,
+                        &relative(&dir, &spot),
+                        &mut self.problems,
+                    );
+                }
+                for caller in self.callers(load.via, graph, &real_of) {
+                    let dirs = served.entry(caller).or_default();
+                    if !dirs.contains(&dir) {
+                        dirs.push(dir.clone());
+                    }
+                }
+            }
+        }
+
+        // Every folder each binary can be opened from: its own, and every symlink's to it.
+        let mut origins: BTreeMap<String, BTreeSet<String>> = binaries
+            .keys()
+            .map(|real| (real.clone(), BTreeSet::from([parent(real).to_owned()])))
+            .collect();
+        for (path, entry) in &out.entries {
+            if let Content::Symlink { target } = &entry.content {
+                let resolved = verify::normalize(&Path::new("/").join(parent(path)).join(target));
+                let resolved = resolved
+                    .to_string_lossy()
+                    .trim_start_matches('/')
+                    .to_owned();
+                if let Some(set) = origins.get_mut(&resolved) {
+                    set.insert(parent(path).to_owned());
+                }
+            }
+        }
+        for (real, (_, info)) in &binaries {
+            let mut entries: Vec<String> = Vec::new();
+            let from = &origins[real];
+            for dir in needs_dirs
+                .get(real)
+                .into_iter()
+                .flatten()
+                .chain(served.get(real).into_iter().flatten())
+            {
+                for origin in from {
+                    let entry = origin_entry(origin, dir);
+                    if !entries.contains(&entry) {
+                        entries.push(entry);
+                    }
+                }
+            }
+            let had = !info.runpath.is_empty() || !info.rpath.is_empty();
+            if !entries.is_empty() || had {
+                runpaths.insert(real.clone(), entries);
+            }
+        }
+        for (real, entries) in &runpaths {
+            if let Some(PlannedEntry {
+                content: Content::Copy { edits, .. },
+                ..
+            }) = out.entries.get_mut(real)
+            {
+                *edits = Some(ElfEdits {
+                    runpath: Some(entries.clone()),
+                    replace_needed: Vec::new(),
+                });
+            }
+        }
+
+        self.prove(
+            graph,
+            &out,
+            &binaries,
+            &origins,
+            &runpaths,
+            &home,
+            &farm_of,
+            policy.clone(),
+        );
+        let (launcher, interpreter) = self.launcher(&mut out);
+        self.unclaimed(&real_of);
+        self.folder_clashes(&out);
+
+        let record = DistRecord {
+            version: 1,
+            shenzi: env!("CARGO_PKG_VERSION").to_owned(),
+            layout: layout
+                .name
+                .as_ref()
+                .map_or_else(|| self.input.source.name.clone(), |n| n.value.clone()),
+            interpreter,
+            launcher,
+            python: format!(
+                "{}.{}",
+                self.input.manifest.python.version.major, self.input.manifest.python.version.minor
+            ),
+            system_libraries: policy.entries().map(str::to_owned).collect(),
+        };
+        (out.entries, record)
+    }
+
+    /// The shipped binaries that ask for run-time loads made `via`.
+    fn callers(&self, via: LoadVia, graph: &FarmGraph, real_of: &[Option<String>]) -> Vec<String> {
+        let by_module = |module: &str| -> Option<String> {
+            let file = self
+                .input
+                .manifest
+                .modules
+                .iter()
+                .find(|m| m.name == module && m.kind == ModuleKind::Extension)?
+                .file
+                .clone()?;
+            let i = self.items.iter().position(|i| i.source == file)?;
+            real_of[i].clone()
+        };
+        let libpython = || -> Option<String> {
+            let node = graph.node_by_path(self.input.manifest.python.libpython.path.as_ref()?)?;
+            let i = self.items.iter().position(|i| i.node == Some(node))?;
+            real_of[i].clone()
+        };
+        let interpreter = || -> Option<String> {
+            let i = self
+                .items
+                .iter()
+                .position(|i| i.source == self.input.manifest.python.realpath)?;
+            real_of[i].clone()
+        };
+        match via {
+            LoadVia::Ctypes => by_module("_ctypes").into_iter().collect(),
+            LoadVia::Cffi => by_module("_cffi_backend").into_iter().collect(),
+            LoadVia::Dlopen => by_module("_cffi_backend")
+                .into_iter()
+                .chain(libpython())
+                .chain(interpreter())
+                .collect(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn prove(
+        &mut self,
+        graph: &FarmGraph,
+        out: &Output,
+        binaries: &BTreeMap<String, (usize, Arc<crate::binary::ObjectInfo>)>,
+        origins: &BTreeMap<String, BTreeSet<String>>,
+        runpaths: &BTreeMap<String, Vec<String>>,
+        home: &BTreeMap<NodeIndex, String>,
+        farm_of: &BTreeMap<String, FarmId>,
+        policy: Policy,
+    ) {
+        const ROOT: &str = "/.shenzi-plan";
+        let cache = self.input.cache;
+        let mut fs = VirtualFs::new(ROOT, cache);
+        let mut subjects = Vec::new();
+        for (real, (i, info)) in binaries {
+            let item = &self.items[*i];
+            let Some(source) = cache.get(&item.source) else {
+                continue;
+            };
+            let shipped = verify::shipped(&source, info, runpaths.get(real).map(Vec::as_slice));
+            let Some(shipped_info) = shipped.elf().cloned() else {
+                continue;
+            };
+            fs.insert(real, VirtualEntry::File(shipped));
+            subjects.push((
+                real.clone(),
+                Subject {
+                    label: real.clone(),
+                    file_name: file_name(Path::new(real)),
+                    info: shipped_info,
+                    origins: origins[real]
+                        .iter()
+                        .map(|o| Path::new(ROOT).join(o))
+                        .collect(),
+                },
+            ));
+        }
+        for (path, entry) in &out.entries {
+            if let Content::Symlink { target } = &entry.content {
+                fs.insert(path, VirtualEntry::Link(PathBuf::from(target)));
+            }
+        }
+        let config = self.input.host.clone().with_only_system(policy);
+        let list: Vec<Subject> = subjects.iter().map(|(_, s)| s.clone()).collect();
+        let outcomes = verify::prove(&fs, &config, &list);
+        let by_real: BTreeMap<&String, NodeIndex> = binaries
+            .iter()
+            .filter_map(|(real, (i, _))| Some((real, self.items[*i].node?)))
+            .collect();
+        let mut reported = BTreeSet::new();
+        for outcome in outcomes {
+            let (real, subject) = &subjects[outcome.subject];
+            let Some(&node) = by_real.get(real) else {
+                continue;
+            };
+            let Some(edge) = graph
+                .graph
+                .edges(node)
+                .find(|e| e.weight().name == outcome.need)
+            else {
+                // The graph could not resolve it on the tracing machine either: reported there.
+                continue;
+            };
+            let target = edge.target();
+            let system = graph.graph[target].system.is_some();
+            let expected = if system {
+                None
+            } else {
+                home.get(&target).map(|h| Path::new(ROOT).join(h))
+            };
+            let ok = match (&expected, &outcome.real) {
+                (None, Some(found)) => !found.starts_with(ROOT),
+                (Some(want), Some(found)) => found == want,
+                (_, None) => false,
+            };
+            if ok || !reported.insert((real.clone(), outcome.need.clone())) {
+                continue;
+            }
+            let origin = outcome.origin.strip_prefix(ROOT).map_or_else(
+                |_| outcome.origin.display().to_string(),
+                |o| o.display().to_string(),
+            );
+            let shown = |p: &Path| {
+                p.strip_prefix(ROOT)
+                    .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+            };
+            self.problems.push(Problem::Unproven {
+                span: farm_of.get(real).map(|f| self.input.layout.farm(*f).span),
+                binary: subject.label.clone(),
+                origin: if origin.is_empty() {
+                    ".".into()
+                } else {
+                    origin
+                },
+                need: outcome.need.clone(),
+                expected: expected
+                    .as_deref()
+                    .map_or_else(|| "a system library".to_owned(), shown),
+                found: outcome.real.as_deref().map(shown),
+                searched: outcome
+                    .resolution
+                    .searched
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            });
+        }
+    }
+
+    /// The launcher, and the `.pth` that puts the layout's folders on `sys.path` of the
+    /// dist's interpreter (for the launcher's process and for every child started with
+    /// `sys.executable`). Returns the launcher's and the interpreter's paths.
+    fn launcher(&mut self, out: &mut Output) -> (String, String) {
+        let layout = self.input.layout;
+        let manifest = self.input.manifest;
+        let Some(launcher) = &layout.launcher else {
+            return (String::new(), String::new());
+        };
+        let interpreter_unit = launcher.python.value;
+        let interpreter = self
+            .items
+            .iter()
+            .find(|i| i.unit == interpreter_unit && i.source == manifest.python.realpath)
+            .and_then(|i| i.dest.clone());
+        let Some(interpreter) = interpreter else {
+            self.problems.push(Problem::Launcher {
+                span: launcher.python.span,
+                reason: format!(
+                    "unit `{}` does not place the interpreter `{}`",
+                    layout.unit(interpreter_unit).name.value,
+                    manifest.python.realpath.display()
+                ),
+            });
+            return (String::new(), String::new());
+        };
+        // The interpreter finds its prefix by looking for `lib/pythonX.Y/os.py` above it.
+        let prefix = parent(parent(&interpreter)).to_owned();
+        let version = format!(
+            "{}.{}",
+            manifest.python.version.major, manifest.python.version.minor
+        );
+        let landmark = under(&prefix, &format!("lib/python{version}/os.py"));
+        if !out.entries.contains_key(&landmark) {
+            let span = layout
+                .units_taking(Kind::Stdlib)
+                .next()
+                .and_then(|u| layout.unit(u).destination.as_ref().map(|d| d.span))
+                .unwrap_or(launcher.span);
+            self.problems.push(Problem::NoLandmark {
+                span,
+                interpreter: interpreter.clone(),
+                expected: under(&prefix, &format!("lib/python{version}")),
+            });
+        }
+
+        // Folders on sys.path: each file's destination without its `{path}` tail.
+        let mut folders: Vec<String> = Vec::new();
+        for unit in &launcher.sys_path {
+            for item in self.items.iter().filter(|i| i.unit == unit.value) {
+                let Some(dest) = &item.dest else { continue };
+                let tail = item.vars.get(&Var::Path).or(item.vars.get(&Var::File));
+                let folder = match tail {
+                    Some(tail) if dest.ends_with(tail.as_str()) => dest[..dest.len() - tail.len()]
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    _ => parent(dest).to_owned(),
+                };
+                if !folders.contains(&folder) {
+                    folders.push(folder);
+                }
+            }
+        }
+        let site = site_dir_below_prefix(manifest);
+        let pth_dir = under(&prefix, &site);
+        let mut pth =
+            String::from("# Generated by shenzi: the dist's folders on sys.path, in order.\n");
+        for folder in &folders {
+            pth.push_str(&relative(&pth_dir, folder));
+            pth.push('\n');
+        }
+        out.add_generated(
+            &under(&pth_dir, "00-shenzi.pth"),
+            "launcher",
+            launcher.span,
+            pth.into_bytes(),
+            0o644,
+            &mut self.problems,
+        );
+
+        let path = match launcher.path.render(&self.common) {
+            Ok(p) => p,
+            Err(err) => {
+                self.problems.push(Problem::Launcher {
+                    span: launcher.path.span,
+                    reason: err.to_string(),
+                });
+                return (String::new(), interpreter);
+            }
+        };
+        match launcher.form.value {
+            LauncherForm::Symlink => {
+                out.link(
+                    &path,
+                    "launcher",
+                    launcher.span,
+                    &relative(parent(&path), &interpreter),
+                    &mut self.problems,
+                );
+            }
+            LauncherForm::Sh => {
+                let entry = match (&launcher.entry.value, manifest.entry.kind) {
+                    (LauncherEntry::Module(m), _) => Some(LaunchEntry::Module(m.clone())),
+                    (LauncherEntry::Traced, EntryKind::Module) => {
+                        Some(LaunchEntry::Module(manifest.entry.target.clone()))
+                    }
+                    (LauncherEntry::Traced, EntryKind::Script | EntryKind::ConsoleScript) => self
+                        .items
+                        .iter()
+                        .find(|i| i.source == Path::new(&manifest.entry.target) && i.dest.is_some())
+                        .and_then(|i| i.dest.clone())
+                        .map(LaunchEntry::Script),
+                    (LauncherEntry::Traced, EntryKind::Code) => None,
+                };
+                let Some(entry) = entry else {
+                    self.problems.push(Problem::Launcher {
+                        span: launcher.entry.span,
+                        reason: match manifest.entry.kind {
+                            EntryKind::Code => "the trace ran `python -c`, which has no entry to start: use `entry module NAME`".into(),
+                            _ => format!("no unit places the entry script `{}` (add one that takes `app.entry`)", manifest.entry.target),
+                        },
+                    });
+                    return (path, interpreter);
+                };
+                let text = render_launcher(&LauncherSpec {
+                    path: path.clone(),
+                    interpreter: interpreter.clone(),
+                    entry,
+                    app_name: self.common[&Var::AppName].clone(),
+                    flags: launcher
+                        .flags
+                        .iter()
+                        .map(|f| f.value.option().to_owned())
+                        .collect(),
+                });
+                out.add_generated(
+                    &path,
+                    "launcher",
+                    launcher.path.span,
+                    text.into_bytes(),
+                    0o755,
+                    &mut self.problems,
+                );
+            }
+        }
+        (path, interpreter)
+    }
+
+    /// A file planned where another entry needs a folder (`app` the launcher and
+    /// `app/app.py`) cannot be written; report it with both writers.
+    fn folder_clashes(&mut self, out: &Output) {
+        let mut reported = BTreeSet::new();
+        for dest in out.entries.keys() {
+            let mut at = dest.as_str();
+            while let Some((folder, _)) = at.rsplit_once('/') {
+                if let Some(entry) = out.entries.get(folder) {
+                    if !matches!(entry.content, Content::Dir) && reported.insert(folder.to_owned())
+                    {
+                        let writer = |d: &str| {
+                            out.writers.get(d).cloned().unwrap_or((
+                                entry.unit.clone(),
+                                crate::layout::Span::default(),
+                                PathBuf::new(),
+                            ))
+                        };
+                        self.problems.push(Problem::Conflict {
+                            dest: folder.to_owned(),
+                            first: writer(folder),
+                            second: writer(dest),
+                        });
+                        break;
+                    }
+                }
+                at = folder;
+            }
+        }
+    }
+
+    /// Traced files no unit takes.
+    fn unclaimed(&mut self, real_of: &[Option<String>]) {
+        let layout = self.input.layout;
+        if layout.unclaimed.value == Unclaimed::Ignore {
+            return;
+        }
+        let manifest = self.input.manifest;
+        let taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
+        let _ = real_of;
+        let mut traced: BTreeSet<&Path> = manifest
+            .modules
+            .iter()
+            .filter_map(|m| m.file.as_deref())
+            .collect();
+        traced.extend(manifest.data_files.iter().map(|d| d.path.as_path()));
+        traced.extend(manifest.scripts.iter().map(|d| d.path.as_path()));
+        let files: Vec<PathBuf> = traced
+            .into_iter()
+            .filter(|p| !taken.contains(p))
+            .filter(|p| !layout.ignore.is_match(&p.to_string_lossy()))
+            .map(Path::to_owned)
+            .collect();
+        if !files.is_empty() {
+            self.problems.push(Problem::Unclaimed {
+                files,
+                span: layout.unclaimed.span,
+                error: layout.unclaimed.value == Unclaimed::Error,
+            });
+        }
+    }
+
+    fn summarize(
+        self,
+        entries: BTreeMap<String, PlannedEntry>,
+        record: DistRecord,
+        graph: FarmGraph,
+        floor: GlibcFloor,
+    ) -> Planned {
+        let layout = self.input.layout;
+        let mut by_unit: Vec<(String, u64, u64)> = layout
+            .units
+            .iter()
+            .map(|u| (u.name.value.clone(), 0, 0))
+            .collect();
+        let mut by_package: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let unit_index: BTreeMap<&str, usize> = layout
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.value.as_str(), i))
+            .collect();
+        let package_of: BTreeMap<&Path, &str> = self
+            .items
+            .iter()
+            .filter_map(|i| Some((i.source.as_path(), i.package.as_deref()?)))
+            .collect();
+        for entry in entries.values() {
+            if let Content::Copy { size, source, .. } = &entry.content {
+                if let Some(&i) = unit_index.get(entry.unit.as_str()) {
+                    by_unit[i].1 += 1;
+                    by_unit[i].2 += size;
+                }
+                if let Some(package) = package_of.get(source.as_path()) {
+                    let slot = by_package.entry((*package).to_owned()).or_default();
+                    slot.0 += 1;
+                    slot.1 += size;
+                }
+            }
+        }
+        let mut by_package: Vec<(String, u64, u64)> = by_package
+            .into_iter()
+            .map(|(k, (f, b))| (k, f, b))
+            .collect();
+        by_package.sort_by_key(|(name, _, bytes)| (std::cmp::Reverse(*bytes), name.clone()));
+        let src = miette::NamedSource::new(
+            self.input.source.name.clone(),
+            self.input.source.text.clone(),
+        );
+        let mut problems = self.problems;
+        problems.sort_by_key(|p| (!p.is_error(), p.code()));
+        Planned {
+            plan: Plan {
+                entries: entries.into_values().collect(),
+                record,
+            },
+            report: PlanReport {
+                src,
+                diagnostics: problems
+                    .into_iter()
+                    .map(|problem| PlanDiagnostic { problem })
+                    .collect(),
+            },
+            graph,
+            floor,
+            by_unit,
+            by_package,
+        }
+    }
+}
+
+/// The interpreter's own site folder, relative to its prefix: where its `site` module
+/// looks at start-up (`lib/python3.11/site-packages`; Debian's
+/// `local/lib/python3.11/dist-packages`).
+fn site_dir_below_prefix(manifest: &Manifest) -> String {
+    let python = &manifest.python;
+    python
+        .site_dirs
+        .iter()
+        .filter(|s| s.kind == crate::manifest::SiteKind::System)
+        .find_map(|s| s.path.strip_prefix(&python.base_prefix).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| {
+            format!(
+                "lib/python{}.{}/site-packages",
+                python.version.major, python.version.minor
+            )
+        })
+}
+
+/// The package a site dir's top-level entry belongs to, for the summary: a module's or
+/// package's name without suffix, a metadata folder's distribution name.
+fn package_name(top: &str) -> String {
+    match top
+        .strip_suffix(".dist-info")
+        .or_else(|| top.strip_suffix(".egg-info"))
+    {
+        Some(dist) => dist.split('-').next().unwrap_or(dist).to_owned(),
+        None => top.split('.').next().unwrap_or(top).to_owned(),
+    }
+}
+
+fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {
+    BTreeMap::from(pairs)
+}
+
+fn path_vars(f: &Found) -> BTreeMap<Var, String> {
+    vars([(Var::Path, f.rel.clone()), (Var::File, file_name(&f.path))])
+}
+
+fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The entries being planned, by destination, with conflicts detected as they come.
+#[derive(Default)]
+struct Output {
+    entries: BTreeMap<String, PlannedEntry>,
+    /// Who wrote each destination: unit name, span, source.
+    writers: BTreeMap<String, (String, crate::layout::Span, PathBuf)>,
+}
+
+impl Output {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        dest: &str,
+        unit: &str,
+        span: crate::layout::Span,
+        content: Content,
+        cache: &BinaryCache,
+        problems: &mut Vec<Problem>,
+        policy: ConflictPolicy,
+    ) {
+        let source = match &content {
+            Content::Copy { source, .. } => source.clone(),
+            _ => PathBuf::new(),
+        };
+        if let Some((first_unit, first_span, first_source)) = self.writers.get(dest) {
+            let same_file = *first_source == source;
+            let identical = same_file
+                || (policy == ConflictPolicy::AllowIdentical
+                    && same_content(cache, first_source, &source));
+            if !identical || (policy == ConflictPolicy::Deny && first_unit != unit) {
+                problems.push(Problem::Conflict {
+                    dest: dest.to_owned(),
+                    first: (first_unit.clone(), *first_span, first_source.clone()),
+                    second: (unit.to_owned(), span, source),
+                });
+            }
+            return;
+        }
+        self.writers
+            .insert(dest.to_owned(), (unit.to_owned(), span, source));
+        self.entries.insert(
+            dest.to_owned(),
+            PlannedEntry {
+                dest: dest.to_owned(),
+                unit: unit.to_owned(),
+                content,
+            },
+        );
+    }
+
+    fn link(
+        &mut self,
+        dest: &str,
+        unit: &str,
+        span: crate::layout::Span,
+        target: &str,
+        problems: &mut Vec<Problem>,
+    ) {
+        match self.entries.get(dest) {
+            Some(PlannedEntry {
+                content: Content::Symlink { target: existing },
+                ..
+            }) if existing == target => {}
+            Some(_) => problems.push(Problem::Conflict {
+                dest: dest.to_owned(),
+                first: self.writers.get(dest).cloned().unwrap_or((
+                    String::new(),
+                    span,
+                    PathBuf::new(),
+                )),
+                second: (unit.to_owned(), span, PathBuf::from(target)),
+            }),
+            None => {
+                self.writers.insert(
+                    dest.to_owned(),
+                    (unit.to_owned(), span, PathBuf::from(target)),
+                );
+                self.entries.insert(
+                    dest.to_owned(),
+                    PlannedEntry {
+                        dest: dest.to_owned(),
+                        unit: unit.to_owned(),
+                        content: Content::Symlink {
+                            target: target.to_owned(),
+                        },
+                    },
+                );
+            }
+        }
+    }
+
+    fn add_generated(
+        &mut self,
+        dest: &str,
+        unit: &str,
+        span: crate::layout::Span,
+        data: Vec<u8>,
+        mode: u32,
+        problems: &mut Vec<Problem>,
+    ) {
+        if self.entries.contains_key(dest) {
+            problems.push(Problem::Conflict {
+                dest: dest.to_owned(),
+                first: self.writers.get(dest).cloned().unwrap_or((
+                    String::new(),
+                    crate::layout::Span::default(),
+                    PathBuf::new(),
+                )),
+                second: (
+                    unit.to_owned(),
+                    crate::layout::Span::default(),
+                    PathBuf::from("(generated)"),
+                ),
+            });
+            return;
+        }
+        self.writers.insert(
+            dest.to_owned(),
+            (unit.to_owned(), span, PathBuf::from("(generated)")),
+        );
+        self.entries.insert(
+            dest.to_owned(),
+            PlannedEntry {
+                dest: dest.to_owned(),
+                unit: unit.to_owned(),
+                content: Content::Bytes { data, mode },
+            },
+        );
+    }
+}
+
+fn same_content(cache: &BinaryCache, a: &Path, b: &Path) -> bool {
+    match (cache.probe(a), cache.probe(b)) {
+        (Probe::File(x), Probe::File(y)) => x.hash == y.hash,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_between_dist_folders() {
+        assert_eq!(
+            relative("lib/links/libz.so.1", "lib/reals/ab/libz.so.1.2"),
+            "../../reals/ab/libz.so.1.2"
+        );
+        assert_eq!(relative("a/b", "a/b"), ".");
+        assert_eq!(relative("", "lib/x"), "lib/x");
+        assert_eq!(relative("python/bin", ""), "../..");
+        assert_eq!(
+            origin_entry("python/bin", "lib/links/python3.11"),
+            "$ORIGIN/../../lib/links/python3.11"
+        );
+        assert_eq!(origin_entry("lib", "lib"), "$ORIGIN");
+    }
+}

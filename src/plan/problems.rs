@@ -1,0 +1,294 @@
+//! What can be wrong with a plan, as diagnostics that point into the layout.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use miette::{LabeledSpan, NamedSource, Severity, SourceCode};
+
+use crate::farm::NativeProblem;
+use crate::layout::Span;
+
+/// One problem the planner found. All are collected before anything is written.
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// Two units write different content to one destination.
+    Conflict {
+        dest: String,
+        first: (String, Span, PathBuf),
+        second: (String, Span, PathBuf),
+    },
+    /// Traced files no unit claims.
+    Unclaimed {
+        files: Vec<PathBuf>,
+        span: Span,
+        error: bool,
+    },
+    /// A library the application needs that no unit of the layout takes.
+    LibraryNotTaken { name: String, path: PathBuf },
+    /// A destination template cannot be rendered for one file.
+    Render {
+        unit: String,
+        span: Span,
+        file: PathBuf,
+        reason: String,
+    },
+    /// From some folder a binary can be opened from, one of its needs does not resolve
+    /// to the file the plan intends.
+    Unproven {
+        span: Option<Span>,
+        binary: String,
+        origin: String,
+        need: String,
+        expected: String,
+        found: Option<String>,
+        searched: Vec<String>,
+    },
+    /// The interpreter would not find its standard library where the layout puts it.
+    NoLandmark {
+        span: Span,
+        interpreter: String,
+        expected: String,
+    },
+    /// The layout's launcher needs something the plan does not have.
+    Launcher { span: Span, reason: String },
+    /// A folder or file that cannot be read.
+    Unreadable { path: PathBuf, reason: String },
+    /// From the farm graph.
+    Native(NativeProblem),
+}
+
+impl Problem {
+    pub fn is_error(&self) -> bool {
+        match self {
+            Problem::Unclaimed { error, .. } => *error,
+            _ => true,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::Conflict { .. } => "shenzi::plan::conflict",
+            Problem::Unclaimed { .. } => "shenzi::plan::unclaimed",
+            Problem::LibraryNotTaken { .. } => "shenzi::plan::library_not_taken",
+            Problem::Render { .. } => "shenzi::plan::render",
+            Problem::Unproven { .. } => "shenzi::plan::unproven_need",
+            Problem::NoLandmark { .. } => "shenzi::plan::stdlib_not_found",
+            Problem::Launcher { .. } => "shenzi::plan::launcher",
+            Problem::Unreadable { .. } => "shenzi::plan::unreadable",
+            Problem::Native(_) => "shenzi::plan::native",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Problem::Conflict {
+                dest,
+                first,
+                second,
+            } => format!(
+                "units `{}` and `{}` both write `{dest}`, with different content",
+                first.0, second.0
+            ),
+            Problem::Unclaimed { files, .. } => format!(
+                "{} traced file{} no unit takes: {}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                files
+                    .iter()
+                    .take(5)
+                    .map(|f| format!("`{}`", f.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + if files.len() > 5 { ", ..." } else { "" }
+            ),
+            Problem::LibraryNotTaken { name, path } => format!(
+                "the application needs `{name}` (`{}`), and no unit takes it",
+                path.display()
+            ),
+            Problem::Render {
+                unit, file, reason, ..
+            } => format!("unit `{unit}` cannot place `{}`: {reason}", file.display()),
+            Problem::Unproven {
+                binary,
+                origin,
+                need,
+                expected,
+                found,
+                ..
+            } => match found {
+                Some(found) => format!(
+                    "`{binary}` opened from `{origin}` would load `{need}` from `{found}`, not `{expected}`"
+                ),
+                None => format!(
+                    "`{binary}` opened from `{origin}` would not find `{need}` (intended: `{expected}`)"
+                ),
+            },
+            Problem::NoLandmark {
+                interpreter,
+                expected,
+                ..
+            } => format!(
+                "the interpreter at `{interpreter}` looks for its standard library at `{expected}`, and the layout puts none there"
+            ),
+            Problem::Launcher { reason, .. } => format!("the launcher cannot be made: {reason}"),
+            Problem::Unreadable { path, reason } => {
+                format!("cannot read `{}`: {reason}", path.display())
+            }
+            Problem::Native(p) => p.to_string(),
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Problem::Conflict { .. } => Some(
+                "give one of the units another `to`, or narrow it with `exclude` so only one unit takes the file".into(),
+            ),
+            Problem::Unclaimed { error, .. } => Some(format!(
+                "add a unit that takes them, or list them under `ignore`{}",
+                if *error { "" } else { "; `unclaimed error` makes this an error" }
+            )),
+            Problem::LibraryNotTaken { .. } => Some(
+                "add a unit with `take native.needed` (and a farm), or add the library to the `system` policy if the target provides it".into(),
+            ),
+            Problem::Render { .. } => Some("use a variable this file has, e.g. `{file}` or `{hash:16}`".into()),
+            Problem::Unproven { searched, .. } => Some(format!(
+                "every folder a library is opened from must sit at the farm's `level` below its root, so one `$ORIGIN` entry serves them all; check `reals`, `links` and `level`{}",
+                if searched.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nsearched, in order:\n  {}", searched.join("\n  "))
+                }
+            )),
+            Problem::NoLandmark { .. } => Some(
+                "put the stdlib at `<interpreter folder>/../lib/pythonX.Y`, as every layout in `layouts/` does".into(),
+            ),
+            Problem::Launcher { .. } => Some("check the launcher's `python`, `path` and `entry`".into()),
+            Problem::Unreadable { .. } => Some("check the file's permissions; the trace saw it".into()),
+            Problem::Native(p) => miette::Diagnostic::help(p).map(|h| h.to_string()),
+        }
+    }
+
+    fn labels(&self) -> Vec<LabeledSpan> {
+        let label = |span: Span, text: String| LabeledSpan::new_with_span(Some(text), span);
+        match self {
+            Problem::Conflict { first, second, .. } => vec![
+                label(first.1, format!("writes `{}`", first.2.display())),
+                label(second.1, format!("writes `{}`", second.2.display())),
+            ],
+            Problem::Unclaimed { span, .. } => vec![label(*span, "completeness policy".into())],
+            Problem::Render { span, .. } => vec![label(*span, "this destination".into())],
+            Problem::Unproven {
+                span: Some(span), ..
+            } => {
+                vec![label(*span, "this farm's folders".into())]
+            }
+            Problem::NoLandmark { span, .. } => vec![label(*span, "the stdlib goes here".into())],
+            Problem::Launcher { span, .. } => vec![label(*span, "this launcher".into())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One problem with the layout's text, as a miette diagnostic.
+#[derive(Debug)]
+pub struct PlanDiagnostic {
+    pub problem: Problem,
+}
+
+impl fmt::Display for PlanDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem.message())
+    }
+}
+
+impl std::error::Error for PlanDiagnostic {}
+
+impl miette::Diagnostic for PlanDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.problem.code()))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(if self.problem.is_error() {
+            Severity::Error
+        } else {
+            Severity::Warning
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.problem
+            .help()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let labels = self.problem.labels();
+        (!labels.is_empty()).then(|| Box::new(labels.into_iter()) as _)
+    }
+}
+
+/// Every problem of one plan, with the layout's text: one miette report whose `related`
+/// entries are the problems.
+#[derive(Debug)]
+pub struct PlanReport {
+    pub src: NamedSource<String>,
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+impl PlanReport {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.problem.is_error())
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.diagnostics.iter().map(|d| d.problem.code()).collect()
+    }
+}
+
+impl fmt::Display for PlanReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "plan for layout `{}`: {} error(s), {} warning(s)",
+            self.src.name(),
+            self.errors(),
+            self.warnings()
+        )
+    }
+}
+
+impl std::error::Error for PlanReport {}
+
+impl miette::Diagnostic for PlanReport {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("shenzi::plan::check"))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(if self.errors() > 0 {
+            Severity::Error
+        } else {
+            Severity::Warning
+        })
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.src)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        Some(Box::new(
+            self.diagnostics
+                .iter()
+                .map(|d| d as &dyn miette::Diagnostic),
+        ))
+    }
+}
