@@ -10,7 +10,6 @@ taken within one run.
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -80,7 +79,7 @@ def remove(path):
     if os.path.islink(path) or os.path.isfile(path):
         os.unlink(path)
     elif os.path.isdir(path):
-        shutil.rmtree(path)
+        subprocess.run(["rm", "-rf", "--", path], check=True)  # several times faster than shutil.rmtree
 
 
 class Step:

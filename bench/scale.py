@@ -153,13 +153,16 @@ def build_native(python):
 
 
 def generate(python, files, out):
-    """A venv at OUT/venv whose site dir holds exactly `files` files, and its app OUT/app.py.
+    """A venv at OUT/venv whose site dir holds exactly `files` files, and its app OUT/app/app.py.
+
+    The app has a folder of its own: shenzi packages the entry script's folder as the
+    app's code, and this measures the site dir, not a venv inside the app's folder.
 
     Returns (venv python, app path). Idempotent: an existing complete one is reused.
     """
     marker = os.path.join(out, ".complete")
     if os.path.exists(marker):
-        return os.path.join(out, "venv", "bin", "python"), os.path.join(out, "app.py")
+        return os.path.join(out, "venv", "bin", "python"), os.path.join(out, "app", "app.py")
     log("scale: generating a site dir of %d files in %s" % (files, out))
     remove(out)
     native = build_native(python)
@@ -178,9 +181,9 @@ def generate(python, files, out):
         packages.append(name)
         left -= max(count, 6)
     assert count_files(site) == files, (count_files(site), files)
-    write(os.path.join(out, "app.py"), APP % {"packages": packages})
+    write(os.path.join(out, "app", "app.py"), APP % {"packages": packages})
     write(marker, "")
-    return venv_python, os.path.join(out, "app.py")
+    return venv_python, os.path.join(out, "app", "app.py")
 
 
 def count_files(path):
