@@ -9,47 +9,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::example::copy_tree;
 use support::{python311, repo_root, shenzi};
 
 const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
 
-/// A copy of the stdlib example in a scratch folder, traced: (scratch, app dir, manifest).
+/// (scratch, app dir, manifest) of a traced copy of the stdlib example.
 fn traced_example() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let scratch = tempfile::tempdir().unwrap();
-    let app = scratch.path().join("app src");
-    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
-    let manifest = scratch.path().join("shenzi.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(python311())
-        .arg("app.py")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (scratch, app, manifest)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "__pycache__") {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
+    let t = support::example::traced_example();
+    (t.scratch, t.app, t.manifest)
 }
 
 fn apply(layout: &str, manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
@@ -305,4 +273,122 @@ fn no_scratch_left(dir: &Path) -> bool {
             .to_string_lossy()
             .contains(".shenzi-")
     })
+}
+
+#[test]
+fn build_traces_and_applies_in_one_step() {
+    let scratch = tempfile::tempdir().unwrap();
+    let app = scratch.path().join("app");
+    copy_tree(&repo_root().join("examples/stdlib_app"), &app);
+    let dist = scratch.path().join("dist");
+    let manifest = scratch.path().join("kept.json");
+    let out = shenzi()
+        .arg("build")
+        .arg("--python")
+        .arg(python311())
+        .arg("-o")
+        .arg(&dist)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--")
+        .arg(app.join("app.py"))
+        .arg("traced-arg")
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("runs on glibc ≥"), "{stderr}");
+    assert!(manifest.is_file());
+    let got = run_app(&dist.join("bin/app"), Path::new("/"));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(String::from_utf8_lossy(&got.stdout).contains("\"argv\": [\"first\", \"second arg\"]"));
+
+    // An app that fails writes no dist.
+    std::fs::write(scratch.path().join("fails.py"), "raise SystemExit(4)\n").unwrap();
+    let failed = scratch.path().join("failed-dist");
+    let out = shenzi()
+        .arg("build")
+        .arg("--python")
+        .arg(python311())
+        .arg("-o")
+        .arg(&failed)
+        .args(["--", "fails.py"])
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!failed.exists());
+}
+
+/// numpy (with its bundled OpenBLAS and libgfortran, found by DT_RPATH), pillow, lxml and
+/// cryptography from PyPI wheels: every shipped layout makes a dist that gives the same
+/// output from another folder.
+#[test]
+fn wheels_from_pypi_with_every_layout() {
+    let venv = support::wheel_venv();
+    let scratch = tempfile::tempdir().unwrap();
+    let app = scratch.path().join("wheels.py");
+    std::fs::write(
+        &app,
+        "import numpy, PIL.Image, lxml.etree\n\
+         from cryptography.hazmat.primitives import hashes\n\
+         print('numpy', numpy.dot(numpy.arange(4), numpy.arange(4)), numpy.linalg.inv(numpy.eye(2)).sum())\n\
+         print('pil', PIL.Image.new('RGB', (4, 4), (10, 20, 30)).getpixel((1, 1)))\n\
+         print('lxml', lxml.etree.fromstring('<a><b>x</b></a>').findtext('b'))\n\
+         d = hashes.Hash(hashes.SHA256()); d.update(b'shenzi'); print('crypto', d.finalize().hex()[:16])\n",
+    )
+    .unwrap();
+    let python = venv.join("bin/python");
+    let expected = Command::new(&python).arg(&app).output().unwrap();
+    assert!(expected.status.success());
+    let manifest = scratch.path().join("m.json");
+    let out = shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(&python)
+        .arg(&app)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for layout in LAYOUTS {
+        let dist = scratch.path().join(layout);
+        let out = apply(layout, &manifest, &dist, &[]);
+        assert!(
+            out.status.success(),
+            "{layout}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = Command::new(dist.join("bin/wheels"))
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&expected.stdout),
+            "{layout}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        // The dist's interpreter writes no bytecode caches into it: they were shipped.
+        let caches_before = count_pycs(&dist);
+        let _ = Command::new(dist.join("bin/wheels")).output().unwrap();
+        assert_eq!(count_pycs(&dist), caches_before, "{layout}");
+    }
+}
+
+fn count_pycs(dir: &Path) -> usize {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pyc"))
+        .count()
 }

@@ -39,6 +39,11 @@ fn fixture_library(dir: &Path) -> PathBuf {
 
 fn sample_plan(src: &Path) -> Plan {
     let lib = fixture_library(src);
+    // A timestamp-based pyc header: magic, flags 0, source mtime 0x01020304, size 9.
+    let pyc = src.join("m.cpython-311.pyc");
+    let mut header = vec![0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 4, 3, 2, 1, 9, 0, 0, 0];
+    header.extend(b"code");
+    std::fs::write(&pyc, &header).unwrap();
     let data = src.join("data.txt");
     std::fs::write(&data, "payload\n").unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o640)).unwrap();
@@ -59,6 +64,7 @@ fn sample_plan(src: &Path) -> Plan {
                     mode: 0o640,
                     size: 8,
                     edits: None,
+                    stamp_pyc: false,
                 },
             ),
             entry(
@@ -69,8 +75,19 @@ fn sample_plan(src: &Path) -> Plan {
                     size: std::fs::metadata(&lib).unwrap().len(),
                     edits: Some(ElfEdits {
                         runpath: Some(vec!["$ORIGIN/../links".into()]),
-                        replace_needed: vec![],
+                        ..ElfEdits::default()
                     }),
+                    stamp_pyc: false,
+                },
+            ),
+            entry(
+                "py/__pycache__/m.cpython-311.pyc",
+                Content::Copy {
+                    source: pyc.clone(),
+                    mode: 0o644,
+                    size: 20,
+                    edits: None,
+                    stamp_pyc: true,
                 },
             ),
             entry(
@@ -159,7 +176,7 @@ fn a_plan_is_written_with_modes_links_patches_and_fixed_times() {
             summary.symlinks,
             summary.patched
         ),
-        (3, 1, 1, 1)
+        (4, 1, 1, 1)
     );
 
     assert_eq!(
@@ -241,6 +258,7 @@ fn a_source_that_cannot_be_read_mid_way_leaves_nothing() {
             mode: 0o644,
             size: 1,
             edits: None,
+            stamp_pyc: false,
         },
     ));
     let target = out.path().join("dist");
@@ -262,5 +280,37 @@ fn a_missing_patchelf_is_reported_with_the_install_command() {
     assert_eq!(
         miette::Diagnostic::code(&err).unwrap().to_string(),
         "shenzi::patch::patchelf_missing"
+    );
+}
+
+/// patchelf 0.14 writes the added need's name as the RUNPATH when one call both grows
+/// the RUNPATH and adds a need; the patcher must not let that happen.
+#[test]
+fn a_need_added_with_a_long_runpath_keeps_both() {
+    use shenzi::execute::Patcher;
+    let src = tempfile::tempdir().unwrap();
+    let lib = fixture_library(src.path());
+    let patcher = Patchelf::find(None).unwrap();
+    let long = "$ORIGIN/../../lib/links/a-rather-long-folder-name.so:$ORIGIN/../../lib/runtime";
+    patcher
+        .patch(
+            &lib,
+            &ElfEdits {
+                runpath: Some(long.split(':').map(str::to_owned).collect()),
+                add_needed: vec!["libm.so.6".into()],
+                ..ElfEdits::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(runpath(&lib), long);
+    let needed = Command::new("patchelf")
+        .arg("--print-needed")
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&needed.stdout)
+            .lines()
+            .any(|l| l == "libm.so.6")
     );
 }

@@ -5,8 +5,11 @@ ctypes, a package data file, a multiprocessing spawn child, a subprocess running
 sys.executable, and a shell child. Prints one deterministic line per check.
 """
 
+import _shenzi_maps  # test hook of tests/e2e_hidden.rs: inert unless HIDDEN_WORLD_DUMP_DIR is set
+
 import bz2
 import ctypes
+import os
 import decimal
 import json
 import lzma
@@ -43,15 +46,23 @@ def main():
     with ctx.Pool(1) as pool:
         print("spawn child:", pool.apply(greeter.spawned_work, (6,)))
 
+    # From the app's folder, so `-m greeter.child` finds the package wherever the app
+    # was started from.
     child = subprocess.run(
         [sys.executable, "-m", "greeter.child", "ping"],
         capture_output=True,
         text=True,
         check=True,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
     )
     print("subprocess child:", child.stdout.strip())
 
-    shell = subprocess.run(["sh", "-c", "echo shell child ok"], capture_output=True, text=True, check=True)
+    shell = subprocess.run(
+        ["sh", "-c", "echo shell child ok" + _shenzi_maps.SH_DUMP],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     print("sh child:", shell.stdout.strip())
 
     print(json.dumps({"argv": sys.argv[1:]}))

@@ -101,15 +101,30 @@ pub enum BinaryError {
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// Reads the ELF object at `path`; `Ok(None)` when the file is not ELF at all.
+///
+/// The file is mapped, not read: parsing touches the headers and dynamic section only,
+/// so a 30 MB library costs a few pages, not a 30 MB copy (the tracer reads every
+/// object a process mapped). Files too small to map are read.
 pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
-    let bytes = std::fs::read(path).map_err(|source| BinaryError::Unreadable {
+    let unreadable = |source| BinaryError::Unreadable {
         path: path.to_owned(),
         source,
-    })?;
-    parse_object(&bytes).map_err(|reason| BinaryError::Corrupt {
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    let corrupt = |reason| BinaryError::Corrupt {
         path: path.to_owned(),
         reason,
-    })
+    };
+    if len < 4096 {
+        let bytes = std::fs::read(path).map_err(unreadable)?;
+        return parse_object(&bytes).map_err(corrupt);
+    }
+    // SAFETY: the map is read-only and lives only for this parse. A file truncated by
+    // another process while mapped could fault; shenzi maps only files it just opened
+    // for reading (installed libraries and interpreters), not files being written.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
+    parse_object(&map).map_err(corrupt)
 }
 
 /// Parses ELF bytes; `Ok(None)` when they are not ELF, `Err(reason)` when they start

@@ -1,14 +1,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 
 use crate::binary::BinaryCache;
-use crate::execute::{ApplyOptions, Patchelf, write_dist};
+use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, write_dist};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
-use crate::plan::{PlanInput, Planned, plan};
+use crate::plan::{Content, PlanInput, Planned, plan};
+use crate::verify::verify_dist;
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -34,6 +36,10 @@ pub struct ApplyArgs {
     /// The patchelf to use (default: `patchelf` on `PATH`).
     #[arg(long, value_name = "PATH")]
     pub patchelf: Option<PathBuf>,
+    /// Skip `shenzi verify` on the built dist (by default a dist that fails it is
+    /// removed and nothing is written).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
@@ -82,9 +88,40 @@ fn mtime() -> i64 {
 }
 
 pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
+    apply_with(
+        &args.layout,
+        &args.manifest,
+        &args.output,
+        args.force,
+        args.patchelf.as_deref(),
+        !args.no_verify,
+    )
+}
+
+/// Plans and writes a dist; shared by `apply` and `build`.
+pub fn apply(
+    layout: &str,
+    manifest: &Path,
+    output: &Path,
+    force: bool,
+    patchelf: Option<&Path>,
+) -> miette::Result<ExitCode> {
+    apply_with(layout, manifest, output, force, patchelf, true)
+}
+
+/// [`apply`], with `shenzi verify` of the built dist (before it is renamed into place)
+/// or without.
+pub fn apply_with(
+    layout: &str,
+    manifest: &Path,
+    output: &Path,
+    force: bool,
+    patchelf: Option<&Path>,
+    verify: bool,
+) -> miette::Result<ExitCode> {
     // patchelf is checked before anything else is done, so a missing one costs nothing.
-    let patcher = Patchelf::find(args.patchelf.as_deref())?;
-    let (planned, _source) = match planned(&args.layout, &args.manifest)? {
+    let patcher = Patchelf::find(patchelf)?;
+    let (planned, _source) = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -97,26 +134,102 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
     if !report.diagnostics.is_empty() {
         eprintln!("{:?}", miette::Report::new(report));
     }
+    let bar = progress_bar();
+    let progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    // `verify` runs on the finished folder before it is renamed into place.
+    let name = output.display().to_string();
+    let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+    let slot = verified.clone();
+    let check = move |root: &Path| -> Result<(), CheckFailure> {
+        let check = verify_dist(root, &name).map_err(|e| CheckFailure(Box::new(e)))?;
+        let lines = (check.summary(), check.floor.to_string());
+        match check.into_report() {
+            Some(report) => Err(CheckFailure(Box::new(report))),
+            None => {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lines);
+                Ok(())
+            }
+        }
+    };
     let summary = write_dist(
         &planned.plan,
         &ApplyOptions {
-            target: args.output.clone(),
-            force: args.force,
+            target: output.to_owned(),
+            force,
             patcher: &patcher,
             mtime: mtime(),
-            progress: None,
-            check: None,
+            progress: Some(&progress),
+            check: if verify { Some(&check) } else { None },
         },
-    )?;
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Err(ApplyError::CheckFailed(_)) = &summary {
+        eprintln!(
+            "shenzi: the built dist failed `shenzi verify` and was removed; nothing was written"
+        );
+    }
+    let summary = summary?;
+    let libraries = planned
+        .plan
+        .entries
+        .iter()
+        .filter(|e| matches!(&e.content, Content::Copy { edits: Some(_), .. }))
+        .count();
     eprintln!(
-        "shenzi: wrote `{}`: {} files, {} symlinks, {:.1} MB, {} binaries patched, in {:.2} s",
-        args.output.display(),
+        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched), in {:.2} s",
+        output.display(),
         summary.files,
         summary.symlinks,
-        summary.bytes as f64 / 1e6,
+        megabytes(summary.bytes),
+        libraries,
         summary.patched,
         summary.elapsed.as_secs_f64()
     );
-    eprintln!("shenzi: {}", planned.floor);
+    let verified = verified
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match verified {
+        Some((summary, floor)) => {
+            eprintln!("shenzi: {summary}");
+            eprintln!("shenzi: {floor}");
+        }
+        None => eprintln!("shenzi: {}", planned.floor),
+    }
+    if !planned.by_package.is_empty() {
+        let largest: Vec<String> = planned
+            .by_package
+            .iter()
+            .take(5)
+            .map(|(name, _, bytes)| format!("{name} {}", megabytes(*bytes)))
+            .collect();
+        eprintln!("shenzi: largest packages: {}", largest.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// A bar on a terminal; nothing otherwise (logs and pipes stay clean).
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} writing {pos}/{len} {wide_bar} {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
 }

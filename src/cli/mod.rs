@@ -4,12 +4,14 @@
 //! the traced program's own status through.
 
 mod apply;
+mod build;
 mod check;
 mod explain;
 mod fmt;
 mod plan;
 mod render;
 mod trace;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -27,10 +29,12 @@ pub struct Cli {
 enum Command {
     Trace(trace::TraceArgs),
     Apply(apply::ApplyArgs),
+    Build(build::BuildArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
     Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -47,10 +51,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -15,11 +15,14 @@ pub struct ElfEdits {
     pub runpath: Option<Vec<String>>,
     /// `DT_NEEDED` renames, only where the layout renames a library: `(old, new)`.
     pub replace_needed: Vec<(String, String)>,
+    /// `DT_NEEDED` entries to add: libraries to load at start-up (see the planner's
+    /// preloads).
+    pub add_needed: Vec<String>,
 }
 
 impl ElfEdits {
     pub fn is_empty(&self) -> bool {
-        self.runpath.is_none() && self.replace_needed.is_empty()
+        self.runpath.is_none() && self.replace_needed.is_empty() && self.add_needed.is_empty()
     }
 }
 
@@ -107,8 +110,31 @@ impl Patchelf {
         &self.version
     }
 
-    /// The arguments for one call; `--set-rpath` writes `DT_RUNPATH` (patchelf turns an
-    /// existing `DT_RPATH` into `DT_RUNPATH` unless told `--force-rpath`).
+    /// The calls for one file. `--set-rpath` writes `DT_RUNPATH` (patchelf turns an
+    /// existing `DT_RPATH` into `DT_RUNPATH` unless told `--force-rpath`). All edits go in
+    /// one call, except `--add-needed`: patchelf 0.14 writes a wrong RUNPATH (the added
+    /// name) when it grows the RUNPATH and adds a need in the same call, so needs are
+    /// added by a call of their own, first.
+    fn calls(file: &Path, edits: &ElfEdits) -> Vec<Vec<OsString>> {
+        let mut calls = Vec::new();
+        if !edits.add_needed.is_empty() {
+            let mut add: Vec<OsString> = Vec::new();
+            for name in &edits.add_needed {
+                add.extend(["--add-needed".into(), name.into()]);
+            }
+            add.push(file.into());
+            calls.push(add);
+        }
+        let rest = ElfEdits {
+            add_needed: Vec::new(),
+            ..edits.clone()
+        };
+        if !rest.is_empty() {
+            calls.push(Self::arguments(file, &rest));
+        }
+        calls
+    }
+
     fn arguments(file: &Path, edits: &ElfEdits) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         match &edits.runpath {
@@ -122,6 +148,9 @@ impl Patchelf {
         for (old, new) in &edits.replace_needed {
             args.extend(["--replace-needed".into(), old.into(), new.into()]);
         }
+        for name in &edits.add_needed {
+            args.extend(["--add-needed".into(), name.into()]);
+        }
         args.push(file.into());
         args
     }
@@ -132,21 +161,22 @@ impl Patcher for Patchelf {
         if edits.is_empty() {
             return Ok(());
         }
-        let out = Command::new(&self.program)
-            .args(Self::arguments(file, edits))
-            .output()
-            .map_err(|e| PatchError::Failed {
-                file: file.to_owned(),
-                message: e.to_string(),
-            })?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(PatchError::Failed {
-                file: file.to_owned(),
-                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            })
+        for args in Self::calls(file, edits) {
+            let out = Command::new(&self.program)
+                .args(args)
+                .output()
+                .map_err(|e| PatchError::Failed {
+                    file: file.to_owned(),
+                    message: e.to_string(),
+                })?;
+            if !out.status.success() {
+                return Err(PatchError::Failed {
+                    file: file.to_owned(),
+                    message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                });
+            }
         }
+        Ok(())
     }
 }
 
@@ -166,19 +196,23 @@ mod tests {
         let edits = ElfEdits {
             runpath: Some(vec!["$ORIGIN/../lib".into(), "$ORIGIN".into()]),
             replace_needed: vec![("libfoo.so.1".into(), "libfoo-1a2b.so.1".into())],
+            add_needed: vec!["libgcc_s.so.1".into()],
         };
-        let args = Patchelf::arguments(Path::new("x.so"), &edits);
+        let calls = Patchelf::calls(Path::new("x.so"), &edits);
         assert_eq!(
-            args,
+            calls,
             [
-                "--set-rpath",
-                "$ORIGIN/../lib:$ORIGIN",
-                "--replace-needed",
-                "libfoo.so.1",
-                "libfoo-1a2b.so.1",
-                "x.so"
+                vec!["--add-needed", "libgcc_s.so.1", "x.so"],
+                vec![
+                    "--set-rpath",
+                    "$ORIGIN/../lib:$ORIGIN",
+                    "--replace-needed",
+                    "libfoo.so.1",
+                    "libfoo-1a2b.so.1",
+                    "x.so"
+                ]
             ]
-            .map(OsString::from)
+            .map(|call| call.into_iter().map(OsString::from).collect::<Vec<_>>())
         );
         let remove = ElfEdits {
             runpath: Some(vec![]),

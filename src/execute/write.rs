@@ -223,20 +223,30 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
     };
     let mut summary = ApplySummary::default();
 
-    // Folders first, in order, so every parent exists before its children.
+    // Every folder once, parents before children (sorted paths put a folder before
+    // what is inside it).
+    let mut folders: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for entry in &plan.entries {
-        let path = root.join(checked(&entry.dest));
-        match &entry.content {
-            Content::Dir => {
-                std::fs::create_dir_all(&path).map_err(io("create", &path))?;
-                summary.dirs += 1;
-                tick();
+        let dest = checked(&entry.dest).to_str().unwrap_or_default();
+        if matches!(entry.content, Content::Dir) {
+            folders.insert(dest);
+            summary.dirs += 1;
+            tick();
+        }
+        let mut at = dest;
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if !folders.insert(parent) {
+                break;
             }
-            _ => {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io("create", parent))?;
-                }
-            }
+            at = parent;
+        }
+    }
+    for folder in &folders {
+        let path = root.join(folder);
+        match std::fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(io("create", &path)(e)),
         }
     }
 
@@ -255,21 +265,42 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
             source,
             mode,
             edits,
+            stamp_pyc,
             ..
         } = &entry.content
         else {
             unreachable!("filtered to copies above");
         };
         let dest = root.join(checked(&entry.dest));
-        if copy_file(source, &dest)? {
+        let edits = edits.as_ref().filter(|e| !e.is_empty());
+        let (file, was_reflinked) = copy_file(source, &dest)?;
+        if was_reflinked {
             reflinked.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(edits) = edits.as_ref().filter(|e| !e.is_empty()) {
-            options.patcher.patch(&dest, edits)?;
-            patched.fetch_add(1, Ordering::Relaxed);
+        if *stamp_pyc {
+            stamp(&file, &dest, options.mtime)?;
         }
-        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
-            .map_err(io("set the mode of", &dest))?;
+        match edits {
+            Some(edits) => {
+                drop(file);
+                options.patcher.patch(&dest, edits)?;
+                patched.fetch_add(1, Ordering::Relaxed);
+                std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
+                    .map_err(io("set the mode of", &dest))?;
+            }
+            // Mode and time through the open file: no more path lookups.
+            None => {
+                file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+                    .map_err(io("set the mode of", &dest))?;
+                let time = std::time::UNIX_EPOCH + Duration::from_secs(options.mtime.max(0) as u64);
+                file.set_times(
+                    std::fs::FileTimes::new()
+                        .set_accessed(time)
+                        .set_modified(time),
+                )
+                .map_err(io("set the time of", &dest))?;
+            }
+        }
         tick();
         Ok(())
     })?;
@@ -338,13 +369,23 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), ApplyError> {
         .map_err(io("set the mode of", path))
 }
 
+/// Writes `mtime` into a timestamp-based `.pyc` header (bytes 8..12, little endian),
+/// where CPython compares it with its source's mtime.
+fn stamp(mut file: &File, pyc: &Path, mtime: i64) -> Result<(), ApplyError> {
+    use std::io::{Seek, SeekFrom, Write};
+    file.seek(SeekFrom::Start(8)).map_err(io("update", pyc))?;
+    // The header holds the low 32 bits, as CPython writes them.
+    file.write_all(&(mtime as u32).to_le_bytes())
+        .map_err(io("update", pyc))
+}
+
 /// `FICLONE`: share the source's blocks (btrfs, XFS); fails cheaply elsewhere.
 const FICLONE: libc::c_ulong = 0x4004_9409;
 
 /// Copies with the cheapest means the filesystem offers: a reflink, else
 /// `copy_file_range` (what `std::io::copy` uses between files on Linux). Never a hard
 /// link: the copy may be patched and gets its own mode and mtime. True when reflinked.
-fn copy_file(source: &Path, dest: &Path) -> Result<bool, ApplyError> {
+fn copy_file(source: &Path, dest: &Path) -> Result<(File, bool), ApplyError> {
     let mut from = File::open(source).map_err(io("read", source))?;
     let mut to = OpenOptions::new()
         .write(true)
@@ -354,23 +395,33 @@ fn copy_file(source: &Path, dest: &Path) -> Result<bool, ApplyError> {
         .map_err(io("create", dest))?;
     // SAFETY: both descriptors are open files owned by this function.
     if unsafe { libc::ioctl(to.as_raw_fd(), FICLONE as _, from.as_raw_fd()) } == 0 {
-        return Ok(true);
+        return Ok((to, true));
     }
     std::io::copy(&mut from, &mut to).map_err(io("copy", source))?;
-    Ok(false)
+    Ok((to, false))
 }
 
 /// Gives every path the same modification time, children before their folders.
 fn set_mtimes(plan: &Plan, root: &Path, mtime: i64) -> Result<(), ApplyError> {
+    // Unpatched copies got their time through their open file already.
     let mut paths: Vec<PathBuf> = plan
         .entries
         .iter()
+        .filter(|e| match &e.content {
+            Content::Copy { edits, .. } => edits.as_ref().is_some_and(|e| !e.is_empty()),
+            _ => true,
+        })
         .map(|e| root.join(checked(&e.dest)))
         .collect();
     paths.push(root.join(RECORD_PATH));
     paths.push(root.join(".shenzi"));
-    // Parents created implicitly for files need their time too.
-    let mut dirs: Vec<PathBuf> = paths
+    // Every folder needs its time too, set after everything inside it.
+    let mut dirs: Vec<PathBuf> = plan
+        .entries
+        .iter()
+        .map(|e| root.join(checked(&e.dest)))
+        .chain([root.join(RECORD_PATH)])
+        .collect::<Vec<_>>()
         .iter()
         .flat_map(|p| p.ancestors().skip(1).take_while(|a| a.starts_with(root)))
         .map(Path::to_owned)

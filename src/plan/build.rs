@@ -81,6 +81,8 @@ struct Item {
     dest: Option<String>,
     /// The farm graph node of a binary.
     node: Option<NodeIndex>,
+    /// A timestamp-based `.pyc` to stamp with the dist's mtime.
+    stamp_pyc: bool,
 }
 
 /// Where the dist's files come from and where they go, while planning.
@@ -137,12 +139,13 @@ fn under(root: &str, rel: &str) -> String {
 pub fn plan(input: &PlanInput<'_>) -> Planned {
     let mut planner = Planner::new(input);
     planner.take_files();
+    planner.settle_bytecode();
     let policy = policy_of(input.layout);
     let extensions: Vec<PathBuf> = planner
         .items
         .iter()
         .filter(|i| input.layout.unit(i.unit).action.value != Action::Skip)
-        .filter(|i| planner.is_extension(&i.source))
+        .filter(|i| planner.is_extension(&i.source) || is_shared_object(input.cache, &i.source))
         .map(|i| i.source.clone())
         .collect();
     let graph = farm::build(
@@ -289,6 +292,7 @@ impl<'a> Planner<'a> {
             package,
             dest: None,
             node: None,
+            stamp_pyc: false,
         });
     }
 
@@ -453,6 +457,49 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Keeps the `.pyc` files the dist's interpreter will use and stamps them; drops the
+    /// rest. A pyc is kept when it is this interpreter's (`__pycache__/NAME.<cache
+    /// tag>.pyc`, not an `-O` variant), its source is shipped by the same unit, and it
+    /// is current: hash-based, or timestamp-based with the source's mtime and size.
+    /// Stale or foreign pycs would make the interpreter recompile at every start.
+    fn settle_bytecode(&mut self) {
+        let Some(tag) = self.input.manifest.python.cache_tag.clone() else {
+            self.items.retain(|i| !is_pyc(&i.source));
+            return;
+        };
+        let suffix = format!(".{tag}.pyc");
+        let sources: BTreeSet<(UnitId, &Path)> = self
+            .items
+            .iter()
+            .map(|i| (i.unit, i.source.as_path()))
+            .collect();
+        let verdicts: Vec<Option<bool>> = self
+            .items
+            .iter()
+            .map(|item| {
+                if !is_pyc(&item.source) {
+                    return Some(false);
+                }
+                let name = file_name(&item.source);
+                let module = name.strip_suffix(&suffix)?;
+                let folder = item.source.parent()?.parent()?;
+                let source = folder.join(format!("{module}.py"));
+                if !sources.contains(&(item.unit, source.as_path())) {
+                    return None;
+                }
+                pyc_stamp(&item.source, &source)
+            })
+            .collect();
+        let mut keep = verdicts.into_iter();
+        self.items.retain_mut(|item| match keep.next().flatten() {
+            Some(stamp) => {
+                item.stamp_pyc = stamp;
+                true
+            }
+            None => false,
+        });
+    }
+
     fn unreadable(&mut self, errors: Vec<(PathBuf, std::io::Error)>) {
         self.problems
             .extend(errors.into_iter().map(|(path, err)| Problem::Unreadable {
@@ -496,12 +543,15 @@ impl<'a> Planner<'a> {
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
     /// take the bundled nodes no file of another unit already ships.
     fn take_libraries(&mut self, graph: &FarmGraph) {
-        let cache = self.input.cache;
-        // Attach graph nodes to the files already taken.
+        // Attach graph nodes to the files already taken, by the paths the graph saw each
+        // binary at: no file is opened or hashed again here.
+        let by_path: std::collections::HashMap<&Path, NodeIndex> = graph
+            .graph
+            .node_indices()
+            .flat_map(|i| graph.graph[i].aliases.iter().map(move |p| (p.as_path(), i)))
+            .collect();
         for item in &mut self.items {
-            if let Some(binary) = cache.get(&item.source).filter(|b| b.elf().is_some()) {
-                item.node = graph.node_by_hash(&binary.hash);
-            }
+            item.node = by_path.get(item.source.as_path()).copied();
         }
         let shipped: BTreeSet<NodeIndex> = self
             .items
@@ -685,6 +735,7 @@ impl<'a> Planner<'a> {
                     mode: item.mode,
                     size: item.size,
                     edits: None,
+                    stamp_pyc: item.stamp_pyc,
                 },
                 cache,
                 &mut self.problems,
@@ -715,6 +766,27 @@ impl<'a> Planner<'a> {
             BTreeMap::new();
         let mut farm_of: BTreeMap<String, FarmId> = BTreeMap::new();
         let mut needs_dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Loads the trace could only derive from the mappings have no caller whose
+        // RUNPATH could serve them, and one may be glibc itself (libc dlopens
+        // `libgcc_s.so.1` to unwind `pthread_exit`). The interpreter loads them at
+        // start-up instead, as `DT_NEEDED`: later requests reuse them by SONAME.
+        let interpreter_source = &self.input.manifest.python.realpath;
+        let mut preloads: Vec<(String, String)> = Vec::new();
+        for load in &self.input.manifest.native.loads {
+            if load.via != LoadVia::Dlopen {
+                continue;
+            }
+            let Some(node) = load.resolved.as_deref().and_then(|p| graph.node_by_path(p)) else {
+                continue;
+            };
+            if let (None, Some(at)) = (&graph.graph[node].system, home.get(&node)) {
+                let name = graph.graph[node].name();
+                if !preloads.iter().any(|(n, _)| *n == name) {
+                    preloads.push((name, at.clone()));
+                }
+            }
+        }
+        let mut added_needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (i, item) in self.items.iter().enumerate() {
             let (Some(real), Some(node)) = (&real_of[i], item.node) else {
                 continue;
@@ -725,12 +797,25 @@ impl<'a> Planner<'a> {
             let info = graph.graph[node].info.clone();
             binaries.insert(real.clone(), (i, info));
             let unit = layout.unit(item.unit);
-            let needs: Vec<(String, String)> = graph
+            let mut needs: Vec<(String, String)> = graph
                 .graph
                 .edges(node)
                 .filter(|e| graph.graph[e.target()].system.is_none())
                 .filter_map(|e| Some((e.weight().name.clone(), home.get(&e.target())?.clone())))
                 .collect();
+            if item.source == *interpreter_source {
+                for (name, at) in &preloads {
+                    if !needs.iter().any(|(n, _)| n == name)
+                        && !info_needs(&graph.graph[node].info, name)
+                    {
+                        needs.push((name.clone(), at.clone()));
+                        added_needs
+                            .entry(real.clone())
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+            }
             match unit.farm.as_ref().map(|f| f.value) {
                 Some(farm) => {
                     farm_of.insert(real.clone(), farm);
@@ -864,7 +949,8 @@ impl<'a> Planner<'a> {
             {
                 *edits = Some(ElfEdits {
                     runpath: Some(entries.clone()),
-                    replace_needed: Vec::new(),
+                    add_needed: added_needs.get(real).cloned().unwrap_or_default(),
+                    ..ElfEdits::default()
                 });
             }
         }
@@ -877,6 +963,7 @@ impl<'a> Planner<'a> {
             &runpaths,
             &home,
             &farm_of,
+            &added_needs,
             policy.clone(),
         );
         let (launcher, interpreter) = self.launcher(&mut out);
@@ -897,6 +984,40 @@ impl<'a> Planner<'a> {
                 self.input.manifest.python.version.major, self.input.manifest.python.version.minor
             ),
             system_libraries: policy.entries().map(str::to_owned).collect(),
+            // What the `sh` launcher starts, as `launcher` decided it.
+            entry: layout
+                .launcher
+                .as_ref()
+                .filter(|l| l.form.value == LauncherForm::Sh)
+                .and_then(|l| {
+                    let manifest = self.input.manifest;
+                    match (&l.entry.value, manifest.entry.kind) {
+                        (LauncherEntry::Module(m), _) => Some(super::DistEntry::Module(m.clone())),
+                        (LauncherEntry::Traced, EntryKind::Module) => {
+                            Some(super::DistEntry::Module(manifest.entry.target.clone()))
+                        }
+                        (LauncherEntry::Traced, EntryKind::Script | EntryKind::ConsoleScript) => {
+                            self.items
+                                .iter()
+                                .find(|i| {
+                                    i.source == Path::new(&manifest.entry.target)
+                                        && i.dest.is_some()
+                                })
+                                .and_then(|i| i.dest.clone())
+                                .map(super::DistEntry::Script)
+                        }
+                        (LauncherEntry::Traced, EntryKind::Code) => None,
+                    }
+                }),
+            pth: out
+                .entries
+                .iter()
+                .find(|(dest, e)| {
+                    e.unit == "launcher"
+                        && dest.ends_with("/00-shenzi.pth")
+                        && matches!(e.content, Content::Bytes { .. })
+                })
+                .map(|(dest, _)| dest.clone()),
         };
         (out.entries, record)
     }
@@ -948,6 +1069,7 @@ impl<'a> Planner<'a> {
         runpaths: &BTreeMap<String, Vec<String>>,
         home: &BTreeMap<NodeIndex, String>,
         farm_of: &BTreeMap<String, FarmId>,
+        added_needs: &BTreeMap<String, Vec<String>>,
         policy: Policy,
     ) {
         const ROOT: &str = "/.shenzi-plan";
@@ -959,7 +1081,12 @@ impl<'a> Planner<'a> {
             let Some(source) = cache.get(&item.source) else {
                 continue;
             };
-            let shipped = verify::shipped(&source, info, runpaths.get(real).map(Vec::as_slice));
+            let shipped = verify::shipped(
+                &source,
+                info,
+                runpaths.get(real).map(Vec::as_slice),
+                added_needs.get(real).map(Vec::as_slice).unwrap_or_default(),
+            );
             let Some(shipped_info) = shipped.elf().cloned() else {
                 continue;
             };
@@ -1329,21 +1456,72 @@ impl<'a> Planner<'a> {
 
 /// The interpreter's own site folder, relative to its prefix: where its `site` module
 /// looks at start-up (`lib/python3.11/site-packages`; Debian's
-/// `local/lib/python3.11/dist-packages`).
+/// `local/lib/python3.11/dist-packages`). From the manifest's system site dirs; a venv
+/// trace records none, and then the `site.py` the dist ships decides: Debian's reads
+/// only `dist-packages` folders outside a venv.
 fn site_dir_below_prefix(manifest: &Manifest) -> String {
     let python = &manifest.python;
-    python
+    let version = format!("{}.{}", python.version.major, python.version.minor);
+    if let Some(rel) = python
         .site_dirs
         .iter()
         .filter(|s| s.kind == crate::manifest::SiteKind::System)
         .find_map(|s| s.path.strip_prefix(&python.base_prefix).ok())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| {
-            format!(
-                "lib/python{}.{}/site-packages",
-                python.version.major, python.version.minor
-            )
-        })
+    {
+        return rel.to_string_lossy().into_owned();
+    }
+    let debian = std::fs::read_to_string(python.stdlib.join("site.py"))
+        .is_ok_and(|text| text.contains("dist-packages"));
+    if debian {
+        format!("local/lib/python{version}/dist-packages")
+    } else {
+        format!("lib/python{version}/site-packages")
+    }
+}
+
+/// A shipped file the loader may map: named like a shared object (`*.so`, `*.so.N`)
+/// and an ELF `ET_DYN`. Its needs must travel with it even when the trace never loaded
+/// it (a `select all` site dir, a module the app did not import), or it would fail on
+/// the target. Only files so named are opened.
+fn is_shared_object(cache: &BinaryCache, path: &Path) -> bool {
+    let name = file_name(path);
+    (name.ends_with(".so") || name.contains(".so."))
+        && cache
+            .get(path)
+            .is_some_and(|b| b.elf().is_some_and(|e| e.elf_type == 3))
+}
+
+fn info_needs(info: &crate::binary::ObjectInfo, name: &str) -> bool {
+    info.needed.iter().any(|n| n == name)
+}
+
+fn is_pyc(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pyc")
+        && path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|d| d == "__pycache__")
+}
+
+/// Whether a pyc is current for `source`: `Some(true)` timestamp-based and matching (to
+/// be stamped), `Some(false)` hash-based, `None` stale or unreadable.
+fn pyc_stamp(pyc: &Path, source: &Path) -> Option<bool> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut header = [0u8; 16];
+    std::fs::File::open(pyc)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    if word(4) & 1 == 1 {
+        return Some(false);
+    }
+    let meta = std::fs::metadata(source).ok()?;
+    (word(4) == 0 && word(8) == meta.mtime() as u32 && word(12) == meta.size() as u32)
+        .then_some(true)
 }
 
 /// The package a site dir's top-level entry belongs to, for the summary: a module's or

@@ -43,6 +43,9 @@ pub enum Content {
         mode: u32,
         size: u64,
         edits: Option<ElfEdits>,
+        /// A timestamp-based `.pyc` whose recorded source mtime must become the dist's
+        /// fixed mtime, so that the interpreter keeps using it.
+        stamp_pyc: bool,
     },
     /// A relative symlink.
     Symlink {
@@ -72,6 +75,23 @@ pub struct DistRecord {
     pub python: String,
     /// SONAME globs of the libraries the target system provides.
     pub system_libraries: Vec<String>,
+    /// What the launcher starts (absent for a `symlink` launcher and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<DistEntry>,
+    /// The generated `.pth` that puts the layout's folders on `sys.path`, relative to the
+    /// dist root (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pth: Option<String>,
+}
+
+/// What a dist's launcher starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistEntry {
+    /// A script, relative to the dist root.
+    Script(String),
+    /// A module run with `-m`.
+    Module(String),
 }
 
 /// Where a dist keeps its own record; its presence marks a folder as a shenzi dist.

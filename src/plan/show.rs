@@ -183,6 +183,7 @@ pub fn json(planned: &Planned) -> String {
                     mode,
                     size,
                     edits,
+                    ..
                 } => {
                     j.kind = "file";
                     j.source = Some(source.display().to_string());

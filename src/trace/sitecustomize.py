@@ -157,7 +157,6 @@ def _shenzi_install():
             modules.append(_describe_module(name, module))
         maps = _mapped_files()
         opens = sorted(state["opens"])
-        import json
 
         record = {
             "pid": os.getpid(),
@@ -179,8 +178,8 @@ def _shenzi_install():
         }
         name = "%d-%s.json" % (os.getpid(), os.urandom(4).hex())
         tmp = os.path.join(out_dir, "." + name)
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f)
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(_to_json(record))
         os.rename(tmp, os.path.join(out_dir, name))
 
     def die_of(signum):
@@ -255,6 +254,31 @@ def _packaging_env(here):
         else:
             del env["PYTHONPATH"]
     return env
+
+
+# JSON string escapes: quote, backslash and control characters. (The json module would
+# cost an import with regex compilation in every traced process; the record only needs
+# encoding of str, int, bool, None, list and dict.)
+_ESCAPES = {i: "\\u%04x" % i for i in range(32)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t"})
+
+
+def _to_json(value):
+    if isinstance(value, str):
+        return '"' + value.translate(_ESCAPES) + '"'
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(_to_json(str(k)) + ":" + _to_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_to_json(v) for v in value) + "]"
+    return _to_json(str(value))
 
 
 def _start_ticks():

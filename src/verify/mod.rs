@@ -5,6 +5,12 @@
 //! [`VirtualFs`] (the planned tree, binaries with their planned RUNPATH); the same proof
 //! runs over a finished dist on disk.
 
+mod dist;
+mod problems;
+
+pub use dist::{DistCheck, RECORD_VERSION, read_record, verify_dist};
+pub use problems::{ProblemDiagnostic, VerifyError, VerifyProblem, VerifyReport};
+
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -188,9 +194,16 @@ impl RealPath for BinaryCache {
 }
 
 /// The binary `source` as it will be shipped: its content identity, with `runpath`
-/// replacing its RUNPATH (and its RPATH removed, as `patchelf --set-rpath` does).
-pub fn shipped(source: &Binary, info: &ObjectInfo, runpath: Option<&[String]>) -> Arc<Binary> {
+/// replacing its RUNPATH (and its RPATH removed, as `patchelf --set-rpath` does) and
+/// `add_needed` appended to its needs.
+pub fn shipped(
+    source: &Binary,
+    info: &ObjectInfo,
+    runpath: Option<&[String]>,
+    add_needed: &[String],
+) -> Arc<Binary> {
     let mut info = info.clone();
+    info.needed.extend(add_needed.iter().cloned());
     if let Some(entries) = runpath {
         info.runpath = entries.to_vec();
         info.rpath.clear();

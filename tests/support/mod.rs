@@ -4,6 +4,8 @@
 
 pub mod hidden;
 
+pub mod example;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

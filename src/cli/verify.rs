@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::verify::{DistCheck, verify_dist};
+
+/// Check a dist statically: every ELF object finds every library it needs, from every
+/// folder it can be opened from, inside the dist or among the system libraries its
+/// policy trusts the target to provide; the interpreter finds its standard library;
+/// the `sys.path` folders, the entry and the launcher exist. Reports the glibc floor.
+///
+/// Runs nothing from the dist. Exit status 1 when anything is wrong, with one
+/// diagnostic per problem.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  shenzi verify dist\n  shenzi apply default shenzi.json -o dist   # verifies too, unless --no-verify"
+)]
+pub struct VerifyArgs {
+    /// The dist folder (`shenzi apply -o DIST`).
+    #[arg(value_name = "DIST")]
+    pub dist: PathBuf,
+}
+
+pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
+    let check = verify_dist(&args.dist, &args.dist.display().to_string())?;
+    Ok(report(check))
+}
+
+/// Prints a check's outcome to stderr; the exit code it calls for.
+pub fn report(check: DistCheck) -> ExitCode {
+    if let Some(err) = &check.cache_error {
+        eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolved without it");
+    }
+    let summary = check.summary();
+    let floor = check.floor.to_string();
+    match check.into_report() {
+        None => {
+            eprintln!("shenzi: {summary}");
+            eprintln!("shenzi: {floor}");
+            ExitCode::SUCCESS
+        }
+        Some(report) => {
+            eprintln!("{:?}", miette::Report::new(report));
+            ExitCode::from(1)
+        }
+    }
+}

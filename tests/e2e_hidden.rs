@@ -1,0 +1,643 @@
+//! The hidden-world suite (DESIGN.md, "What works means"): every example app, under every
+//! real interpreter of the machine, packaged with every shipped layout, runs where its
+//! source world does not exist.
+//!
+//! One test per (app, interpreter) traces the app once, then for each layout: applies it,
+//! moves the dist to another path, and runs it through a symlink to its launcher inside a
+//! [`HiddenWorld`] (tests/support/hidden.rs) where the source interpreter, its venv, the
+//! app's sources, the repo's `.cache` and every non-policy system library are gone. It
+//! asserts the same stdout and exit status as the untraced run on the host, no
+//! `LD_LIBRARY_PATH` in any dumped process environment, and that every object mapped by
+//! the app and its children (dumped by the apps' `_shenzi_maps.py` test hook) lies inside
+//! the dist or is in the glibc policy set. All four layouts are checked even when one
+//! fails, and the failures are reported together.
+//!
+//! The mutation tests prove the suite can fail: a dist with one bundled library deleted,
+//! or with a wrong RUNPATH on one extension, fails inside the world (and, to show why the
+//! world is needed, still "works" on the host, where the system's copy stands in).
+//!
+//! Apps: `examples/stdlib_app` (run with the bare interpreter) and `examples/wheels_app`
+//! (numpy, Pillow, lxml, cryptography; run with the venv `scripts/setup` makes per
+//! interpreter, `.cache/venvs/e2e-<label>`). A missing interpreter is reported as
+//! `SKIPPED: <case>` on stderr, and `hidden_world_matrix_summary` prints the whole matrix
+//! (run vs skipped; nextest shows its output, see `.config/nextest.toml`). With
+//! `SHENZI_REQUIRE_ALL_PYTHONS=1` a missing interpreter fails instead.
+//!
+//! Needs root (mount namespaces), patchelf, and `scripts/setup`.
+
+mod support;
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::hidden::*;
+use support::{Interpreter, interpreters, repo_root, shenzi};
+
+const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
+const ARGS: &[&str] = &["first", "second arg"];
+const LABELS: &[&str] = &[
+    "pyenv-3.8",
+    "pyenv-3.9",
+    "pyenv-3.10",
+    "pyenv-3.11",
+    "pyenv-3.12",
+    "pyenv-3.13",
+    "debian",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App {
+    Stdlib,
+    Wheels,
+}
+
+impl App {
+    fn name(self) -> &'static str {
+        match self {
+            App::Stdlib => "stdlib_app",
+            App::Wheels => "wheels_app",
+        }
+    }
+
+    fn source(self) -> PathBuf {
+        repo_root().join("examples").join(self.name())
+    }
+
+    /// How many processes must have dumped their maps, by tag: the app's Python processes
+    /// at exit, a pool worker, a shell. Fewer means a child escaped the check.
+    fn expected_dumps(self) -> &'static [(&'static str, usize)] {
+        match self {
+            // The app and its `sys.executable -m greeter.child`; the spawn pool worker;
+            // the `sh -c` child.
+            App::Stdlib => &[("exit", 2), ("worker", 1), ("sh", 1)],
+            // The app and its `sys.executable -m wheels_child`.
+            App::Wheels => &[("exit", 2)],
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// One (app, interpreter) cell of the matrix that can run here.
+struct Case {
+    app: App,
+    label: String,
+    /// The Python that runs the app: the interpreter, or its wheel venv's python.
+    python: PathBuf,
+    venv: Option<PathBuf>,
+}
+
+impl Case {
+    fn name(&self) -> String {
+        format!("{} × {}", self.app.name(), self.label)
+    }
+}
+
+/// The wheel venv `scripts/setup` makes for the interpreter labelled `label`.
+fn e2e_venv(label: &str) -> PathBuf {
+    repo_root()
+        .join(".cache/venvs")
+        .join(format!("e2e-{label}"))
+}
+
+/// The case, or `None` (reported on stderr as `SKIPPED: <case>`) when the interpreter is
+/// not on this machine. A missing venv for a present interpreter is a failure: run
+/// `scripts/setup`.
+fn case(app: App, label: &str, found: &[Interpreter]) -> Option<Case> {
+    let Some(interp) = found.iter().find(|i| i.label == label) else {
+        eprintln!(
+            "SKIPPED: {} × {label} ({} layouts): the interpreter is not installed here",
+            app.name(),
+            LAYOUTS.len()
+        );
+        return None;
+    };
+    let (python, venv) = match app {
+        App::Stdlib => (interp.path.clone(), None),
+        App::Wheels => {
+            let venv = e2e_venv(label);
+            assert!(
+                venv.join(".complete").exists(),
+                "{} is missing: run scripts/setup",
+                venv.display()
+            );
+            (venv.join("bin/python"), Some(venv))
+        }
+    };
+    Some(Case {
+        app,
+        label: label.to_string(),
+        python,
+        venv,
+    })
+}
+
+/// What one traced (app, interpreter) leaves for the layouts: a scratch folder in /tmp
+/// (with the app's copy), its manifest, the untraced run, and what the world hides.
+struct Traced {
+    scratch: tempfile::TempDir,
+    manifest: PathBuf,
+    untraced: Output,
+    hidden: Vec<PathBuf>,
+}
+
+/// The SONAME globs the layout trusts the target to provide (its `system` block: presets,
+/// `add`, `cxx-runtime system`), less what it bundles anyway. The world keeps exactly
+/// these system libraries, and the maps check allows exactly these.
+fn layout_policy(layout: &str) -> Vec<String> {
+    let source = shenzi::layout::load(layout).expect("a shipped layout");
+    let checked = shenzi::layout::check(&source);
+    let system = checked.layout.expect("a shipped layout checks").system;
+    system
+        .provided
+        .iter()
+        .filter(|p| !system.bundled.iter().any(|b| b.pattern == p.pattern))
+        .map(|p| p.pattern.clone())
+        .collect()
+}
+
+/// The world a dist of `layout` runs in: everything of `t.hidden` gone, and only the
+/// layout's policy libraries left in the system folders.
+fn world_for(t: &Traced, layout: &str) -> HiddenWorld {
+    HiddenWorld::new(
+        HiddenSpec::new()
+            .hide_all(t.hidden.iter().cloned())
+            .policy(layout_policy(layout))
+            // A healthy run takes seconds; a crashed app's orphaned pool workers would
+            // otherwise hold its output pipe open for the default 300 s.
+            .timeout(Duration::from_secs(60)),
+    )
+    .expect("the hidden world can be prepared")
+}
+
+fn trace(case: &Case) -> Traced {
+    let name = case.name();
+    let scratch = tempfile::Builder::new()
+        .prefix("shenzi-e2e-")
+        .tempdir()
+        .unwrap();
+    let app_dir = scratch.path().join("app src");
+    copy_tree(&case.app.source(), &app_dir);
+
+    let untraced = Command::new(&case.python)
+        .arg("app.py")
+        .args(ARGS)
+        .current_dir(&app_dir)
+        .env_remove(DUMP_DIR_ENV)
+        .output()
+        .unwrap();
+    assert_eq!(
+        untraced.status.code(),
+        Some(0),
+        "{name}: the untraced run fails: {}",
+        describe(&untraced)
+    );
+
+    let manifest = scratch.path().join("shenzi.json");
+    let traced = shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(&case.python)
+        .arg("app.py")
+        .args(ARGS)
+        .current_dir(&app_dir)
+        .env_remove(DUMP_DIR_ENV)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        traced.status.success(),
+        "{name}: trace: {}",
+        describe(&traced)
+    );
+    assert_eq!(
+        text(&traced.stdout),
+        text(&untraced.stdout),
+        "{name}: the traced run prints something else"
+    );
+
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let path = |key: &str| PathBuf::from(m["python"][key].as_str().expect(key));
+    let mut hidden =
+        hide_paths_for_python(&path("prefix"), &path("base_prefix"), case.venv.as_deref());
+    hidden.extend([
+        repo_root().join(".cache"),
+        repo_root().join("examples"),
+        app_dir,
+    ]);
+    Traced {
+        scratch,
+        manifest,
+        untraced,
+        hidden,
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        if rel.components().any(|c| c.as_os_str() == "__pycache__") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Applies `layout`, moves the dist away from where it was built, and links its launcher
+/// from a third folder. Returns (dist root after the move, launcher link).
+fn build(t: &Traced, world: &HiddenWorld, layout: &str) -> Result<(PathBuf, PathBuf), String> {
+    let built = t.scratch.path().join(format!("built {layout}"));
+    let out = shenzi()
+        .arg("apply")
+        .arg(layout)
+        .arg(&t.manifest)
+        .arg("-o")
+        .arg(&built)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!("apply failed: {}", describe(&out)));
+    }
+    let moved = t.scratch.path().join(format!("moved {layout}/dist"));
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&built, &moved).unwrap();
+    let links = t.scratch.path().join(format!("links {layout}"));
+    std::fs::create_dir_all(&links).unwrap();
+    let link = links.join("app");
+    std::os::unix::fs::symlink(moved.join("bin/app"), &link).unwrap();
+    world.assert_visible(&moved);
+    Ok((moved, link))
+}
+
+/// Runs the dist through `link` inside the world, from an empty working folder.
+fn run_hidden(
+    t: &Traced,
+    world: &HiddenWorld,
+    link: &Path,
+) -> std::io::Result<(Output, Vec<ProcessDump>)> {
+    let cwd = t.scratch.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut argv: Vec<OsString> = vec![link.into()];
+    argv.extend(ARGS.iter().map(OsString::from));
+    world.run_collecting(&argv, &cwd, &[], b"")
+}
+
+/// Every check of one layout; `Err` lists what failed, with the app's output.
+fn check_layout(case: &Case, t: &Traced, layout: &str) -> Result<String, String> {
+    let start = Instant::now();
+    let world = world_for(t, layout);
+    let (dist, link) = build(t, &world, layout)?;
+    let applied = start.elapsed();
+    let (out, dumps) =
+        run_hidden(t, &world, &link).map_err(|e| format!("hidden-world run: {e}"))?;
+    let ran = start.elapsed() - applied;
+
+    let mut problems = Vec::new();
+    if out.stdout != t.untraced.stdout {
+        problems.push(format!(
+            "stdout differs from the untraced run\n--- expected\n{}",
+            text(&t.untraced.stdout)
+        ));
+    }
+    if out.status.code() != t.untraced.status.code() {
+        problems.push(format!(
+            "exit status {:?}, untraced {:?}",
+            out.status, t.untraced.status
+        ));
+    }
+    for d in &dumps {
+        if let Some((_, v)) = d.environ.iter().find(|(k, _)| k == "LD_LIBRARY_PATH") {
+            problems.push(format!(
+                "process {} ({}) has LD_LIBRARY_PATH={}",
+                d.pid,
+                d.tag,
+                v.to_string_lossy()
+            ));
+        }
+    }
+    for (tag, min) in case.app.expected_dumps() {
+        let n = dumps
+            .iter()
+            .filter(|d| d.tag == *tag && !d.maps.is_empty())
+            .count();
+        if n < *min {
+            problems.push(format!(
+                "{n} process(es) dumped maps with tag {tag}, expected at least {min}"
+            ));
+        }
+    }
+    // Every Python process runs the dist's interpreter: its maps reach into the dist.
+    for d in dumps.iter().filter(|d| d.tag != "sh" && !d.maps.is_empty()) {
+        if !d.mapped_files().iter().any(|p| p.starts_with(&dist)) {
+            problems.push(format!(
+                "process {} ({}) maps nothing inside the dist",
+                d.pid, d.tag
+            ));
+        }
+    }
+    for v in check_maps_within(&dumps, &dist, world.policy_names()) {
+        problems.push(v.to_string());
+    }
+    let mapped: usize = dumps.iter().map(|d| d.mapped_files().len()).sum();
+    let _ = std::fs::remove_dir_all(dist.parent().unwrap());
+    if problems.is_empty() {
+        Ok(format!(
+            "apply {:.1}s, run {:.1}s, {} process dumps, {mapped} mapped files checked",
+            applied.as_secs_f64(),
+            ran.as_secs_f64(),
+            dumps.len()
+        ))
+    } else {
+        Err(format!("{}\n{}", problems.join("\n"), describe(&out)))
+    }
+}
+
+/// The whole (app, interpreter) cell: trace once, every layout, one report.
+fn check_case(app: App, label: &str) {
+    let Some(case) = case(app, label, &interpreters()) else {
+        return;
+    };
+    let start = Instant::now();
+    let t = trace(&case);
+    eprintln!(
+        "{}: traced in {:.1}s",
+        case.name(),
+        start.elapsed().as_secs_f64()
+    );
+    let mut report = String::new();
+    let mut failed = Vec::new();
+    for layout in LAYOUTS {
+        match check_layout(&case, &t, layout) {
+            Ok(summary) => {
+                let _ = writeln!(report, "PASS {} × {layout}: {summary}", case.name());
+            }
+            Err(why) => {
+                let _ = writeln!(report, "FAIL {} × {layout}: {why}", case.name());
+                failed.push(*layout);
+            }
+        }
+    }
+    eprint!("{report}");
+    eprintln!(
+        "{}: {} layouts in {:.1}s",
+        case.name(),
+        LAYOUTS.len(),
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{}: layouts {failed:?} failed in the hidden world:\n{report}",
+        case.name()
+    );
+}
+
+macro_rules! matrix {
+    ($($test:ident: $app:expr, $label:expr;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_case($app, $label);
+            }
+        )*
+    };
+}
+
+matrix! {
+    stdlib_app_pyenv_3_8: App::Stdlib, "pyenv-3.8";
+    stdlib_app_pyenv_3_9: App::Stdlib, "pyenv-3.9";
+    stdlib_app_pyenv_3_10: App::Stdlib, "pyenv-3.10";
+    stdlib_app_pyenv_3_11: App::Stdlib, "pyenv-3.11";
+    stdlib_app_pyenv_3_12: App::Stdlib, "pyenv-3.12";
+    stdlib_app_pyenv_3_13: App::Stdlib, "pyenv-3.13";
+    stdlib_app_debian: App::Stdlib, "debian";
+    wheels_app_pyenv_3_8: App::Wheels, "pyenv-3.8";
+    wheels_app_pyenv_3_9: App::Wheels, "pyenv-3.9";
+    wheels_app_pyenv_3_10: App::Wheels, "pyenv-3.10";
+    wheels_app_pyenv_3_11: App::Wheels, "pyenv-3.11";
+    wheels_app_pyenv_3_12: App::Wheels, "pyenv-3.12";
+    wheels_app_pyenv_3_13: App::Wheels, "pyenv-3.13";
+    wheels_app_debian: App::Wheels, "debian";
+}
+
+#[test]
+fn hidden_world_matrix_summary() {
+    // Proves: the matrix above covers every app × interpreter × layout, and names each
+    // case that cannot run here (missing interpreter) instead of passing it silently.
+    let found = interpreters();
+    let mut table = String::new();
+    let (mut ran, mut skipped) = (0, 0);
+    let _ = writeln!(
+        table,
+        "hidden-world matrix (apps × interpreters × layouts):"
+    );
+    for app in [App::Stdlib, App::Wheels] {
+        for label in LABELS {
+            let present = found.iter().any(|i| i.label == *label);
+            let state = if present { "RUN" } else { "SKIPPED" };
+            let _ = writeln!(
+                table,
+                "  {state:7} {} × {label} × {{{}}}",
+                app.name(),
+                LAYOUTS.join(", ")
+            );
+            if present {
+                ran += LAYOUTS.len();
+            } else {
+                skipped += LAYOUTS.len();
+            }
+        }
+    }
+    let _ = writeln!(
+        table,
+        "  {ran} cases run, {skipped} skipped, of {} = 2 apps × {} interpreters × {} layouts",
+        ran + skipped,
+        LABELS.len(),
+        LAYOUTS.len()
+    );
+    eprint!("{table}");
+    assert_eq!(ran + skipped, 2 * LABELS.len() * LAYOUTS.len());
+    assert_eq!(LABELS.len(), support::PYENV_MINORS.count() + 1);
+    for i in &found {
+        assert!(
+            LABELS.contains(&i.label.as_str()),
+            "{} is not in the matrix",
+            i.label
+        );
+    }
+    if skipped > 0 {
+        eprintln!("SKIPPED: {skipped} hidden-world cases (see the table above)");
+    }
+}
+
+#[test]
+fn the_example_test_hooks_are_the_harness_dump_snippet() {
+    // Proves: the apps' `_shenzi_maps.py` writes the format tests/support/hidden.rs reads
+    // (it holds PY_DUMP_SNIPPET verbatim), and both apps import it first.
+    for app in [App::Stdlib, App::Wheels] {
+        let hook = std::fs::read_to_string(app.source().join("_shenzi_maps.py")).unwrap();
+        assert!(
+            hook.contains(PY_DUMP_SNIPPET.trim()),
+            "{}: _shenzi_maps.py drifted from PY_DUMP_SNIPPET",
+            app.name()
+        );
+        let main = std::fs::read_to_string(app.source().join("app.py")).unwrap();
+        let first_import = main
+            .lines()
+            .find(|l| l.starts_with("import ") || l.starts_with("from "))
+            .unwrap();
+        assert!(
+            first_import.starts_with("import _shenzi_maps"),
+            "{}",
+            app.name()
+        );
+    }
+}
+
+// ---- mutations: the suite can fail ----
+
+/// The first interpreter of the matrix that is here, preferring pyenv's 3.11.
+fn mutation_case(app: App) -> Option<Case> {
+    let found = interpreters();
+    let label = ["pyenv-3.11"]
+        .into_iter()
+        .chain(LABELS.iter().copied())
+        .find(|l| found.iter().any(|i| i.label == *l))?;
+    case(app, label, &found)
+}
+
+/// Builds the default-layout dist of `app`, lets `mutate` break it, and asserts that the
+/// hidden-world run fails (other output or exit status) while it did pass before.
+/// Returns the host run of the mutated dist and the world run's dumps for further checks.
+fn mutated_run(app: App, mutate: impl Fn(&Path) -> String) -> Option<(Output, PathBuf, Traced)> {
+    let case = mutation_case(app).or_else(|| {
+        eprintln!("SKIPPED: mutation check of {}: no interpreter", app.name());
+        None
+    })?;
+    let t = trace(&case);
+    let world = world_for(&t, "default");
+    let (dist, link) = build(&t, &world, "default").unwrap();
+    let (good, _) = run_hidden(&t, &world, &link).unwrap();
+    assert_eq!(
+        text(&good.stdout),
+        text(&t.untraced.stdout),
+        "precondition: the unmutated dist runs: {}",
+        describe(&good)
+    );
+    let what = mutate(&dist);
+    let (bad, _) = run_hidden(&t, &world, &link).unwrap();
+    assert!(
+        !(bad.status.success() && bad.stdout == t.untraced.stdout),
+        "{}: the dist with {what} still passed in the hidden world:\n{}",
+        case.name(),
+        describe(&bad)
+    );
+    eprintln!(
+        "{}: with {what} the hidden-world run fails as it must:\n{}",
+        case.name(),
+        describe(&bad)
+    );
+    let host = Command::new(&link)
+        .args(ARGS)
+        .current_dir(t.scratch.path())
+        .output()
+        .unwrap();
+    Some((host, dist, t))
+}
+
+/// The one regular file under `root` whose name starts with `prefix`.
+fn only_file(root: &Path, prefix: &str) -> PathBuf {
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.into_path())
+        .collect();
+    assert_eq!(files.len(), 1, "one {prefix}* file expected: {files:?}");
+    files.into_iter().next().unwrap()
+}
+
+#[test]
+fn mutation_a_deleted_bundled_library_fails_in_the_hidden_world() {
+    // Proves: with the dist's libz deleted (binascii and zlib need it; the stdlib app also
+    // loads it by name with ctypes), the hidden-world run fails, while on the host the system's libz silently stands in
+    // and only the maps check would notice.
+    let Some((host, _dist, t)) = mutated_run(App::Stdlib, |dist| {
+        let libz = only_file(dist, "libz.so");
+        std::fs::remove_file(&libz).unwrap();
+        format!("{} deleted", libz.strip_prefix(dist).unwrap().display())
+    }) else {
+        return;
+    };
+    assert_eq!(
+        text(&host.stdout),
+        text(&t.untraced.stdout),
+        "on the host the system's libz stands in: {}",
+        describe(&host)
+    );
+}
+
+#[test]
+fn mutation_a_wrong_runpath_fails_in_the_hidden_world() {
+    // Proves: with `_ssl`'s RUNPATH pointing nowhere, the hidden-world run fails (libssl is
+    // only in the dist there), while on the host the system's libssl stands in.
+    let Some((host, _dist, t)) = mutated_run(App::Stdlib, |dist| {
+        let ssl = only_file(&dist.join("python"), "_ssl.");
+        let out = Command::new("patchelf")
+            .args(["--set-rpath", "$ORIGIN/nowhere"])
+            .arg(&ssl)
+            .output()
+            .expect("patchelf runs (scripts/setup installs it)");
+        assert!(out.status.success(), "{}", describe(&out));
+        format!(
+            "RUNPATH $ORIGIN/nowhere on {}",
+            ssl.strip_prefix(dist).unwrap().display()
+        )
+    }) else {
+        return;
+    };
+    assert_eq!(
+        text(&host.stdout),
+        text(&t.untraced.stdout),
+        "on the host the system's libssl stands in: {}",
+        describe(&host)
+    );
+}
+
+#[test]
+fn mutation_a_deleted_wheel_library_fails_in_the_hidden_world() {
+    // Proves: with numpy's bundled OpenBLAS deleted from the dist of the wheels app, the
+    // hidden-world run fails.
+    let Some((host, _dist, _t)) = mutated_run(App::Wheels, |dist| {
+        let blas = only_file(dist, "libscipy_openblas");
+        std::fs::remove_file(&blas).unwrap();
+        format!("{} deleted", blas.strip_prefix(dist).unwrap().display())
+    }) else {
+        return;
+    };
+    // Nothing on the host provides it either.
+    assert!(!host.status.success(), "{}", describe(&host));
+}

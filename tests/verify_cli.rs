@@ -1,0 +1,300 @@
+//! `shenzi verify` through the real binary, on dists of the stdlib example (traced with
+//! pyenv's CPython 3.11, applied with the default layout): a fresh dist passes; every
+//! mutation (a bundled library deleted, a wrong RUNPATH, the Python side broken, links
+//! out of the dist) fails it with a diagnostic that names the object, the need and the
+//! folder; `apply` refuses a dist that fails it and writes nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{python311, shenzi};
+
+/// The stdlib example traced and applied with the default layout, in a scratch folder:
+/// (scratch, dist). `apply` verifies it on the way.
+fn fresh_dist() -> (tempfile::TempDir, PathBuf) {
+    let support::example::TracedExample {
+        scratch, manifest, ..
+    } = support::example::traced_example();
+    let dist = scratch.path().join("dist");
+    let out = apply(&manifest, &dist, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`") && err.contains("verified:"), "{err}");
+    assert!(err.contains("runs on glibc ≥"), "{err}");
+    (scratch, dist)
+}
+
+fn apply(manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
+    shenzi()
+        .arg("apply")
+        .arg("default")
+        .arg(manifest)
+        .arg("-o")
+        .arg(dist)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `shenzi verify NAME`, run from the folder that holds the dist (so messages name it
+/// by its short name).
+fn verify(dist: &Path) -> Output {
+    shenzi()
+        .arg("verify")
+        .arg(dist.file_name().unwrap())
+        .current_dir(dist.parent().unwrap())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// A copy of the dist beside it, symlinks kept as symlinks.
+fn mutant(dist: &Path, name: &str) -> PathBuf {
+    let copy = dist.with_file_name(name);
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(dist)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    copy
+}
+
+/// Machine-independent text: content-hash folder names and the scratch path replaced.
+fn redact(text: &str, scratch: &Path) -> String {
+    let text = text.replace(&scratch.display().to_string(), "[scratch]");
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() == 16 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push_str("[hash]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The real file of the bundled `name` (`lib/reals/<hash>/<name>`).
+fn real_library(dist: &Path, name: &str) -> PathBuf {
+    for entry in std::fs::read_dir(dist.join("lib/reals")).unwrap() {
+        let candidate = entry.unwrap().path().join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{name}` is not bundled in {}", dist.display());
+}
+
+fn codes(text: &str) -> Vec<&str> {
+    let mut codes: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Error: "))
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[test]
+fn a_fresh_dist_passes_and_every_mutation_fails_with_a_precise_diagnostic() {
+    let (scratch, dist) = fresh_dist();
+
+    let out = verify(&dist);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("shenzi: `dist` verified: "), "{err}");
+    assert!(err.contains("runs on glibc ≥ 2."), "{err}");
+
+    // A bundled library deleted: the interpreter cannot find libpython any more, and
+    // the farm link to it dangles.
+    let deleted = mutant(&dist, "deleted");
+    std::fs::remove_file(real_library(&deleted, "libpython3.11.so.1.0")).unwrap();
+    let out = verify(&deleted);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        codes(&err),
+        [
+            "shenzi::verify::dangling_link",
+            "shenzi::verify::unresolved_need"
+        ],
+        "{err}"
+    );
+    insta::assert_snapshot!("deleted_library", redact(&err, scratch.path()));
+
+    // A wrong RUNPATH on the interpreter.
+    let wrong = mutant(&dist, "wrong-runpath");
+    let status = Command::new("patchelf")
+        .args(["--set-rpath", "$ORIGIN/../nowhere"])
+        .arg(wrong.join("python/bin/python3.11"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = verify(&wrong);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`python/bin/python3.11` needs `libpython3.11.so.1.0`")
+            && err.contains("`python/nowhere/libpython3.11.so.1.0` absent"),
+        "{err}"
+    );
+    insta::assert_snapshot!("wrong_runpath", redact(&err, scratch.path()));
+
+    // The Python side: no stdlib landmark, the app folder (entry and a `.pth` folder)
+    // gone.
+    let python = mutant(&dist, "python-side");
+    std::fs::remove_file(python.join("python/lib/python3.11/os.py")).unwrap();
+    std::fs::remove_dir_all(python.join("app")).unwrap();
+    let out = verify(&python);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        codes(&err),
+        [
+            "shenzi::verify::entry_missing",
+            "shenzi::verify::stdlib_not_found",
+            "shenzi::verify::sys_path_missing"
+        ],
+        "{err}"
+    );
+    insta::assert_snapshot!("python_side", redact(&err, scratch.path()));
+
+    // Relocation breakers: a link out of the dist, and an absolute RUNPATH that finds
+    // libpython only while the dist sits where it is now.
+    let moved = mutant(&dist, "absolute");
+    let link = moved.join("lib/links/python3.11/libpython3.11.so.1.0");
+    let real = std::fs::canonicalize(&link).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(python311(), &link).unwrap();
+    let status = Command::new("patchelf")
+        .arg("--set-rpath")
+        .arg(real.parent().unwrap())
+        .arg(moved.join("python/bin/python3.11"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = verify(&moved);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        codes(&err),
+        [
+            "shenzi::verify::absolute_path",
+            "shenzi::verify::link_outside"
+        ],
+        "{err}"
+    );
+    // Absolute paths wrap differently per machine: no snapshot, the key facts instead.
+    assert!(
+        err.contains(
+            "`python/bin/python3.11` finds `libpython3.11.so.1.0` only through the absolute path"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("symlink `lib/links/python3.11/libpython3.11.so.1.0` points to"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folders_that_are_not_dists_are_refused_with_a_clear_error() {
+    let scratch = tempfile::tempdir().unwrap();
+    let empty = scratch.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let broken = scratch.path().join("broken");
+    std::fs::create_dir_all(broken.join(".shenzi")).unwrap();
+    std::fs::write(broken.join(".shenzi/dist.json"), "{ not json").unwrap();
+
+    let mut shown = String::new();
+    for name in ["empty", "file", "missing", "broken"] {
+        let out = shenzi()
+            .args(["verify", name])
+            .current_dir(scratch.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let code = if name == "broken" {
+            "shenzi::verify::bad_record"
+        } else {
+            "shenzi::verify::not_a_dist"
+        };
+        assert!(err.contains(code), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        shown.push_str(&format!("$ shenzi verify {name}\n{err}\n"));
+    }
+    insta::assert_snapshot!("not_a_dist", shown);
+}
+
+#[test]
+fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
+    let support::example::TracedExample {
+        scratch, manifest, ..
+    } = support::example::traced_example();
+
+    // A patchelf that gives the interpreter a wrong RUNPATH: the plan is right, the
+    // written dist is not, and only `verify` can tell.
+    let bad = scratch.path().join("bad-patchelf");
+    std::fs::write(
+        &bad,
+        "#!/bin/sh\nlast=\nfor a in \"$@\"; do last=$a; done\ncase $last in\n  */python/bin/python3.11) exec patchelf --set-rpath '$ORIGIN/../nowhere' \"$last\" ;;\nesac\nexec patchelf \"$@\"\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&bad).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&bad, perms).unwrap();
+
+    let out_dir = scratch.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let dist = out_dir.join("dist");
+    let out = apply(&manifest, &dist, &["--patchelf", bad.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("shenzi::verify::unresolved_need"), "{err}");
+    assert!(
+        err.contains("dist `") && err.contains("fails verification"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was written"), "{err}");
+    // No dist, and no half-built folder beside it.
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // With --no-verify the same dist is written, and `shenzi verify` finds the fault.
+    let out = apply(
+        &manifest,
+        &dist,
+        &["--patchelf", bad.to_str().unwrap(), "--no-verify"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("verified:"));
+    let out = verify(&dist);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`python/bin/python3.11` needs `libpython3.11.so.1.0`"),
+        "{err}"
+    );
+}
