@@ -2,7 +2,7 @@
 """shenzi's benchmark: one command that prepares its environment, measures, and writes
 the results table to docs/performance.md.
 
-    python3 bench/run.py            # the full run (about half an hour on 2 noisy cores)
+    python3 bench/run.py            # the full run (10–30 min on 2 noisy cores)
     python3 bench/run.py --quick    # a few minutes, small sizes; writes .cache/bench/performance-quick.md
 
 Environment (prepared once, reused while its inputs are unchanged; all under the
