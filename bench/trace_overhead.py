@@ -3,57 +3,51 @@
 
 Runs are interleaved (untraced, traced, untraced, ...) so that machine noise hits both
 sides alike; reports median, min and max of each and the ratio of medians.
+`bench/run.py` measures the same thing as its section 5; this script is the quick
+stand-alone version.
 
     python3 bench/trace_overhead.py [--runs N] [--shenzi PATH]
 
 Apps measured:
   stdlib   examples/stdlib_app (4 Python processes: spawn pool, subprocess, tracker)
-  wheels   one process importing numpy, PIL, lxml and cryptography (the wheel venv
-           made by scripts/setup)
+  wheels   bench/app/app.py: one process importing numpy, PIL, lxml and cryptography,
+           in the venv bench/run.py prepares (skipped until it exists)
 """
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def pyenv_python(minor):
-    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    versions = sorted(
-        v for v in os.listdir(os.path.join(root, "versions")) if v.startswith("3.%d." % minor)
-    )
-    return os.path.join(root, "versions", versions[-1], "bin", "python3")
-
-
-def timed(cmd, cwd):
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import CACHE, ROOT, Step, interleave, pyenv_python, ratio, run, summary, timed  # noqa: E402
 
 
 def measure(name, app, cwd, shenzi, runs):
-    out = tempfile.mkdtemp(prefix="shenzi-bench-")
-    traced_cmd = [shenzi, "trace", "-o", os.path.join(out, "m.json"), "--"] + app
+    """Interleaved untraced/traced runs of `app`; returns (untraced series, traced series)."""
+    manifest = os.path.join(tempfile.mkdtemp(prefix="shenzi-bench-"), "m.json")
+    traced_cmd = [shenzi, "trace", "-o", manifest, "--"] + app
     timed(app, cwd), timed(traced_cmd, cwd)  # warm the page cache
-    plain, traced = [], []
-    for _ in range(runs):
-        plain.append(timed(app, cwd))
-        traced.append(timed(traced_cmd, cwd))
-    ratio = statistics.median(traced) / statistics.median(plain)
-    row = "| %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %.2f× |" % (
-        name,
-        statistics.median(plain) * 1000, min(plain) * 1000, max(plain) * 1000,
-        statistics.median(traced) * 1000, min(traced) * 1000, max(traced) * 1000,
-        ratio,
+    series = interleave(
+        [Step("untraced", lambda: timed(app, cwd)), Step("traced", lambda: timed(traced_cmd, cwd))],
+        runs, "trace overhead, " + name,
     )
-    print(row, flush=True)
-    return ratio
+    return series["untraced"], series["traced"]
+
+
+def row(name, plain, traced):
+    return "| %s | %s | %s | %.2f× |" % (name, summary(plain, "ms"), summary(traced, "ms"), ratio(traced, plain))
+
+
+def apps():
+    """(name, argv, cwd) of the apps measured; the wheels app only once its venv exists."""
+    found = [("stdlib (4 processes)", [pyenv_python(11), "app.py"], os.path.join(ROOT, "examples", "stdlib_app"))]
+    venv_py = os.path.join(CACHE, "venv-app", "bin", "python")
+    if os.path.exists(venv_py):
+        found.append(("wheels (1 process)", [venv_py, os.path.join(ROOT, "bench", "app", "app.py")], ROOT))
+    else:
+        print("SKIPPED wheels: run python3 bench/run.py once to prepare its venv", file=sys.stderr)
+    return found
 
 
 def main():
@@ -62,18 +56,12 @@ def main():
     parser.add_argument("--shenzi", default=os.path.join(ROOT, "target", "release", "shenzi"))
     args = parser.parse_args()
     if not os.path.exists(args.shenzi):
-        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    py = pyenv_python(11)
-    venv_py = os.path.join(ROOT, ".cache", "venvs", "wheels-3.11", "bin", "python")
+        run(["cargo", "build", "--release", "--quiet"])
     print("runs: %d each, interleaved; times in ms: median (min–max)" % args.runs)
     print("| app | untraced | traced | ratio |")
     print("| --- | --- | --- | --- |")
-    measure("stdlib (4 processes)", [py, "app.py"], os.path.join(ROOT, "examples", "stdlib_app"), args.shenzi, args.runs)
-    if os.path.exists(venv_py):
-        app = [venv_py, "-c", "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust"]
-        measure("wheels (1 process)", app, ROOT, args.shenzi, args.runs)
-    else:
-        print("SKIPPED wheels: run scripts/setup first", file=sys.stderr)
+    for name, app, cwd in apps():
+        print(row(name, *measure(name, app, cwd, args.shenzi, args.runs)), flush=True)
 
 
 if __name__ == "__main__":
