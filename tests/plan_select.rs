@@ -89,3 +89,46 @@ fn select_imported_keeps_imported_packages_and_their_metadata_only() {
         files.len()
     );
 }
+
+/// A venv inside the app's folder (`project/.venv`) holds the venv's modules, not the
+/// app's: only the app's own module is its code.
+#[test]
+fn a_venv_inside_the_app_folder_is_not_app_code() {
+    let project = tempfile::tempdir().unwrap();
+    let venv = project.path().join(".venv");
+    let made = std::process::Command::new(support::python311())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(
+        project.path().join("app.py"),
+        "import json, mymod\nprint(mymod.X)\n",
+    )
+    .unwrap();
+    std::fs::write(project.path().join("mymod.py"), "X = 42\n").unwrap();
+    let manifest_path = project.path().join("m.json");
+    let out = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest_path)
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .arg("app.py")
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = read_manifest(&manifest_path).unwrap();
+    let roots = shenzi::plan::select::app_roots(&manifest);
+    let root = roots
+        .iter()
+        .find(|r| r.ends_with(project.path().file_name().unwrap()))
+        .expect("the app folder");
+    let tops = imported_tops(&manifest, root);
+    assert_eq!(tops.into_iter().collect::<Vec<_>>(), ["mymod.py"]);
+}

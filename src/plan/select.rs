@@ -136,12 +136,27 @@ pub fn walk_tops(
 }
 
 /// The top-level names below `site` that the trace imported: the first path component
-/// of every imported module file below it, and the first dotted part of every imported
-/// module name (namespace packages have no file).
+/// of every imported module file below it (unless a more specific `sys.path` folder,
+/// site dir, stdlib or prefix inside `site` holds the file), and the first dotted part
+/// of every imported module name (namespace packages have no file).
 pub fn imported_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
+    // A module belongs to the most specific folder it lies in: a venv inside the app's
+    // folder (`project/.venv`) is the venv's, not the app's.
+    let python = &manifest.python;
+    let nested: Vec<&Path> = python
+        .sys_path
+        .iter()
+        .map(|e| e.path.as_path())
+        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
+        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
+        .chain(python.dynload.as_deref())
+        .chain([python.prefix.as_path(), python.base_prefix.as_path()])
+        .filter(|p| *p != site && p.starts_with(site))
+        .collect();
     let mut tops = BTreeSet::new();
     for module in &manifest.modules {
         match &module.file {
+            Some(file) if nested.iter().any(|n| file.starts_with(n)) => {}
             Some(file) => {
                 if let Ok(rel) = file.strip_prefix(site) {
                     if let Some(first) = rel.components().next() {
