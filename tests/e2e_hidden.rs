@@ -192,7 +192,7 @@ fn trace(case: &Case) -> Traced {
         .tempdir()
         .unwrap();
     let app_dir = scratch.path().join("app src");
-    copy_tree(&case.app.source(), &app_dir);
+    support::example::copy_tree(&case.app.source(), &app_dir);
 
     let untraced = Command::new(&case.python)
         .arg("app.py")
@@ -246,22 +246,6 @@ fn trace(case: &Case) -> Traced {
         manifest,
         untraced,
         hidden,
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "__pycache__") {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
     }
 }
 

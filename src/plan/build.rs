@@ -91,6 +91,8 @@ struct Planner<'a> {
     problems: Vec<Problem>,
     common: BTreeMap<Var, String>,
     items: Vec<Item>,
+    /// The files of the imported extension modules.
+    extension_files: BTreeSet<&'a Path>,
 }
 
 /// The folder of a relative path (`""` for the root).
@@ -217,15 +219,15 @@ impl<'a> Planner<'a> {
             problems: Vec::new(),
             common,
             items: Vec::new(),
+            extension_files: m
+                .modules_of(ModuleKind::Extension)
+                .filter_map(|module| module.file.as_deref())
+                .collect(),
         }
     }
 
     fn is_extension(&self, path: &Path) -> bool {
-        self.input
-            .manifest
-            .modules
-            .iter()
-            .any(|m| m.kind == ModuleKind::Extension && m.file.as_deref() == Some(path))
+        self.extension_files.contains(path)
             || self
                 .input
                 .manifest

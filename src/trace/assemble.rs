@@ -306,6 +306,8 @@ fn native(
         }
     }
 
+    // The loader's own default folders on this machine (multiarch or lib64).
+    let default_dirs = crate::loader::SearchConfig::host().0.default_dirs;
     let env_dirs: Vec<PathBuf> = records
         .first()
         .and_then(|r| r.env.get("LD_LIBRARY_PATH"))
@@ -319,7 +321,7 @@ fn native(
     let mut loads = BTreeSet::new();
     for record in records {
         for (via, name, caller) in &record.loads {
-            let resolved = resolve_load(name, &infos, &by_name, &env_dirs);
+            let resolved = resolve_load(name, &infos, &by_name, &env_dirs, &default_dirs);
             if let Some((key, _)) = resolved.as_ref().and_then(|p| infos.get_key_value(p)) {
                 names.entry(key).or_default().insert(name.clone());
             }
@@ -417,6 +419,7 @@ fn resolve_load(
     infos: &BTreeMap<&PathBuf, ObjectInfo>,
     by_name: &HashMap<&str, &PathBuf>,
     env_dirs: &[PathBuf],
+    default_dirs: &[PathBuf],
 ) -> Option<PathBuf> {
     let mapped = |candidate: PathBuf| {
         let real = realpath(&candidate);
@@ -433,20 +436,9 @@ fn resolve_load(
         .iter()
         .map(PathBuf::as_path)
         .chain(object_dirs)
-        .chain(DEFAULT_DIRS.iter().map(Path::new))
+        .chain(default_dirs.iter().map(PathBuf::as_path))
         .find_map(|dir| mapped(dir.join(name)))
 }
-
-const DEFAULT_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/aarch64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
 
 fn find_libpython(native: &Native) -> Option<PathBuf> {
     native
