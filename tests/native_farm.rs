@@ -9,7 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use kit::{Kit, Lib};
+use kit::{Kit, Lib, SameSoname};
 use shenzi::binary::BinaryCache;
 use shenzi::farm::{self, FarmGraph, FarmInput, NativeProblem, RootKind};
 use shenzi::loader::{Rule, SearchConfig};
@@ -65,38 +65,7 @@ fn ctypes_loads(paths: &[&Path]) -> String {
 #[test]
 fn two_files_with_one_soname_are_a_clash() {
     let kit = Kit::new();
-    let one = kit.lib(
-        "d1/libdup.so.1",
-        Lib {
-            soname: "libdup.so.1",
-            ..Lib::default()
-        },
-    );
-    let two = kit.lib(
-        "d2/libdup.so.1",
-        Lib {
-            soname: "libdup.so.1",
-            ..Lib::default()
-        },
-    );
-    let a = kit.lib(
-        "a/liba_dup.so",
-        Lib {
-            soname: "liba_dup.so",
-            needs: &[&one],
-            runpath: &[kit.path("d1").to_str().unwrap()],
-            ..Lib::default()
-        },
-    );
-    let b = kit.lib(
-        "b/libb_dup.so",
-        Lib {
-            soname: "libb_dup.so",
-            needs: &[&two],
-            runpath: &[kit.path("d2").to_str().unwrap()],
-            ..Lib::default()
-        },
-    );
+    let SameSoname { one, two, a, b } = kit.same_soname();
     let manifest = trace(&kit, &ctypes_loads(&[&a, &b]));
     let mapped: Vec<&PathBuf> = manifest
         .native

@@ -7,7 +7,7 @@ mod kit;
 
 use std::path::Path;
 
-use kit::{Kit, Lib};
+use kit::{Kit, Lib, SameSoname};
 use shenzi::binary::BinaryCache;
 use shenzi::loader::{Miss, Opened, Process, Request, Rule, SearchConfig, resolve};
 
@@ -334,38 +334,7 @@ fn soname_symlink_chain_resolves_to_one_file() {
 #[test]
 fn a_loaded_soname_is_reused_instead_of_searching() {
     let kit = Kit::new();
-    let one = kit.lib(
-        "d1/libdup.so.1",
-        Lib {
-            soname: "libdup.so.1",
-            ..Lib::default()
-        },
-    );
-    let two = kit.lib(
-        "d2/libdup.so.1",
-        Lib {
-            soname: "libdup.so.1",
-            ..Lib::default()
-        },
-    );
-    let a = kit.lib(
-        "a/liba_dup.so",
-        Lib {
-            soname: "liba_dup.so",
-            needs: &[&one],
-            runpath: &[kit.path("d1").to_str().unwrap()],
-            ..Lib::default()
-        },
-    );
-    let b = kit.lib(
-        "b/libb_dup.so",
-        Lib {
-            soname: "libb_dup.so",
-            needs: &[&two],
-            runpath: &[kit.path("d2").to_str().unwrap()],
-            ..Lib::default()
-        },
-    );
+    let SameSoname { one, two, a, b } = kit.same_soname();
     let loaded = agree(&kit, &[&a, &b], None);
     assert!(has(&loaded, &one) && !has(&loaded, &two), "{loaded:?}");
     let loaded = agree(&kit, &[&b, &a], None);
