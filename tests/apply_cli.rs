@@ -226,8 +226,11 @@ fn a_layout_whose_level_cannot_work_is_a_diagnostic_and_writes_nothing() {
     assert!(no_scratch_left(scratch.path()));
 }
 
+/// shenzi writes every edit of this dist itself (interpreter, libpython, lib-dynload):
+/// no patchelf on `PATH`, and the dist runs. (A binary shenzi declines and no patchelf
+/// is `execute_write::a_declined_binary_without_patchelf_fails_before_anything_is_written`.)
 #[test]
-fn a_missing_patchelf_fails_before_anything_is_written() {
+fn apply_without_patchelf_writes_every_edit_itself() {
     let (scratch, _app, manifest) = traced_example();
     let dist = scratch.path().join("dist");
     let out = shenzi()
@@ -239,6 +242,29 @@ fn a_missing_patchelf_fails_before_anything_is_written() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(" patched), in "), "{stderr}");
+    assert!(!stderr.contains("patchelf"), "{stderr}");
+    let ran = run_app(&dist.join("bin/app"), scratch.path());
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}
+
+/// A named patchelf that does not exist is refused before anything is done.
+#[test]
+fn a_named_patchelf_that_is_missing_fails_before_anything_is_written() {
+    let (scratch, _app, manifest) = traced_example();
+    let dist = scratch.path().join("dist");
+    let out = apply(
+        "default",
+        &manifest,
+        &dist,
+        &["--patchelf", "/nonexistent/patchelf"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -111,7 +111,8 @@ fn options(target: &Path, patcher: &Patchelf) -> ApplyOptions<'static> {
     ApplyOptions {
         target: target.to_owned(),
         force: false,
-        patcher,
+        patcher: Some(patcher),
+        native_edits: true,
         mtime: 315_532_800,
         progress: None,
         check: None,
@@ -270,6 +271,49 @@ fn a_source_that_cannot_be_read_mid_way_leaves_nothing() {
         "{:?}",
         leftovers(out.path())
     );
+}
+
+/// A binary shenzi's own writer declines (here: one that claims to be big-endian) needs
+/// patchelf; without one, apply says which binary and why before writing anything.
+#[test]
+fn a_declined_binary_without_patchelf_fails_before_anything_is_written() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let mut plan = sample_plan(src.path());
+    let odd = src.path().join("libodd.so");
+    let mut bytes = std::fs::read(src.path().join("libanswer.so.1")).unwrap();
+    bytes[5] = 2; // EI_DATA: ELFDATA2MSB
+    std::fs::write(&odd, &bytes).unwrap();
+    plan.entries.push(entry(
+        "lib/reals/libodd.so",
+        Content::Copy {
+            source: odd,
+            mode: 0o755,
+            size: bytes.len() as u64,
+            edits: Some(ElfEdits {
+                runpath: Some(vec!["$ORIGIN".into()]),
+                ..ElfEdits::default()
+            }),
+            stamp_pyc: false,
+        },
+    ));
+    let target = out.path().join("dist");
+    let mut opts = options(&target, &patcher);
+    opts.patcher = None;
+    let err = write_dist(&plan, &opts).unwrap_err();
+    assert!(matches!(err, ApplyError::Patch(_)), "{err:?}");
+    assert_eq!(
+        miette::Diagnostic::code(&err).unwrap().to_string(),
+        "shenzi::patch::patchelf_missing"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("lib/reals/libodd.so") && text.contains("not a little-endian 64-bit"),
+        "{text}"
+    );
+    assert!(!target.exists());
+    assert!(leftovers(out.path()).is_empty());
 }
 
 #[test]

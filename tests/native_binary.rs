@@ -218,9 +218,9 @@ fn each_file_is_read_once_and_identical_bytes_share_a_hash() {
     );
     assert!(std::sync::Arc::ptr_eq(&bins[0], &bins[2]));
     assert_ne!(bins[0].id, bins[1].id);
-    assert_eq!(bins[0].hash, bins[1].hash);
+    assert_eq!(bins[0].hash(), bins[1].hash());
     assert_eq!(
-        bins[0].hash,
+        bins[0].hash(),
         *blake3::hash(&std::fs::read(&lib).unwrap()).as_bytes()
     );
 }

@@ -254,8 +254,8 @@ fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
         scratch, manifest, ..
     } = support::example::traced_example();
 
-    // A patchelf that gives the interpreter a wrong RUNPATH: the plan is right, the
-    // written dist is not, and only `verify` can tell.
+    // A patchelf that gives the interpreter a wrong RUNPATH, made to write every edit:
+    // the plan is right, the written dist is not, and only `verify` can tell.
     let bad = scratch.path().join("bad-patchelf");
     std::fs::write(
         &bad,
@@ -270,7 +270,16 @@ fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
     let out_dir = scratch.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let dist = out_dir.join("dist");
-    let out = apply(&manifest, &dist, &["--patchelf", bad.to_str().unwrap()]);
+    let out = apply(
+        &manifest,
+        &dist,
+        &[
+            "--patchelf",
+            bad.to_str().unwrap(),
+            "--elf-writer",
+            "patchelf",
+        ],
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("shenzi::verify::unresolved_need"), "{err}");
@@ -287,7 +296,13 @@ fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
     let out = apply(
         &manifest,
         &dist,
-        &["--patchelf", bad.to_str().unwrap(), "--no-verify"],
+        &[
+            "--patchelf",
+            bad.to_str().unwrap(),
+            "--elf-writer",
+            "patchelf",
+            "--no-verify",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("verified:"));

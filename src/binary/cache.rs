@@ -1,10 +1,13 @@
 //! Reading and hashing binaries once per run: every file is read, parsed and hashed at
 //! most once, keyed by its identity on disk, and the answers are shared by every phase.
+//! The hash is taken when first asked for (the planner asks for all of them, in
+//! parallel, in [`BinaryCache::read_all`]; `verify` never asks), so proving that needs
+//! resolve costs header reads, not a pass over every byte.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rayon::prelude::*;
 
@@ -50,15 +53,26 @@ pub enum Contents {
 }
 
 /// One file read from disk: its identity, content hash and parsed contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Binary {
     /// Where it is on disk (the identity the loader dedups by).
     pub id: FileId,
-    /// What it is: the blake3 hash of its bytes (the farm's node identity).
-    pub hash: ContentHash,
     /// What the bytes turned out to be.
     pub contents: Contents,
+    /// A path it was read from, to hash it when asked.
+    path: PathBuf,
+    /// The blake3 hash of its bytes, once asked for.
+    hash: OnceLock<ContentHash>,
 }
+
+/// Equal when the same file on disk gave the same contents (the hash follows from them).
+impl PartialEq for Binary {
+    fn eq(&self, other: &Binary) -> bool {
+        self.id == other.id && self.contents == other.contents
+    }
+}
+
+impl Eq for Binary {}
 
 impl Binary {
     /// The parsed ELF, when the file is one.
@@ -69,9 +83,35 @@ impl Binary {
         }
     }
 
+    /// A binary that stands for `self` with other contents (a patched view of it): same
+    /// file, same content identity.
+    pub fn with_contents(&self, contents: Contents) -> Binary {
+        Binary {
+            contents,
+            ..self.clone()
+        }
+    }
+
+    /// What it is: the blake3 hash of its bytes (the farm's node identity), read on
+    /// first use. A file that can no longer be read (removed while shenzi runs) gets a
+    /// hash of its path instead, unique to it; copying it fails later with the reason.
+    pub fn hash(&self) -> ContentHash {
+        *self
+            .hash
+            .get_or_init(|| match super::elf::map_file(&self.path) {
+                Ok(bytes) => *blake3::hash(&bytes).as_bytes(),
+                Err(_) => {
+                    let mut hasher = blake3::Hasher::new();
+                    hasher.update(b"unreadable:");
+                    hasher.update(self.path.as_os_str().as_encoded_bytes());
+                    *hasher.finalize().as_bytes()
+                }
+            })
+    }
+
     /// The content hash as lowercase hex.
     pub fn hash_hex(&self) -> String {
-        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+        self.hash().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -119,25 +159,40 @@ impl BinaryCache {
         if let Some(hit) = lock(&self.by_id).get(&id) {
             return Probe::File(hit.clone());
         }
-        let Ok(bytes) = std::fs::read(path) else {
+        // Mapped, not read: parsing touches the headers only, and hashing a 25 MB
+        // library touches the page cache directly, with no copy.
+        let Ok(bytes) = super::elf::map_file(path) else {
             return Probe::Missing;
         };
-        let hash = *blake3::hash(&bytes).as_bytes();
         let contents = match parse_object(&bytes) {
             Ok(Some(info)) => Contents::Elf(Arc::new(info)),
             Ok(None) => Contents::NotElf,
             Err(reason) => Contents::Corrupt(reason),
         };
-        let binary = Arc::new(Binary { id, hash, contents });
+        let binary = Arc::new(Binary {
+            id,
+            contents,
+            path: path.to_owned(),
+            hash: OnceLock::new(),
+        });
         // Two threads may read one file at once; the first answer wins, both are equal.
         let mut by_id = lock(&self.by_id);
         Probe::File(by_id.entry(id).or_insert(binary).clone())
     }
 
-    /// Reads every path in parallel (rayon), so that later probes are cache hits.
-    /// Returns the probes in the order of `paths`.
+    /// Reads and hashes every path in parallel (rayon), so that later probes and
+    /// hashes are cache hits. Returns the probes in the order of `paths`.
     pub fn read_all(&self, paths: &[PathBuf]) -> Vec<Probe> {
-        paths.par_iter().map(|p| self.probe(p)).collect()
+        paths
+            .par_iter()
+            .map(|p| {
+                let probe = self.probe(p);
+                if let Probe::File(binary) = &probe {
+                    binary.hash();
+                }
+                probe
+            })
+            .collect()
     }
 
     /// The file at `path`, when it is one.

@@ -106,25 +106,43 @@ const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 /// so a 30 MB library costs a few pages, not a 30 MB copy (the tracer reads every
 /// object a process mapped). Files too small to map are read.
 pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
-    let unreadable = |source| BinaryError::Unreadable {
+    let bytes = map_file(path).map_err(|source| BinaryError::Unreadable {
         path: path.to_owned(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let len = file.metadata().map_err(unreadable)?.len();
-    let corrupt = |reason| BinaryError::Corrupt {
+    })?;
+    parse_object(&bytes).map_err(|reason| BinaryError::Corrupt {
         path: path.to_owned(),
         reason,
-    };
-    if len < 4096 {
-        let bytes = std::fs::read(path).map_err(unreadable)?;
-        return parse_object(&bytes).map_err(corrupt);
+    })
+}
+
+/// A file's bytes, mapped when large enough to be worth it.
+pub enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(map) => map,
+            FileBytes::Read(bytes) => bytes,
+        }
     }
-    // SAFETY: the map is read-only and lives only for this parse. A file truncated by
-    // another process while mapped could fault; shenzi maps only files it just opened
-    // for reading (installed libraries and interpreters), not files being written.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
-    parse_object(&map).map_err(corrupt)
+}
+
+/// Maps `path` read-only (reads it when smaller than a page).
+pub fn map_file(path: &Path) -> std::io::Result<FileBytes> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() < 4096 {
+        return std::fs::read(path).map(FileBytes::Read);
+    }
+    // SAFETY: the map is read-only and lives only while its user parses it. A file
+    // truncated by another process while mapped could fault; shenzi maps only files it
+    // just opened for reading (installed libraries and interpreters), not files being
+    // written.
+    unsafe { memmap2::Mmap::map(&file) }.map(FileBytes::Mapped)
 }
 
 /// Parses ELF bytes; `Ok(None)` when they are not ELF, `Err(reason)` when they start

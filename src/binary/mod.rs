@@ -2,7 +2,10 @@
 //! an [`ObjectInfo`] per object, read and hashed once per run through [`BinaryCache`].
 
 pub mod cache;
+pub mod edit;
 pub mod elf;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
-pub use elf::{BinaryError, ObjectInfo, VersionNeed, arch_name, parse_object, read_object};
+pub use elf::{
+    BinaryError, FileBytes, ObjectInfo, VersionNeed, arch_name, map_file, parse_object, read_object,
+};

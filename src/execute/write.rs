@@ -5,6 +5,7 @@
 //! previous dist), so a failure or an interrupt leaves no half dist. Nothing is written
 //! outside that folder and the target; sources are only read.
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::patch::{PatchError, Patcher};
+use crate::binary::edit::{self, Declined, ElfPatch};
 use crate::plan::{Content, Plan, PlannedEntry, RECORD_PATH};
 
 /// How to write a dist.
@@ -26,7 +28,11 @@ pub struct ApplyOptions<'a> {
     pub target: PathBuf,
     /// Replace the target when it is a previous shenzi dist.
     pub force: bool,
-    pub patcher: &'a dyn Patcher,
+    /// Writes the ELF edits shenzi declines to write itself (`patchelf`); `None` when
+    /// there is none, which is an error only if some binary needs it.
+    pub patcher: Option<&'a dyn Patcher>,
+    /// Whether shenzi writes the ELF edits it can (else the patcher writes them all).
+    pub native_edits: bool,
     /// The modification time every path gets, in seconds since the epoch
     /// (`SOURCE_DATE_EPOCH`, or a fixed default): the same inputs give the same bytes.
     pub mtime: i64,
@@ -82,6 +88,8 @@ pub struct ApplySummary {
     pub bytes: u64,
     /// Binaries whose RUNPATH or needs were rewritten.
     pub patched: u64,
+    /// Of those, the ones `patchelf` wrote (shenzi declined them).
+    pub patched_by_patchelf: u64,
     /// Copies the filesystem made by reflink (no bytes copied).
     pub reflinked: u64,
     pub elapsed: Duration,
@@ -156,6 +164,21 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     if !parent.is_dir() {
         return Err(ApplyError::NoParent { path: parent });
     }
+    // Every ELF edit is worked out before anything is written, so a binary that needs
+    // a missing patchelf costs nothing.
+    let patches = prepare_patches(plan, options.native_edits)?;
+    if options.patcher.is_none() {
+        if let Some((dest, why)) = patches.iter().find_map(|(dest, p)| match p {
+            Prepared::Patchelf(why) => Some((dest, why)),
+            Prepared::Native(_) => None,
+        }) {
+            return Err(PatchError::Needed {
+                file: PathBuf::from(dest),
+                why: why.to_string(),
+            }
+            .into());
+        }
+    }
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -168,8 +191,8 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     let root = scratch.path();
 
     let _interrupts = InterruptFlag::install();
-    let summary = build(plan, root, options)?;
-    set_mtimes(plan, root, options.mtime)?;
+    let summary = build(plan, &patches, root, options)?;
+    set_mtimes(plan, &patches, root, options.mtime)?;
     if interrupted() {
         return Err(ApplyError::Interrupted);
     }
@@ -212,7 +235,48 @@ fn check_target(target: &Path, force: bool) -> Result<bool, ApplyError> {
     }
 }
 
-fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySummary, ApplyError> {
+/// How one binary's edits get written.
+enum Prepared {
+    /// By shenzi: these bytes over a copy.
+    Native(ElfPatch),
+    /// By `patchelf`, for this reason.
+    Patchelf(Declined),
+}
+
+type Patches<'p> = HashMap<&'p str, Prepared>;
+
+/// The edits of every patched copy, by destination, read from the sources in parallel.
+fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError> {
+    plan.entries
+        .par_iter()
+        .filter_map(|entry| match &entry.content {
+            Content::Copy {
+                source,
+                edits: Some(edits),
+                ..
+            } if !edits.is_empty() => Some((entry.dest.as_str(), source, edits)),
+            _ => None,
+        })
+        .map(|(dest, source, edits)| {
+            if !native {
+                return Ok((dest, Prepared::Patchelf(Declined("asked for".into()))));
+            }
+            let bytes = crate::binary::map_file(source).map_err(io("read", source))?;
+            let prepared = match edit::prepare(&bytes, edits) {
+                Ok(patch) => Prepared::Native(patch),
+                Err(why) => Prepared::Patchelf(why),
+            };
+            Ok((dest, prepared))
+        })
+        .collect()
+}
+
+fn build(
+    plan: &Plan,
+    patches: &Patches<'_>,
+    root: &Path,
+    options: &ApplyOptions<'_>,
+) -> Result<ApplySummary, ApplyError> {
     let total = plan.entries.len() as u64 + 1;
     let done = AtomicU64::new(0);
     let tick = || {
@@ -257,6 +321,7 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
         .collect();
     let reflinked = AtomicU64::new(0);
     let patched = AtomicU64::new(0);
+    let by_patchelf = AtomicU64::new(0);
     copies.par_iter().try_for_each(|entry| {
         if interrupted() {
             return Err(ApplyError::Interrupted);
@@ -273,16 +338,26 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
         };
         let dest = root.join(checked(&entry.dest));
         let edits = edits.as_ref().filter(|e| !e.is_empty());
-        if let Some(edits) = edits {
+        let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
+        if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
             // Written once, by patchelf, from the source (never a copy patched after).
-            options.patcher.patch_into(source, &dest, edits)?;
+            let patcher = options.patcher.ok_or_else(|| PatchError::Needed {
+                file: PathBuf::from(&entry.dest),
+                why: why.to_string(),
+            })?;
+            patcher.patch_into(source, &dest, edits)?;
             patched.fetch_add(1, Ordering::Relaxed);
+            by_patchelf.fetch_add(1, Ordering::Relaxed);
             std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
                 .map_err(io("set the mode of", &dest))?;
         } else {
             let (file, was_reflinked) = copy_file(source, &dest)?;
             if was_reflinked {
                 reflinked.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(Prepared::Native(patch)) = prepared {
+                write_patch(&file, patch).map_err(io("patch", &dest))?;
+                patched.fetch_add(1, Ordering::Relaxed);
             }
             if *stamp_pyc {
                 stamp(&file, &dest, options.mtime)?;
@@ -309,6 +384,7 @@ fn build(plan: &Plan, root: &Path, options: &ApplyOptions<'_>) -> Result<ApplySu
     }
     summary.reflinked = reflinked.into_inner();
     summary.patched = patched.into_inner();
+    summary.patched_by_patchelf = by_patchelf.into_inner();
 
     for entry in &plan.entries {
         let path = root.join(checked(&entry.dest));
@@ -398,14 +474,32 @@ fn copy_file(source: &Path, dest: &Path) -> Result<(File, bool), ApplyError> {
     Ok((to, false))
 }
 
+/// Writes a prepared edit over a fresh copy: the length first (a longer file reads as
+/// zeros, and the hole costs no blocks), then each range.
+fn write_patch(file: &File, patch: &ElfPatch) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.set_len(patch.len)?;
+    for (at, bytes) in &patch.writes {
+        file.write_all_at(bytes, *at)?;
+    }
+    Ok(())
+}
+
 /// Gives every path the same modification time, children before their folders.
-fn set_mtimes(plan: &Plan, root: &Path, mtime: i64) -> Result<(), ApplyError> {
-    // Unpatched copies got their time through their open file already.
+fn set_mtimes(
+    plan: &Plan,
+    patches: &Patches<'_>,
+    root: &Path,
+    mtime: i64,
+) -> Result<(), ApplyError> {
+    // Copies got their time through their open file already, except those patchelf wrote.
     let mut paths: Vec<PathBuf> = plan
         .entries
         .iter()
         .filter(|e| match &e.content {
-            Content::Copy { edits, .. } => edits.as_ref().is_some_and(|e| !e.is_empty()),
+            Content::Copy { .. } => {
+                matches!(patches.get(e.dest.as_str()), Some(Prepared::Patchelf(_)))
+            }
             _ => true,
         })
         .map(|e| root.join(checked(&e.dest)))

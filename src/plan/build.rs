@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
+use rayon::prelude::*;
 
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{Found, app_roots, imported_tops, select_imported, walk, walk_tops};
@@ -488,9 +489,11 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|i| (i.unit, i.source.as_path()))
             .collect();
+        // Each verdict opens a `.pyc` and stats its source: thousands of small reads,
+        // in parallel.
         let verdicts: Vec<Option<bool>> = self
             .items
-            .iter()
+            .par_iter()
             .map(|item| {
                 if !is_pyc(&item.source) {
                     return Some(false);
@@ -661,7 +664,7 @@ impl<'a> Planner<'a> {
             }
             if template.uses(Var::Hash) && !item.vars.contains_key(&Var::Hash) {
                 if let Some(binary) = cache.get(&item.source) {
-                    item.vars.insert(Var::Hash, hex(&binary.hash));
+                    item.vars.insert(Var::Hash, hex(&binary.hash()));
                 }
             }
             match template.render(&item.vars) {
@@ -681,7 +684,7 @@ impl<'a> Planner<'a> {
         let farm = self.input.layout.farm(farm);
         let mut v = item.vars.clone();
         if !v.contains_key(&Var::Hash) && farm.reals.uses(Var::Hash) {
-            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash));
+            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash()));
         }
         if !v.contains_key(&Var::Name) {
             v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
@@ -699,7 +702,7 @@ impl<'a> Planner<'a> {
             v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
         }
         if !v.contains_key(&Var::Hash) && farm.links.uses(Var::Hash) {
-            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash));
+            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash()));
         }
         farm.links
             .render(&v)
@@ -1701,7 +1704,7 @@ impl Output {
 
 fn same_content(cache: &BinaryCache, a: &Path, b: &Path) -> bool {
     match (cache.probe(a), cache.probe(b)) {
-        (Probe::File(x), Probe::File(y)) => x.hash == y.hash,
+        (Probe::File(x), Probe::File(y)) => x.hash() == y.hash(),
         _ => false,
     }
 }

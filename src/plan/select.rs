@@ -25,8 +25,11 @@ pub struct Found {
 /// stdlib). Symlinks are reported as links, never followed. Unreadable entries are
 /// returned in `errors` rather than dropped silently.
 pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+    use rayon::prelude::*;
     use std::os::unix::fs::PermissionsExt;
-    let mut found = Vec::new();
+    // The folders are read in order (cheap: `getdents` gives each entry's type); the
+    // `lstat` of every file, the expensive part, runs in parallel, in the same order.
+    let mut entries: Vec<(PathBuf, String, bool)> = Vec::new();
     let mut errors = Vec::new();
     let mut walker = walkdir::WalkDir::new(root)
         .follow_links(false)
@@ -55,19 +58,29 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             continue;
         };
         let rel = rel.to_string_lossy().into_owned();
-        match entry.metadata() {
-            Ok(meta) => found.push(Found {
-                rel,
-                link: entry
-                    .file_type()
-                    .is_symlink()
-                    .then(|| std::fs::read_link(entry.path()).ok())
-                    .flatten(),
-                path: entry.into_path(),
-                mode: meta.permissions().mode(),
-                size: meta.len(),
-            }),
-            Err(err) => errors.push((entry.path().to_owned(), err.into())),
+        let is_link = entry.file_type().is_symlink();
+        entries.push((entry.into_path(), rel, is_link));
+    }
+    let stats: Vec<Result<Found, (PathBuf, std::io::Error)>> = entries
+        .into_par_iter()
+        .map(
+            |(path, rel, is_link)| match std::fs::symlink_metadata(&path) {
+                Ok(meta) => Ok(Found {
+                    rel,
+                    link: is_link.then(|| std::fs::read_link(&path).ok()).flatten(),
+                    mode: meta.permissions().mode(),
+                    size: meta.len(),
+                    path,
+                }),
+                Err(err) => Err((path, err)),
+            },
+        )
+        .collect();
+    let mut found = Vec::with_capacity(stats.len());
+    for stat in stats {
+        match stat {
+            Ok(f) => found.push(f),
+            Err(e) => errors.push(e),
         }
     }
     (found, errors)

@@ -208,9 +208,5 @@ pub fn shipped(
         info.runpath = entries.to_vec();
         info.rpath.clear();
     }
-    Arc::new(Binary {
-        id: source.id,
-        hash: source.hash,
-        contents: Contents::Elf(Arc::new(info)),
-    })
+    Arc::new(source.with_contents(Contents::Elf(Arc::new(info))))
 }

@@ -1,0 +1,348 @@
+//! shenzi's own ELF writer against the real loader and against patchelf: objects built
+//! with gcc, edited in process, then loaded by glibc and read back by shenzi and by
+//! patchelf.
+
+#[path = "fixtures/native/kit.rs"]
+mod kit;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kit::{Kit, Lib, gcc};
+use shenzi::binary::edit::{ElfEdits, prepare};
+use shenzi::binary::{ObjectInfo, parse_object};
+use shenzi::execute::{Patchelf, Patcher};
+
+/// Edits `source` in process into `dest`; panics when the writer declines.
+fn edit(source: &Path, dest: &Path, edits: &ElfEdits) -> ObjectInfo {
+    let bytes = std::fs::read(source).unwrap();
+    let patch = prepare(&bytes, edits).unwrap_or_else(|why| panic!("declined: {why}"));
+    let out = patch.apply_to(&bytes);
+    assert_eq!(
+        prepare(&bytes, edits).unwrap(),
+        patch,
+        "the same edit twice gives the same bytes"
+    );
+    std::fs::write(dest, &out).unwrap();
+    let mode = std::fs::metadata(source).unwrap().permissions();
+    std::fs::set_permissions(dest, mode).unwrap();
+    parse_object(&out).unwrap().expect("still ELF")
+}
+
+/// The same edit through shenzi's patchelf fallback, read back by shenzi.
+fn with_patchelf(source: &Path, dest: &Path, edits: &ElfEdits) -> ObjectInfo {
+    let patchelf = Patchelf::find(None).expect("patchelf (scripts/setup installs it)");
+    patchelf.patch_into(source, dest, edits).unwrap();
+    parse(dest)
+}
+
+/// What patchelf itself reads back from a file shenzi wrote.
+fn patchelf_print(what: &str, file: &Path) -> String {
+    let out = Command::new("patchelf")
+        .arg(what)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "patchelf {what} {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn runpath(entries: &[&str]) -> ElfEdits {
+    ElfEdits {
+        runpath: Some(entries.iter().map(|s| (*s).to_owned()).collect()),
+        ..ElfEdits::default()
+    }
+}
+
+/// `libdep.so.1` in `deps/` and a library needing it that finds nothing on its own.
+fn needing_dep(kit: &Kit, rpath: &[&str], runpath: &[&str]) -> (PathBuf, PathBuf) {
+    let dep = kit.lib(
+        "deps/libdep.so.1",
+        Lib {
+            soname: "libdep.so.1",
+            ..Lib::default()
+        },
+    );
+    let user = kit.lib(
+        "src/libuser.so",
+        Lib {
+            soname: "libuser.so",
+            needs: &[&dep],
+            rpath,
+            runpath,
+        },
+    );
+    (dep, user)
+}
+
+#[test]
+fn a_runpath_is_added_to_a_library_that_had_none_and_the_loader_follows_it() {
+    let kit = Kit::new();
+    let (dep, user) = needing_dep(&kit, &[], &[]);
+    let out = kit.path("dist/libuser.so");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    assert!(
+        kit.real(&[&user], None).is_err(),
+        "nothing finds the need yet"
+    );
+
+    let edits = runpath(&["$ORIGIN/nowhere", "$ORIGIN/../deps"]);
+    let info = edit(&user, &out, &edits);
+    assert_eq!(info.runpath, ["$ORIGIN/nowhere", "$ORIGIN/../deps"]);
+    assert!(info.rpath.is_empty());
+    assert_eq!(info.needed, parse(&user).needed);
+    assert_eq!(info, with_patchelf(&user, &kit.path("pe.so"), &edits));
+    assert_eq!(
+        patchelf_print("--print-rpath", &out),
+        "$ORIGIN/nowhere:$ORIGIN/../deps"
+    );
+    let loaded = kit
+        .real(&[&out], None)
+        .expect("the loader follows the new RUNPATH");
+    let dep = std::fs::canonicalize(dep).unwrap();
+    assert!(
+        loaded
+            .iter()
+            .any(|l| std::fs::canonicalize(l).ok().as_ref() == Some(&dep)),
+        "{loaded:?}"
+    );
+    assert_eq!(
+        std::fs::read(&user).unwrap(),
+        std::fs::read(kit.path("src/libuser.so")).unwrap(),
+        "the source is untouched"
+    );
+}
+
+#[test]
+fn an_old_rpath_becomes_a_runpath_and_a_runpath_can_be_removed() {
+    let kit = Kit::new();
+    let (_dep, user) = needing_dep(&kit, &["/opt/a/very/long/absolute/build/prefix/lib"], &[]);
+    assert_eq!(parse(&user).rpath.len(), 1);
+    std::fs::create_dir_all(kit.path("dist")).unwrap();
+    let shorter = kit.path("dist/libuser.so");
+    let info = edit(&user, &shorter, &runpath(&["$ORIGIN/../deps"]));
+    assert_eq!((info.rpath.len(), info.runpath.len()), (0, 1));
+    assert!(kit.real(&[&shorter], None).is_ok());
+
+    // Removing needs no new string: the dynamic entries are rewritten in place.
+    let removed = kit.path("dist/removed.so");
+    let info = edit(&shorter, &removed, &runpath(&[]));
+    assert_eq!(
+        std::fs::metadata(&removed).unwrap().len(),
+        std::fs::metadata(&shorter).unwrap().len(),
+        "a removal does not grow the file"
+    );
+    assert!(info.runpath.is_empty() && info.rpath.is_empty());
+    assert_eq!(patchelf_print("--print-rpath", &removed), "");
+    assert!(
+        kit.real(&[&removed], None).is_err(),
+        "the need is lost again"
+    );
+    assert_eq!(
+        kit.real(&[&removed], Some(kit.path("deps").to_str().unwrap()))
+            .map(|l| l.len()),
+        kit.real(&[&shorter], None).map(|l| l.len())
+    );
+}
+
+#[test]
+fn a_renamed_need_is_renamed_in_the_version_needs_too() {
+    let kit = Kit::new();
+    let dir = kit.path("v");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("dep.map");
+    std::fs::write(&script, "DEP_1 { global: dep; local: *; };\n").unwrap();
+    std::fs::write(dir.join("dep.c"), "int dep(void) { return 7; }\n").unwrap();
+    std::fs::write(
+        dir.join("user.c"),
+        "int dep(void);\nint user(void) { return dep() * 6; }\n",
+    )
+    .unwrap();
+    let dep = dir.join("libdep.so.1");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        &s(&dir.join("dep.c")),
+        "-o",
+        &s(&dep),
+        "-Wl,-soname,libdep.so.1",
+        &format!("-Wl,--version-script,{}", s(&script)),
+    ]);
+    let user = dir.join("libuser.so");
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        &s(&dir.join("user.c")),
+        "-o",
+        &s(&user),
+        &s(&dep),
+    ]);
+    assert!(
+        parse(&user)
+            .version_needs
+            .iter()
+            .any(|v| v.file == "libdep.so.1" && v.version == "DEP_1")
+    );
+    // The renamed copy, found through the new RUNPATH.
+    let renamed_dir = kit.path("renamed");
+    std::fs::create_dir_all(&renamed_dir).unwrap();
+    std::fs::copy(&dep, renamed_dir.join("libdep-0a1b2c3d.so.1")).unwrap();
+    let edits = ElfEdits {
+        runpath: Some(vec!["$ORIGIN".into()]),
+        replace_needed: vec![("libdep.so.1".into(), "libdep-0a1b2c3d.so.1".into())],
+        ..ElfEdits::default()
+    };
+    let out = renamed_dir.join("libuser.so");
+    let info = edit(&user, &out, &edits);
+    assert!(info.needed.contains(&"libdep-0a1b2c3d.so.1".to_owned()));
+    assert!(!info.needed.contains(&"libdep.so.1".to_owned()));
+    assert!(
+        info.version_needs.iter().all(|v| v.file != "libdep.so.1"),
+        "{:?}",
+        info.version_needs
+    );
+    assert_eq!(info, with_patchelf(&user, &kit.path("pe.so"), &edits));
+    // Loaded, with its versioned symbol bound: call it.
+    let called = Command::new("python3")
+        .args([
+            "-c",
+            "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).user())",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&called.stdout).trim(),
+        "42",
+        "{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
+}
+
+#[test]
+fn an_added_need_comes_first_and_is_loaded() {
+    let kit = Kit::new();
+    let (_dep, user) = needing_dep(&kit, &[], &["$ORIGIN/../deps"]);
+    let out = kit.path("src/libuser-preload.so");
+    let edits = ElfEdits {
+        runpath: Some(vec![
+            "$ORIGIN/../deps".into(),
+            "$ORIGIN/a/much/longer/runpath/than/before".into(),
+        ]),
+        add_needed: vec!["libm.so.6".into()],
+        ..ElfEdits::default()
+    };
+    let info = edit(&user, &out, &edits);
+    assert_eq!(info.needed.first().map(String::as_str), Some("libm.so.6"));
+    assert_eq!(info, with_patchelf(&user, &kit.path("pe.so"), &edits));
+    let loaded = kit.real(&[&out], None).unwrap();
+    assert!(loaded.iter().any(|l| l.contains("libm.so.6")), "{loaded:?}");
+}
+
+/// The interpreter is an executable: the kernel maps it, and reads the moved program
+/// headers. Both a PIE and a fixed-address executable run with the new RUNPATH.
+#[test]
+fn executables_run_with_a_runpath_that_needed_a_new_segment() {
+    let kit = Kit::new();
+    let (_dep, _user) = needing_dep(&kit, &[], &[]);
+    let main = kit.path("main.c");
+    std::fs::write(
+        &main,
+        "#include <stdio.h>\nconst char *which_libdep_so_1(void);\nint main(void) { puts(which_libdep_so_1()); return 0; }\n",
+    )
+    .unwrap();
+    for (name, pie) in [("pie", "-pie"), ("fixed", "-no-pie")] {
+        let exe = kit.path(&format!("src/{name}"));
+        gcc(&[
+            pie,
+            kit.path("main.c").to_str().unwrap(),
+            "-o",
+            exe.to_str().unwrap(),
+            kit.path("deps/libdep.so.1").to_str().unwrap(),
+        ]);
+        let before = Command::new(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        assert!(
+            !before.status.success(),
+            "{name} finds its need without a RUNPATH"
+        );
+
+        let out = kit.path(&format!("dist/{name}"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let long = "$ORIGIN/../deps:$ORIGIN/../../some/much/longer/folder/than/the/table/holds";
+        let info = edit(&exe, &out, &runpath(&long.split(':').collect::<Vec<_>>()));
+        assert_eq!(info.runpath.join(":"), long);
+        assert!(info.interp.is_some());
+        let after = Command::new(&out)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&after.stdout).trim(),
+            "deps/libdep.so.1",
+            "{name}: {}",
+            String::from_utf8_lossy(&after.stderr)
+        );
+        // Edited twice (a dist's binary edited again): still runs.
+        let twice = kit.path(&format!("dist/{name}-twice"));
+        edit(
+            &out,
+            &twice,
+            &runpath(&["$ORIGIN/../deps", "$ORIGIN/elsewhere/entirely"]),
+        );
+        let again = Command::new(&twice)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{name} edited twice");
+    }
+}
+
+/// Damaged copies of a real library: the writer declines or edits, never panics, and
+/// what it writes still parses.
+#[test]
+fn damaged_objects_are_declined_or_edited_never_panicked_on() {
+    let kit = Kit::new();
+    let (_dep, user) = needing_dep(&kit, &[], &[]);
+    let bytes = std::fs::read(&user).unwrap();
+    let edits = ElfEdits {
+        runpath: Some(vec!["$ORIGIN/../lib".into()]),
+        add_needed: vec!["libm.so.6".into()],
+        replace_needed: vec![("libdep.so.1".into(), "libdep-x.so.1".into())],
+    };
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    // Headers and tables live in the first few KB; damage them there.
+    let hot = bytes.len().min(8192);
+    for _ in 0..3000 {
+        let mut damaged = bytes.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % hot as u64) as usize;
+            damaged[at] = next() as u8;
+        }
+        if let Ok(patch) = prepare(&damaged, &edits) {
+            let out = patch.apply_to(&damaged);
+            assert!(out.len() >= damaged.len());
+        }
+    }
+    for len in (0..bytes.len()).step_by(61) {
+        let _ = prepare(&bytes[..len], &edits);
+    }
+}
+
+fn parse(path: &Path) -> ObjectInfo {
+    shenzi::binary::read_object(path).unwrap().unwrap()
+}
