@@ -297,14 +297,31 @@ impl<'a> Planner<'a> {
             }
         };
         use std::os::unix::fs::PermissionsExt;
-        let mut vars = vars;
+        self.push_item(
+            unit,
+            source,
+            vars,
+            package,
+            (meta.permissions().mode(), meta.len()),
+        );
+    }
+
+    /// [`Planner::push`] of a file whose mode and size are known already.
+    fn push_item(
+        &mut self,
+        unit: UnitId,
+        source: PathBuf,
+        mut vars: BTreeMap<Var, String>,
+        package: Option<String>,
+        (mode, size): (u32, u64),
+    ) {
         vars.extend(self.common.iter().map(|(k, v)| (*k, v.clone())));
         self.items.push(Item {
             unit,
             source,
             vars,
-            mode: meta.permissions().mode(),
-            size: meta.len(),
+            mode,
+            size,
             package,
             dest: None,
             node: None,
@@ -552,10 +569,19 @@ impl<'a> Planner<'a> {
     ) {
         // A symlink in a source tree is shipped as the file it names (a folder link is
         // not followed: its files belong to whatever holds the folder).
-        if f.link.is_some() && !f.path.is_file() {
+        if f.link.is_some() {
+            if f.path.is_file() {
+                self.push(unit, &f.rel, f.path.clone(), vars, package);
+            }
             return;
         }
-        self.push(unit, &f.rel, f.path.clone(), vars, package);
+        // The walk's `lstat` of a regular file is its `stat`: no second look. (Sockets
+        // and pipes are not shipped.)
+        const S_IFMT: u32 = 0o170_000;
+        const S_IFREG: u32 = 0o100_000;
+        if f.mode & S_IFMT == S_IFREG && self.input.layout.unit(unit).selects(&f.rel) {
+            self.push_item(unit, f.path.clone(), vars, package, (f.mode, f.size));
+        }
     }
 
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
