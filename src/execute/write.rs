@@ -212,7 +212,10 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
 
     if replacing {
         exchange(root, target)?;
-        // `scratch` now holds the previous dist; dropping it removes it.
+        // `scratch` now holds the previous dist. Removed here, so that the time reported
+        // includes it; a file it cannot remove is left, as a drop would.
+        drop(previous);
+        let _ = scratch.close();
     } else {
         let built = scratch.keep();
         std::fs::rename(&built, target).map_err(|e| {
