@@ -30,7 +30,8 @@ pub struct ApplyArgs {
     /// The dist folder to write.
     #[arg(short, long, default_value = "dist")]
     pub output: PathBuf,
-    /// Replace the output when it is a previous shenzi dist.
+    /// Replace the output when it is a previous shenzi dist (its unchanged, unpatched
+    /// files are hard-linked into the new dist instead of copied).
     #[arg(long)]
     pub force: bool,
     /// The patchelf to use (default: `patchelf` on `PATH`).
