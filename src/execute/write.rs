@@ -16,7 +16,8 @@
 //! - the entry is a copy **without ELF edits** (patched binaries are always rewritten by
 //!   the patcher; proving an old patched file equal would mean patching anyway);
 //! - `OLD/dest` is a regular file reached without following any symlink, inside the old
-//!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`);
+//!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`; before Linux 5.6,
+//!   which lacks it, nothing is reused);
 //! - it has one link (`nlink == 1`), so the new dist never shares an inode with anything
 //!   outside the old dist, and the same owner as the files this apply creates;
 //! - its permission bits are the planned mode, its mtime is the fixed mtime (whole
