@@ -178,6 +178,48 @@ fn regex_lite_hex() -> impl Fn(&str) -> String {
 }
 
 #[test]
+fn a_forced_reapply_reuses_the_previous_dist_and_gives_the_same_dist() {
+    let (scratch, app, manifest) = traced_example();
+    let cold = scratch.path().join("cold");
+    let dist = scratch.path().join("dist");
+    for dist in [&cold, &dist] {
+        let out = apply("default", &manifest, dist, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("reused"), "{stderr}");
+    }
+    let app_py = walkdir::WalkDir::new(&dist)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("greeter/__init__.py"))
+        .expect("the app's package is in the dist");
+    let before = app_py.metadata().unwrap().ino();
+
+    let out = apply("default", &manifest, &dist, &["--force"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let reused: u64 = stderr
+        .split(" files reused from the previous dist")
+        .next()
+        .and_then(|s| s.rsplit(", ").next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no reuse count in: {stderr}"));
+    assert!(reused > 100, "{stderr}");
+    assert_eq!(app_py.metadata().unwrap().ino(), before, "{stderr}");
+    assert_eq!(tree(&dist, true), tree(&cold, true));
+
+    // An edited source is copied again, and the dist matches a cold apply of it.
+    let source = app.join("greeter/__init__.py");
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&source, &text).unwrap();
+    let out = apply("default", &manifest, &dist, &["--force"]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&app_py).unwrap(), text);
+    assert_ne!(app_py.metadata().unwrap().ino(), before);
+}
+
+#[test]
 fn an_existing_folder_that_is_not_a_dist_is_refused() {
     let (scratch, _app, manifest) = traced_example();
     let target = scratch.path().join("mine");

@@ -358,3 +358,171 @@ fn a_need_added_with_a_long_runpath_keeps_both() {
             .any(|l| l == "libm.so.6")
     );
 }
+
+/// `--force` onto `target`, a previous dist.
+fn reapply(plan: &Plan, target: &Path, patcher: &Patchelf) -> shenzi::execute::ApplySummary {
+    let mut opts = options(target, patcher);
+    opts.force = true;
+    write_dist(plan, &opts).unwrap()
+}
+
+fn inode(path: &Path) -> u64 {
+    path.symlink_metadata().unwrap().ino()
+}
+
+/// Sets a file's access and modification times to the dist's fixed time, as a user
+/// hiding an edit would (`touch -d`).
+fn restore_time(path: &Path) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(315_532_800);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_accessed(time)
+                .set_modified(time),
+        )
+        .unwrap();
+}
+
+/// Overwrites a file's bytes in place from `at`, keeping its size, inode and mode.
+fn overwrite(path: &Path, at: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::File::options().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(at)).unwrap();
+    file.write_all(bytes).unwrap();
+}
+
+const DATA: &str = "data/data.txt";
+const PYC: &str = "py/__pycache__/m.cpython-311.pyc";
+const LIB: &str = "lib/reals/libanswer.so.1";
+
+#[test]
+fn a_reapply_of_an_unchanged_plan_reuses_files_and_matches_a_cold_apply() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+    let cold = out.path().join("cold");
+    let first = write_dist(&plan, &options(&cold, &patcher)).unwrap();
+    assert_eq!(first.reused, 0, "nothing to reuse on a cold apply");
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let before = (inode(&dist.join(DATA)), inode(&dist.join(PYC)));
+    let lib_before = inode(&dist.join(LIB));
+
+    let summary = reapply(&plan, &dist, &patcher);
+    // The plain copy and the stamped pyc; the patched library is always rewritten.
+    assert_eq!(summary.reused, 2, "{summary:?}");
+    assert_eq!((summary.files, summary.patched), (4, 1));
+    assert_eq!(
+        (inode(&dist.join(DATA)), inode(&dist.join(PYC))),
+        before,
+        "reused files are the same inodes"
+    );
+    assert_ne!(inode(&dist.join(LIB)), lib_before);
+    // Bytes, modes, mtimes and symlink targets of every path, as a cold apply wrote them.
+    assert_eq!(tree(&dist), tree(&cold));
+    // The old dist is gone: the reused files have one name again.
+    assert_eq!(dist.join(DATA).metadata().unwrap().nlink(), 1);
+    assert!(leftovers(out.path()).is_empty());
+
+    // Reused twice over, still the same.
+    let again = reapply(&plan, &dist, &patcher);
+    assert_eq!(again.reused, 2);
+    assert_eq!(tree(&dist), tree(&cold));
+}
+
+#[test]
+fn a_dist_file_edited_by_the_user_is_not_reused() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+    let cold = out.path().join("cold");
+    write_dist(&plan, &options(&cold, &patcher)).unwrap();
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+
+    // Same size, same time: only the bytes tell.
+    overwrite(&dist.join(DATA), 0, b"PAYLOAD\n");
+    restore_time(&dist.join(DATA));
+    // A pyc whose body is intact but whose stamp is not the dist's time.
+    overwrite(&dist.join(PYC), 8, &[9, 9, 9, 9]);
+    restore_time(&dist.join(PYC));
+    let edited = inode(&dist.join(DATA));
+
+    let summary = reapply(&plan, &dist, &patcher);
+    assert_eq!(summary.reused, 0, "{summary:?}");
+    assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"payload\n");
+    assert_ne!(inode(&dist.join(DATA)), edited);
+    assert_eq!(tree(&dist), tree(&cold));
+
+    // A changed mode alone is enough to rewrite a file.
+    std::fs::set_permissions(dist.join(DATA), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let summary = reapply(&plan, &dist, &patcher);
+    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(tree(&dist), tree(&cold));
+}
+
+#[test]
+fn a_source_changed_between_applies_is_written_anew() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+
+    // Same size and mode; the source's own mtime does not matter to the rule.
+    let source = src.path().join("data.txt");
+    std::fs::write(&source, "changed\n").unwrap();
+    let summary = reapply(&plan, &dist, &patcher);
+    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"changed\n");
+
+    // And a cold apply of the changed inputs agrees.
+    let cold = out.path().join("cold");
+    write_dist(&plan, &options(&cold, &patcher)).unwrap();
+    assert_eq!(tree(&dist), tree(&cold));
+}
+
+#[test]
+fn a_dist_file_with_another_link_is_not_reused() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let outside = elsewhere.path().join("data.txt");
+    std::fs::hard_link(dist.join(DATA), &outside).unwrap();
+
+    let summary = reapply(&plan, &dist, &patcher);
+    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_ne!(inode(&dist.join(DATA)), inode(&outside));
+    assert_eq!(dist.join(DATA).metadata().unwrap().nlink(), 1);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"payload\n");
+}
+
+#[test]
+fn a_dist_file_reached_through_a_symlink_is_not_reused() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).unwrap();
+    let plan = sample_plan(src.path());
+    let dist = out.path().join("dist");
+    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    // The old dist's `data` folder becomes a symlink to an identical folder outside it.
+    let outside = out.path().join("outside");
+    std::fs::rename(dist.join("data"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dist.join("data")).unwrap();
+
+    let summary = reapply(&plan, &dist, &patcher);
+    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert!(dist.join("data").symlink_metadata().unwrap().is_dir());
+    assert_ne!(inode(&dist.join(DATA)), inode(&outside.join("data.txt")));
+    assert_eq!(outside.join("data.txt").metadata().unwrap().nlink(), 1);
+}

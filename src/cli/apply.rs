@@ -30,7 +30,8 @@ pub struct ApplyArgs {
     /// The dist folder to write.
     #[arg(short, long, default_value = "dist")]
     pub output: PathBuf,
-    /// Replace the output when it is a previous shenzi dist.
+    /// Replace the output when it is a previous shenzi dist (its unchanged, unpatched
+    /// files are hard-linked into the new dist instead of copied).
     #[arg(long)]
     pub force: bool,
     /// The patchelf to use for binaries shenzi does not edit itself (default: `patchelf`
@@ -215,8 +216,16 @@ pub fn apply_with(
         0 => String::new(),
         n => format!(", {n} by `patchelf`"),
     };
+    let reused = if summary.reused > 0 {
+        format!(
+            ", {} files reused from the previous dist",
+            grouped(summary.reused)
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}), in {:.2} s",
+        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}){reused}, in {:.2} s",
         output.display(),
         summary.files,
         summary.symlinks,
@@ -248,6 +257,19 @@ pub fn apply_with(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `3700` as `3,700`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -265,4 +287,17 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(3_700), "3,700");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
 }

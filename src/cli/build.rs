@@ -27,7 +27,8 @@ pub struct BuildArgs {
     /// Keep the manifest here (by default it lives only while the build runs).
     #[arg(long, value_name = "PATH")]
     manifest: Option<PathBuf>,
-    /// Replace the output when it is a previous shenzi dist.
+    /// Replace the output when it is a previous shenzi dist (its unchanged, unpatched
+    /// files are hard-linked into the new dist instead of copied).
     #[arg(long)]
     force: bool,
     /// The patchelf to use (default: `patchelf` on `PATH`).

@@ -4,13 +4,39 @@
 //! end (swapped atomically with `renameat2(RENAME_EXCHANGE)` when `--force` replaces a
 //! previous dist), so a failure or an interrupt leaves no half dist. Nothing is written
 //! outside that folder and the target; sources are only read.
+//!
+//! # Re-apply reuses unchanged files
+//!
+//! With `--force` onto a previous dist, a copy the previous dist already holds exactly is
+//! hard-linked from it into the new folder instead of copied: creating an inode is the
+//! expensive part of writing a dist (on ext4 right after deletions, very), and `link(2)`
+//! creates none. The output is the same, byte for byte, as a cold apply's. A file
+//! `OLD/dest` is reused only when all of these hold:
+//!
+//! - the entry is a copy **without ELF edits** (patched binaries are always rewritten by
+//!   the patcher; proving an old patched file equal would mean patching anyway);
+//! - `OLD/dest` is a regular file reached without following any symlink, inside the old
+//!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`; before Linux 5.6,
+//!   which lacks it, nothing is reused);
+//! - it has one link (`nlink == 1`), so the new dist never shares an inode with anything
+//!   outside the old dist, and the same owner as the files this apply creates;
+//! - its permission bits are the planned mode, its mtime is the fixed mtime (whole
+//!   seconds), and its size is the source's;
+//! - its bytes equal the source's, read and compared in full (a user may have edited a
+//!   dist file and restored its time); for a stamped `.pyc`, bytes 8..12 equal the stamp.
+//!
+//! Anything else, and any link that fails (another filesystem, too many links, no
+//! permission), falls back to the normal copy. Linking changes nothing in the old dist
+//! but its inodes' link counts and change times, so it stays whole until the exchange;
+//! after it, deleting the old dist only drops the second name of each reused file.
+//! Only access times may differ from a cold apply's (the old file's, as last read).
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -92,6 +118,9 @@ pub struct ApplySummary {
     pub patched_by_patchelf: u64,
     /// Copies the filesystem made by reflink (no bytes copied).
     pub reflinked: u64,
+    /// Files hard-linked from the previous dist because they were already exactly what
+    /// this apply writes (see the module docs).
+    pub reused: u64,
     pub elapsed: Duration,
 }
 
@@ -191,7 +220,12 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     let root = scratch.path();
 
     let _interrupts = InterruptFlag::install();
-    let summary = build(plan, &patches, root, options)?;
+    let previous = if replacing {
+        Previous::open(target, root)
+    } else {
+        None
+    };
+    let summary = build(plan, &patches, root, options, previous.as_ref())?;
     set_mtimes(plan, &patches, root, options.mtime)?;
     if interrupted() {
         return Err(ApplyError::Interrupted);
@@ -202,7 +236,10 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
 
     if replacing {
         exchange(root, target)?;
-        // `scratch` now holds the previous dist; dropping it removes it.
+        // `scratch` now holds the previous dist. Removed here, so that the time reported
+        // includes it; a file it cannot remove is left, as a drop would.
+        drop(previous);
+        let _ = scratch.close();
     } else {
         let built = scratch.keep();
         std::fs::rename(&built, target).map_err(|e| {
@@ -276,6 +313,7 @@ fn build(
     patches: &Patches<'_>,
     root: &Path,
     options: &ApplyOptions<'_>,
+    previous: Option<&Previous>,
 ) -> Result<ApplySummary, ApplyError> {
     let total = plan.entries.len() as u64 + 1;
     let done = AtomicU64::new(0);
@@ -322,6 +360,7 @@ fn build(
     let reflinked = AtomicU64::new(0);
     let patched = AtomicU64::new(0);
     let by_patchelf = AtomicU64::new(0);
+    let reused = AtomicU64::new(0);
     copies.par_iter().try_for_each(|entry| {
         if interrupted() {
             return Err(ApplyError::Interrupted);
@@ -336,10 +375,16 @@ fn build(
         else {
             unreachable!("filtered to copies above");
         };
-        let dest = root.join(checked(&entry.dest));
+        let rel = checked(&entry.dest);
+        let dest = root.join(rel);
         let edits = edits.as_ref().filter(|e| !e.is_empty());
         let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
-        if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
+        if edits.is_none()
+            && previous
+                .is_some_and(|p| p.reuse(rel, source, *mode, *stamp_pyc, options.mtime, &dest))
+        {
+            reused.fetch_add(1, Ordering::Relaxed);
+        } else if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
             // Written once, by patchelf, from the source (never a copy patched after).
             let patcher = options.patcher.ok_or_else(|| PatchError::Needed {
                 file: PathBuf::from(&entry.dest),
@@ -385,6 +430,7 @@ fn build(
     summary.reflinked = reflinked.into_inner();
     summary.patched = patched.into_inner();
     summary.patched_by_patchelf = by_patchelf.into_inner();
+    summary.reused = reused.into_inner();
 
     for entry in &plan.entries {
         let path = root.join(checked(&entry.dest));
@@ -483,6 +529,162 @@ fn write_patch(file: &File, patch: &ElfPatch) -> std::io::Result<()> {
         file.write_all_at(bytes, *at)?;
     }
     Ok(())
+}
+
+/// The dist being replaced, as a source of files this apply would write unchanged.
+struct Previous {
+    /// The old dist's root, as given.
+    root: PathBuf,
+    /// The same folder, open: old files are opened beneath it, never through a symlink.
+    dir: File,
+    /// Owner and group of the files this apply creates (those of its scratch folder).
+    owner: (u32, u32),
+}
+
+/// Bytes compared at a time.
+const CHUNK: usize = 128 * 1024;
+
+impl Previous {
+    /// None when the old dist cannot be opened: then nothing is reused.
+    fn open(root: &Path, scratch: &Path) -> Option<Self> {
+        let dir = File::open(root).ok()?;
+        let meta = std::fs::metadata(scratch).ok()?;
+        Some(Self {
+            root: root.to_owned(),
+            dir,
+            owner: (meta.uid(), meta.gid()),
+        })
+    }
+
+    /// Hard-links `OLD/rel` to `dest` when it is exactly what copying `source` would
+    /// write there (the rule in the module docs). False, with nothing left at `dest`,
+    /// when it is not or when anything fails: the caller copies instead.
+    fn reuse(
+        &self,
+        rel: &Path,
+        source: &Path,
+        mode: u32,
+        stamp_pyc: bool,
+        mtime: i64,
+        dest: &Path,
+    ) -> bool {
+        let Ok(old) = self.open_beneath(rel) else {
+            return false;
+        };
+        let Ok(meta) = old.metadata() else {
+            return false;
+        };
+        // As the copy writes them: the time clamped, the stamp the low 32 bits.
+        let stamp = stamp_pyc.then(|| (mtime as u32).to_le_bytes());
+        let mtime = mtime.max(0);
+        if !meta.file_type().is_file()
+            || meta.nlink() != 1
+            || (meta.uid(), meta.gid()) != self.owner
+            || meta.mode() & 0o7777 != mode & 0o777
+            || meta.mtime() != mtime
+            || meta.mtime_nsec() != 0
+        {
+            return false;
+        }
+        let Ok(new) = File::open(source) else {
+            return false;
+        };
+        if !new.metadata().is_ok_and(|m| m.len() == meta.len()) {
+            return false;
+        }
+        if !same_bytes(&old, &new, stamp).unwrap_or(false) {
+            return false;
+        }
+        if std::fs::hard_link(self.root.join(rel), dest).is_err() {
+            return false;
+        }
+        // The path was checked through the open file; make sure the name linked is that
+        // same file, still linked nowhere else.
+        let linked = std::fs::symlink_metadata(dest);
+        let again = old.metadata();
+        match (linked, again) {
+            (Ok(l), Ok(a)) if (l.dev(), l.ino()) == (meta.dev(), meta.ino()) && a.nlink() == 2 => {
+                true
+            }
+            _ => {
+                let _ = std::fs::remove_file(dest);
+                false
+            }
+        }
+    }
+
+    /// Opens a file of the old dist for reading, refusing any symlink on the way and
+    /// anything outside the old dist; without changing its access time when allowed
+    /// (a file this apply may not open so is not its own anyway).
+    fn open_beneath(&self, rel: &Path) -> std::io::Result<File> {
+        let path = CString::new(rel.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: `open_how` is plain integers; all-zero is its documented default.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        // Non-blocking so that a FIFO put where a file was is not waited on.
+        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOATIME) as u64;
+        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
+        // SAFETY: a valid folder descriptor, NUL-terminated path and `open_how` of the
+        // size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a descriptor just opened and owned by nothing else.
+        Ok(unsafe { File::from_raw_fd(fd as libc::c_int) })
+    }
+}
+
+/// Whether two files of the same length hold the same bytes, `new`'s bytes 8..12 taken
+/// as `stamp` when given (a `.pyc` as `stamp` would write it).
+fn same_bytes(old: &File, new: &File, stamp: Option<[u8; 4]>) -> std::io::Result<bool> {
+    let mut a = vec![0u8; CHUNK];
+    let mut b = vec![0u8; CHUNK];
+    let mut at = 0usize;
+    loop {
+        let n = read_full(old, &mut a)?;
+        if read_full(new, &mut b)? != n {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+        if let Some(stamp) = stamp
+            && at == 0
+        {
+            if n < 12 {
+                return Ok(false);
+            }
+            b[8..12].copy_from_slice(&stamp);
+        }
+        if a[..n] != b[..n] {
+            return Ok(false);
+        }
+        at += n;
+    }
+}
+
+/// Reads until `buf` is full or the file ends; the count read.
+fn read_full(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Gives every path the same modification time, children before their folders.
