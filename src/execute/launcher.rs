@@ -132,7 +132,14 @@ case $self in
   */*) here=${{self%/*}} ;;
   *) here=. ;;
 esac
-dist=$(CDPATH= cd -P -- "$here/{up}" && pwd -P) || exit 127
+# The dist's physical path without a subshell (a fork costs more than the rest of this
+# script): step there and back in this shell, when the way back is sure to exist.
+if [ "$PWD" -ef . ] && CDPATH= cd -P -- "$here/{up}" 2>/dev/null; then
+  dist=$PWD
+  cd -- "$OLDPWD" || exit 127
+else
+  dist=$(CDPATH= cd -P -- "$here/{up}" && pwd -P) || exit 127
+fi
 
 unset {python_vars}
 {nousersite}
