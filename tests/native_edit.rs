@@ -4,6 +4,7 @@
 
 #[path = "fixtures/native/kit.rs"]
 mod kit;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -345,4 +346,110 @@ fn damaged_objects_are_declined_or_edited_never_panicked_on() {
 
 fn parse(path: &Path) -> ObjectInfo {
     shenzi::binary::read_object(path).unwrap().unwrap()
+}
+
+/// Every shared object this machine has at hand — the system's libraries, each test
+/// interpreter's libpython and lib-dynload, the wheels' extensions and bundled libraries
+/// — edited in process (a RUNPATH that grows, plus an added need for every third): each
+/// reads back as asked, and each that the real loader opened before it opens after.
+#[test]
+fn every_object_at_hand_still_loads_after_an_edit() {
+    use rayon::prelude::*;
+    let mut roots: Vec<(PathBuf, usize)> = vec![(PathBuf::from("/usr/lib/x86_64-linux-gnu"), 1)];
+    for python in support::interpreters() {
+        let prefix = std::fs::canonicalize(&python.path).unwrap();
+        let prefix = prefix.parent().unwrap().parent().unwrap();
+        match prefix.join("lib").read_dir() {
+            // pyenv: libpython and lib/pythonX.Y/lib-dynload.
+            Ok(_) if prefix != Path::new("/usr") => roots.push((prefix.join("lib"), 3)),
+            _ => roots.push((
+                PathBuf::from(format!("/usr/lib/python3.{}/lib-dynload", python.minor)),
+                1,
+            )),
+        }
+    }
+    roots.push((support::wheel_venv().join("lib"), 6));
+    let mut objects: Vec<PathBuf> = Vec::new();
+    for (root, depth) in &roots {
+        for entry in walkdir::WalkDir::new(root)
+            .max_depth(*depth)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.file_type().is_file() && entry.file_name().to_string_lossy().contains(".so") {
+                objects.push(entry.into_path());
+            }
+        }
+    }
+    let kit = Kit::new();
+    let out = kit.path("edited");
+    std::fs::create_dir_all(&out).unwrap();
+    let edited: Vec<(PathBuf, PathBuf)> = objects
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, source)| {
+            let bytes = std::fs::read(source).ok()?;
+            let before = parse_object(&bytes).ok()??;
+            if before.elf_type != 3 {
+                return None;
+            }
+            // Where the copy cannot see its old neighbours, the RUNPATH names them.
+            let dir = source.parent().unwrap().display().to_string();
+            let mut runpath = vec!["$ORIGIN/../a/folder/that/is/not/there/at/all".to_owned()];
+            runpath.extend(
+                before
+                    .rpath
+                    .iter()
+                    .chain(&before.runpath)
+                    .map(|e| e.replace("${ORIGIN}", &dir).replace("$ORIGIN", &dir)),
+            );
+            runpath.push(dir);
+            let edits = ElfEdits {
+                runpath: Some(runpath.clone()),
+                add_needed: if i % 3 == 0 {
+                    vec!["libm.so.6".into()]
+                } else {
+                    vec![]
+                },
+                ..ElfEdits::default()
+            };
+            let patch = prepare(&bytes, &edits)
+                .unwrap_or_else(|why| panic!("{} declined: {why}", source.display()));
+            let new = patch.apply_to(&bytes);
+            let after = parse_object(&new).unwrap().unwrap();
+            assert_eq!(after.runpath, runpath, "{}", source.display());
+            let mut needed: Vec<String> = edits
+                .add_needed
+                .iter()
+                .filter(|n| !before.needed.contains(n))
+                .cloned()
+                .collect();
+            needed.extend(before.needed.iter().cloned());
+            assert_eq!(after.needed, needed, "{}", source.display());
+            assert_eq!(after.version_needs, before.version_needs);
+            assert_eq!(after.soname, before.soname);
+            let dest = out.join(format!("{i}-{}", source.file_name()?.to_string_lossy()));
+            std::fs::write(&dest, new).unwrap();
+            Some((source.clone(), dest))
+        })
+        .collect();
+    assert!(edited.len() > 300, "only {} objects found", edited.len());
+    let loads = |path: &Path| {
+        Command::new(&kit.probe)
+            .arg(path)
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("LD_PRELOAD")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let lost: Vec<String> = edited
+        .par_iter()
+        .filter(|(source, dest)| loads(source) && !loads(dest))
+        .map(|(source, _)| source.display().to_string())
+        .collect();
+    assert!(lost.is_empty(), "no longer load after the edit: {lost:#?}");
+    eprintln!(
+        "{} objects edited; none that loaded stopped loading",
+        edited.len()
+    );
 }
