@@ -453,3 +453,109 @@ fn every_object_at_hand_still_loads_after_an_edit() {
         edited.len()
     );
 }
+
+/// A shared object from GNU ld has no `PT_PHDR`: glibc takes its program headers from
+/// the first load segment whose page-rounded file mapping covers `e_phoff`. The moved
+/// table must not share a file page with the last segment, whose `.bss` zeroes that
+/// page (found in review: `dl_iterate_phdr` saw zeroed headers, and C++ exceptions,
+/// whose unwinder finds `PT_GNU_EH_FRAME` that way, aborted).
+#[test]
+fn a_library_still_sees_its_own_program_headers() {
+    let kit = Kit::new();
+    let dir = kit.path("phdr");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("self.c"),
+        r#"#define _GNU_SOURCE
+#include <link.h>
+static int big[100000];
+static int look(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    ElfW(Addr) at = (ElfW(Addr))&big[0];
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type == PT_LOAD && at >= info->dlpi_addr + p->p_vaddr
+            && at < info->dlpi_addr + p->p_vaddr + p->p_memsz)
+            for (int j = 0; j < info->dlpi_phnum; j++)
+                if (info->dlpi_phdr[j].p_type == PT_GNU_EH_FRAME) *(int *)found = 1;
+    }
+    return 0;
+}
+int sees_itself(void) { int found = 0; dl_iterate_phdr(look, &found); big[1] = found; return found; }
+"#,
+    )
+    .unwrap();
+    let lib = dir.join("libself.so");
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-s",
+        dir.join("self.c").to_str().unwrap(),
+        "-o",
+        lib.to_str().unwrap(),
+    ]);
+    let call = |path: &Path| {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).sees_itself())",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(call(&lib), "1", "the unedited library");
+    for (name, edits) in [
+        (
+            "grown.so",
+            runpath(&["$ORIGIN/../a/runpath/long/enough/to/need/a/new/segment"]),
+        ),
+        (
+            "moved.so",
+            ElfEdits {
+                add_needed: (1..=6).map(|i| format!("libextra{i}.so")).collect(),
+                runpath: Some(vec!["$ORIGIN/extra".into()]),
+                ..ElfEdits::default()
+            },
+        ),
+    ] {
+        let out = dir.join(name);
+        let info = edit(&lib, &out, &edits);
+        if name == "moved.so" {
+            // Needs that exist, so that it loads: the dynamic section had to move.
+            for need in &info.needed[..6] {
+                kit.lib(
+                    &format!("phdr/extra/{need}"),
+                    Lib {
+                        soname: need,
+                        ..Lib::default()
+                    },
+                );
+            }
+        }
+        assert_eq!(call(&out), "1", "{name} no longer sees its program headers");
+    }
+}
+
+#[test]
+fn renames_apply_to_the_old_names_and_added_needs_come_once() {
+    let kit = Kit::new();
+    let (_dep, user) = needing_dep(&kit, &[], &[]);
+    let bytes = std::fs::read(&user).unwrap();
+    let edits = ElfEdits {
+        add_needed: vec!["libm.so.6".into(), "libm.so.6".into(), "libextra.so".into()],
+        replace_needed: vec![
+            ("libdep.so.1".into(), "libextra.so".into()),
+            ("libextra.so".into(), "libthird.so".into()),
+        ],
+        ..ElfEdits::default()
+    };
+    let out = prepare(&bytes, &edits).unwrap().apply_to(&bytes);
+    let info = parse_object(&out).unwrap().unwrap();
+    // As patchelf's calls do it: add, then rename every name as it was.
+    assert_eq!(
+        info.needed,
+        ["libm.so.6", "libthird.so", "libextra.so", "libc.so.6"]
+    );
+}

@@ -23,7 +23,10 @@
 //! computed `AT_PHDR` as the first segment's address plus `e_phoff`: for them the new
 //! segment keeps the first segment's distance between file offset and address, so
 //! that sum is where the moved table is. ELF32 and big-endian objects, and anything
-//! malformed, are declined with the reason, and the caller hands them to `patchelf`. The result is a list of byte ranges to write over a
+//! malformed, are declined with the reason, and the caller hands them to `patchelf`.
+//!
+//! The new segment is covered by no section, so `strip` (which rebuilds segments from
+//! sections) must not be run on an edited object, as with patchelf's output. The result is a list of byte ranges to write over a
 //! copy of the source: the copy itself stays a kernel-side `copy_file_range`.
 
 /// The edits one binary needs.
@@ -61,6 +64,9 @@ impl ElfPatch {
         out.resize(self.len as usize, 0);
         for (at, bytes) in &self.writes {
             let at = *at as usize;
+            if out.len() < at + bytes.len() {
+                out.resize(at + bytes.len(), 0);
+            }
             out[at..at + bytes.len()].copy_from_slice(bytes);
         }
         out
@@ -103,6 +109,10 @@ const DT_RPATH: u64 = 15;
 const DT_RUNPATH: u64 = 29;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+
+/// The largest hole (zeros that take no blocks, but count in archives that do not keep
+/// holes) an executable's edit may put in its file.
+const MAX_HOLE: u64 = 64 << 20;
 
 const EHDR: usize = 64;
 const PHDR: usize = 56;
@@ -281,14 +291,19 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     // The dynamic entries, up to (not including) the first DT_NULL.
     let capacity = dynamic.filesz / DYN as u64;
     let mut entries: Vec<(u64, u64)> = Vec::new();
+    let mut terminated = false;
     for i in 0..capacity {
         let at = offset(dynamic.offset, i * DYN as u64)?;
         b.slice(at, DYN as u64)?;
         let (tag, val) = (b.u64(at)?, b.u64(at + 8)?);
         if tag == DT_NULL {
+            terminated = true;
             break;
         }
         entries.push((tag, val));
+    }
+    if !terminated {
+        return declined("its dynamic section has no end marker (`DT_NULL`)");
     }
     let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
     let (Some(strtab), Some(strsz)) = (value(DT_STRTAB), value(DT_STRSZ)) else {
@@ -322,32 +337,12 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         }
     }
 
-    for (old, renamed) in &edits.replace_needed {
-        let mut replaced = false;
-        for entry in new.iter_mut() {
-            if entry.0 == DT_NEEDED && strings.get(entry.1) == Some(old.as_bytes()) {
-                entry.1 = strings.offset_of(renamed);
-                replaced = true;
-            }
-        }
-        if replaced {
-            rename_version_file(
-                &b,
-                &entries,
-                &file_offset,
-                &mut strings,
-                old,
-                renamed,
-                &mut writes,
-            )?;
-        }
-    }
-
     if !edits.add_needed.is_empty() {
-        let mut added = Vec::new();
+        let mut added: Vec<(u64, u64)> = Vec::new();
         for name in &edits.add_needed {
             let already = new
                 .iter()
+                .chain(&added)
                 .any(|&(t, v)| t == DT_NEEDED && strings.get(v) == Some(name.as_bytes()));
             if !already {
                 added.push((DT_NEEDED, strings.offset_of(name)));
@@ -355,6 +350,28 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         }
         let first = new.iter().position(|(t, _)| *t == DT_NEEDED).unwrap_or(0);
         new.splice(first..first, added);
+    }
+
+    // Renames apply to the names as they were (a→b and b→c rename both, and chain
+    // nothing), added needs included, as patchelf's separate calls do.
+    if !edits.replace_needed.is_empty() {
+        for entry in new.iter_mut().filter(|(t, _)| *t == DT_NEEDED) {
+            let renamed = strings
+                .get(entry.1)
+                .and_then(|name| renamed_to(&edits.replace_needed, name))
+                .map(str::to_owned);
+            if let Some(renamed) = renamed {
+                entry.1 = strings.offset_of(&renamed);
+            }
+        }
+        rename_version_files(
+            &b,
+            &entries,
+            &file_offset,
+            &mut strings,
+            &edits.replace_needed,
+            &mut writes,
+        )?;
     }
 
     let grows_strings = !strings.added.is_empty();
@@ -405,16 +422,31 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
             return declined("its first segment is not aligned");
         }
         let start = end.max(above.saturating_sub(distance));
+        if start - end > MAX_HOLE {
+            return declined(format!(
+                "an executable with a large `.bss`: the edit would need a {} MB hole in the file",
+                (start - end) >> 20
+            ));
+        }
         let Some(vstart) = start.checked_add(distance) else {
             return declined("its segments reach the top of the address space");
         };
         (start, vstart)
     } else {
-        // Anywhere above, with the file offset and address congruent modulo the alignment.
-        let Some(vstart) = above.checked_add(end % align) else {
+        // Above everything, file offset and address congruent modulo the alignment, and
+        // on a page of its own in the file: a shared object from GNU ld has no
+        // `PT_PHDR`, so glibc takes the program headers from the first load segment whose
+        // page-rounded file mapping covers `e_phoff`. Sharing a page with the last
+        // segment's tail would make that the one, and its `.bss` zeroes that page. 64 KB
+        // is the largest page size of the machines shenzi targets.
+        let page = align.min(0x1_0000);
+        let Some(start) = align_up(file_len, page) else {
+            return declined("the file is too large");
+        };
+        let Some(vstart) = above.checked_add(start % align) else {
             return declined("its segments reach the top of the address space");
         };
-        (end, vstart)
+        (start, vstart)
     };
     let phdrs_len = (phdrs.len() as u64 + 1) * PHDR as u64;
     let dynamic_moves = !fits;
@@ -535,15 +567,22 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     })
 }
 
-/// Points `vn_file` of the version needs naming `old` at `renamed`: glibc finds the
-/// object a version belongs to by that name.
-fn rename_version_file(
+/// The new name `renames` gives `name`, if any.
+fn renamed_to<'r>(renames: &'r [(String, String)], name: &[u8]) -> Option<&'r str> {
+    renames
+        .iter()
+        .find(|(old, _)| old.as_bytes() == name)
+        .map(|(_, new)| new.as_str())
+}
+
+/// Points `vn_file` of the version needs naming a renamed library at its new name:
+/// glibc finds the object a version belongs to by that name.
+fn rename_version_files(
     b: &Bytes<'_>,
     entries: &[(u64, u64)],
     file_offset: &dyn Fn(u64) -> Option<u64>,
     strings: &mut Strings<'_>,
-    old: &str,
-    renamed: &str,
+    renames: &[(String, String)],
     writes: &mut Vec<(u64, Vec<u8>)>,
 ) -> Result<(), Declined> {
     let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
@@ -556,9 +595,12 @@ fn rename_version_file(
     for _ in 0..count {
         b.slice(at, 16)?;
         let file = u64::from(b.u32(at + 4)?);
-        if strings.get(file) == Some(old.as_bytes()) {
-            let offset = strings.offset_of(renamed);
-            let Ok(offset) = u32::try_from(offset) else {
+        let renamed = strings
+            .get(file)
+            .and_then(|name| renamed_to(renames, name))
+            .map(str::to_owned);
+        if let Some(renamed) = renamed {
+            let Ok(offset) = u32::try_from(strings.offset_of(&renamed)) else {
                 return declined("its string table is too large");
             };
             writes.push((at + 4, offset.to_le_bytes().to_vec()));
