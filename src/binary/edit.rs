@@ -25,9 +25,10 @@
 //! that sum is where the moved table is. ELF32 and big-endian objects, and anything
 //! malformed, are declined with the reason, and the caller hands them to `patchelf`.
 //!
-//! The new segment is covered by no section, so `strip` (which rebuilds segments from
-//! sections) must not be run on an edited object, as with patchelf's output. The result is a list of byte ranges to write over a
-//! copy of the source: the copy itself stays a kernel-side `copy_file_range`.
+//! The result is a list of byte ranges to write over a copy of the source: the copy
+//! itself stays a kernel-side `copy_file_range`. The new segment is covered by no
+//! section, so `strip` (which rebuilds segments from sections) must not be run on an
+//! edited object, as with patchelf's output.
 
 /// The edits one binary needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
