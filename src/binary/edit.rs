@@ -382,13 +382,7 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     let slots = entries.len().max(new.len()) + 1;
     if !grows_strings && fits {
         // In place: the same slots, what is left over becomes DT_NULL.
-        let mut table = Vec::with_capacity(slots * DYN);
-        for (tag, val) in &new {
-            table.extend(tag.to_le_bytes());
-            table.extend(val.to_le_bytes());
-        }
-        table.resize(slots * DYN, 0);
-        writes.push((dynamic.offset, table));
+        writes.push((dynamic.offset, dynamic_table(&new, slots)));
         writes.sort_by_key(|(at, _)| *at);
         return Ok(ElfPatch {
             writes,
@@ -400,6 +394,130 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     if phnum == u16::MAX {
         return declined("its program header table is full");
     }
+    let Placement {
+        start,
+        vstart,
+        align,
+    } = place_segment(&loads, file_len, executable)?;
+    let phdrs_len = (phdrs.len() as u64 + 1) * PHDR as u64;
+    let dynamic_moves = !fits;
+    let dynamic_len = if dynamic_moves {
+        (new.len() as u64 + 1) * DYN as u64
+    } else {
+        0
+    };
+    let dynamic_at = start + phdrs_len;
+    let strtab_at = dynamic_at + dynamic_len;
+    let new_strsz = strsz + strings.added.len() as u64;
+    let segment_len = phdrs_len + dynamic_len + new_strsz;
+    if start.checked_add(segment_len).is_none() || vstart.checked_add(segment_len).is_none() {
+        return declined("its segments reach the top of the address space");
+    }
+    let vaddr_of = |offset: u64| vstart + (offset - start);
+
+    for entry in &mut new {
+        match entry.0 {
+            DT_STRTAB => entry.1 = vaddr_of(strtab_at),
+            DT_STRSZ => entry.1 = new_strsz,
+            _ => {}
+        }
+    }
+    let mut table = Vec::with_capacity(phdrs_len as usize);
+    let last_load = phdrs
+        .iter()
+        .rposition(|p| p.p_type == PT_LOAD)
+        .expect("loads is not empty");
+    for (i, p) in phdrs.iter().enumerate() {
+        let mut p = *p;
+        match p.p_type {
+            PT_PHDR => {
+                p.offset = start;
+                p.vaddr = vstart;
+                p.paddr = vstart;
+                p.filesz = phdrs_len;
+                p.memsz = phdrs_len;
+            }
+            PT_DYNAMIC if dynamic_moves => {
+                p.offset = dynamic_at;
+                p.vaddr = vaddr_of(dynamic_at);
+                p.paddr = p.vaddr;
+                p.filesz = dynamic_len;
+                p.memsz = dynamic_len;
+            }
+            _ => {}
+        }
+        p.write(&mut table);
+        if i == last_load {
+            Phdr {
+                p_type: PT_LOAD,
+                // The loader of older glibc adjusts dynamic entries in place.
+                flags: if dynamic_moves { PF_R | PF_W } else { PF_R },
+                offset: start,
+                vaddr: vstart,
+                paddr: vstart,
+                filesz: segment_len,
+                memsz: segment_len,
+                align,
+            }
+            .write(&mut table);
+        }
+    }
+
+    let mut segment = table;
+    if dynamic_moves {
+        segment.extend(dynamic_table(&new, new.len() + 1));
+    } else {
+        writes.push((dynamic.offset, dynamic_table(&new, slots)));
+    }
+    segment.extend(strings.old);
+    segment.extend(&strings.added);
+
+    // The ELF header: where the program headers are now, and how many.
+    let mut ehdr = b.slice(0, EHDR as u64)?.to_vec();
+    ehdr[32..40].copy_from_slice(&start.to_le_bytes());
+    ehdr[56..58].copy_from_slice(&(phnum + 1).to_le_bytes());
+    writes.push((0, ehdr));
+
+    // Section headers, so that tools reading sections see the new tables too.
+    if shoff != 0 && shnum != 0 {
+        for i in 0..u64::from(shnum) {
+            let at = offset(shoff, i * SHDR as u64)?;
+            b.slice(at, SHDR as u64)?;
+            let (sh_type, flags, offset) = (b.u32(at + 4)?, b.u64(at + 8)?, b.u64(at + 24)?);
+            let moved = if sh_type == SHT_STRTAB && flags & SHF_ALLOC != 0 && offset == strtab_off {
+                Some((strtab_at, new_strsz))
+            } else if sh_type == SHT_DYNAMIC && dynamic_moves {
+                Some((dynamic_at, dynamic_len))
+            } else {
+                None
+            };
+            if let Some((offset, size)) = moved {
+                let mut fields = Vec::with_capacity(24);
+                fields.extend(vaddr_of(offset).to_le_bytes());
+                fields.extend(offset.to_le_bytes());
+                fields.extend(size.to_le_bytes());
+                writes.push((at + 16, fields));
+            }
+        }
+    }
+
+    writes.push((start, segment));
+    writes.sort_by_key(|(at, _)| *at);
+    Ok(ElfPatch {
+        writes,
+        len: start + segment_len,
+    })
+}
+
+/// Where an appended segment goes: file offset, address, and the alignment it shares
+/// with the object's other load segments.
+struct Placement {
+    start: u64,
+    vstart: u64,
+    align: u64,
+}
+
+fn place_segment(loads: &[&Phdr], file_len: u64, executable: bool) -> Result<Placement, Declined> {
     let align = loads.iter().map(|p| p.align).max().unwrap_or(0).max(0x1000);
     if !align.is_power_of_two() {
         return declined("its segment alignment is not a power of two");
@@ -449,123 +567,22 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         };
         (start, vstart)
     };
-    let phdrs_len = (phdrs.len() as u64 + 1) * PHDR as u64;
-    let dynamic_moves = !fits;
-    let dynamic_len = if dynamic_moves {
-        (new.len() as u64 + 1) * DYN as u64
-    } else {
-        0
-    };
-    let dynamic_at = start + phdrs_len;
-    let strtab_at = dynamic_at + dynamic_len;
-    let new_strsz = strsz + strings.added.len() as u64;
-    let segment_len = phdrs_len + dynamic_len + new_strsz;
-    if start.checked_add(segment_len).is_none() || vstart.checked_add(segment_len).is_none() {
-        return declined("its segments reach the top of the address space");
-    }
-    let vaddr_of = |offset: u64| vstart + (offset - start);
-
-    for entry in &mut new {
-        match entry.0 {
-            DT_STRTAB => entry.1 = vaddr_of(strtab_at),
-            DT_STRSZ => entry.1 = new_strsz,
-            _ => {}
-        }
-    }
-    let mut dyn_bytes = Vec::with_capacity((new.len() + 1) * DYN);
-    for (tag, val) in &new {
-        dyn_bytes.extend(tag.to_le_bytes());
-        dyn_bytes.extend(val.to_le_bytes());
-    }
-
-    let mut table = Vec::with_capacity(phdrs_len as usize);
-    let last_load = phdrs
-        .iter()
-        .rposition(|p| p.p_type == PT_LOAD)
-        .expect("loads is not empty");
-    for (i, p) in phdrs.iter().enumerate() {
-        let mut p = *p;
-        match p.p_type {
-            PT_PHDR => {
-                p.offset = start;
-                p.vaddr = vstart;
-                p.paddr = vstart;
-                p.filesz = phdrs_len;
-                p.memsz = phdrs_len;
-            }
-            PT_DYNAMIC if dynamic_moves => {
-                p.offset = dynamic_at;
-                p.vaddr = vaddr_of(dynamic_at);
-                p.paddr = p.vaddr;
-                p.filesz = dynamic_len;
-                p.memsz = dynamic_len;
-            }
-            _ => {}
-        }
-        p.write(&mut table);
-        if i == last_load {
-            Phdr {
-                p_type: PT_LOAD,
-                // The loader of older glibc adjusts dynamic entries in place.
-                flags: if dynamic_moves { PF_R | PF_W } else { PF_R },
-                offset: start,
-                vaddr: vstart,
-                paddr: vstart,
-                filesz: segment_len,
-                memsz: segment_len,
-                align,
-            }
-            .write(&mut table);
-        }
-    }
-
-    let mut segment = table;
-    if dynamic_moves {
-        dyn_bytes.resize(dynamic_len as usize, 0);
-        segment.extend(&dyn_bytes);
-    } else {
-        let mut in_place = dyn_bytes;
-        in_place.resize(slots * DYN, 0);
-        writes.push((dynamic.offset, in_place));
-    }
-    segment.extend(strings.old);
-    segment.extend(&strings.added);
-
-    // The ELF header: where the program headers are now, and how many.
-    let mut ehdr = b.slice(0, EHDR as u64)?.to_vec();
-    ehdr[32..40].copy_from_slice(&start.to_le_bytes());
-    ehdr[56..58].copy_from_slice(&(phnum + 1).to_le_bytes());
-    writes.push((0, ehdr));
-
-    // Section headers, so that tools reading sections see the new tables too.
-    if shoff != 0 && shnum != 0 {
-        for i in 0..u64::from(shnum) {
-            let at = offset(shoff, i * SHDR as u64)?;
-            b.slice(at, SHDR as u64)?;
-            let (sh_type, flags, offset) = (b.u32(at + 4)?, b.u64(at + 8)?, b.u64(at + 24)?);
-            let moved = if sh_type == SHT_STRTAB && flags & SHF_ALLOC != 0 && offset == strtab_off {
-                Some((strtab_at, new_strsz))
-            } else if sh_type == SHT_DYNAMIC && dynamic_moves {
-                Some((dynamic_at, dynamic_len))
-            } else {
-                None
-            };
-            if let Some((offset, size)) = moved {
-                let mut fields = Vec::with_capacity(24);
-                fields.extend(vaddr_of(offset).to_le_bytes());
-                fields.extend(offset.to_le_bytes());
-                fields.extend(size.to_le_bytes());
-                writes.push((at + 16, fields));
-            }
-        }
-    }
-
-    writes.push((start, segment));
-    writes.sort_by_key(|(at, _)| *at);
-    Ok(ElfPatch {
-        writes,
-        len: start + segment_len,
+    Ok(Placement {
+        start,
+        vstart,
+        align,
     })
+}
+
+/// Dynamic entries as bytes, padded with DT_NULL to `slots` entries.
+fn dynamic_table(entries: &[(u64, u64)], slots: usize) -> Vec<u8> {
+    let mut table = Vec::with_capacity(slots.max(entries.len()) * DYN);
+    for (tag, val) in entries {
+        table.extend(tag.to_le_bytes());
+        table.extend(val.to_le_bytes());
+    }
+    table.resize(slots.max(entries.len()) * DYN, 0);
+    table
 }
 
 /// The new name `renames` gives `name`, if any.
