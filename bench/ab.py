@@ -14,13 +14,9 @@ ratio to the `cp -a` median. Not a test: timings are not assertions.
 
 import argparse
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import CACHE, ROOT, Step, interleave, ratio, remove, run, summary, timed
 
 
 def main():
@@ -30,43 +26,41 @@ def main():
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--layout", default="default")
     args = parser.parse_args()
-    manifest = os.path.join(ROOT, ".cache/bench/app.json")
+    manifest = os.path.join(CACHE, "app.json")
     if not os.path.exists(manifest):
         sys.exit("bench/ab.py: no %s yet; run `python3 bench/run.py` once first" % manifest)
-    work = os.path.join(ROOT, ".cache/bench/ab")
-    shutil.rmtree(work, ignore_errors=True)
+    work = os.path.join(CACHE, "ab")
+    remove(work)
     os.makedirs(work)
     reference = os.path.join(work, "reference")
-    subprocess.run([args.after, "apply", args.layout, manifest, "-o", reference], capture_output=True, check=True)
+    run([args.after, "apply", args.layout, manifest, "-o", reference])
 
-    def out(name):
-        return os.path.join(work, name)
+    def plan(binary):
+        return lambda: timed([binary, "plan", args.layout, manifest])
 
-    commands = [
-        ("`shenzi plan`, before", [args.before, "plan", args.layout, manifest], None),
-        ("`shenzi plan`, after", [args.after, "plan", args.layout, manifest], None),
-        ("`shenzi apply`, before", [args.before, "apply", args.layout, manifest, "-o", out("before")], out("before")),
-        ("`shenzi apply`, after", [args.after, "apply", args.layout, manifest, "-o", out("after")], out("after")),
-        ("`shenzi apply --no-verify`, after",
-         [args.after, "apply", args.layout, manifest, "-o", out("after-nv"), "--no-verify"], out("after-nv")),
-        ("`cp -a` of the dist", ["cp", "-a", reference, out("cp")], out("cp")),
+    def cold(command, target):
+        """A run onto a fresh `target`."""
+        return lambda: timed(command + [target]), lambda: remove(target)
+
+    def apply(binary, name, *extra):
+        return cold([binary, "apply", args.layout, manifest, *extra, "-o"], os.path.join(work, name))
+
+    steps = [
+        Step("`shenzi plan`, before", plan(args.before)),
+        Step("`shenzi plan`, after", plan(args.after)),
+        Step("`shenzi apply`, before", *apply(args.before, "before")),
+        Step("`shenzi apply`, after", *apply(args.after, "after")),
+        Step("`shenzi apply --no-verify`, after", *apply(args.after, "after-nv", "--no-verify")),
+        Step("`cp -a` of the dist", *cold(["cp", "-a", reference], os.path.join(work, "cp"))),
     ]
-    series = {name: [] for name, _, _ in commands}
-    for round_ in range(args.rounds):
-        for name, command, target in commands:
-            if target:
-                shutil.rmtree(target, ignore_errors=True)
-            start = time.perf_counter()
-            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            series[name].append(time.perf_counter() - start)
-        print("[ab] round %d/%d done" % (round_ + 1, args.rounds), file=sys.stderr)
-    floor = statistics.median(series["`cp -a` of the dist"])
+    series = interleave(steps, args.rounds, "ab")
+    floor = series["`cp -a` of the dist"]
     print("| command | seconds, median (min–max) | ÷ `cp -a` |")
     print("| --- | --- | --- |")
-    for name, values in series.items():
-        median = statistics.median(values)
-        print("| %s | %.3f (%.3f–%.3f) | %.2f× |" % (name, median, min(values), max(values), median / floor))
-    shutil.rmtree(work, ignore_errors=True)
+    for step in steps:
+        values = series[step.name]
+        print("| %s | %s | %.2f× |" % (step.name, summary(values), ratio(values, floor)))
+    remove(work)
 
 
 if __name__ == "__main__":
