@@ -23,6 +23,19 @@ fn explain(manifest: &Path, name: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Traces `python -c CODE` into `manifest`.
+fn trace(python: &Path, manifest: &Path, code: &str) {
+    let status = support::shenzi()
+        .args(["trace", "-o"])
+        .arg(manifest)
+        .arg("--")
+        .arg(python)
+        .args(["-c", code])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// Machine-specific prefixes replaced by stable names.
 fn redact(text: &str, venv: &Path) -> String {
     let venv = std::fs::canonicalize(venv).unwrap();
@@ -41,15 +54,7 @@ fn explain_shows_the_numpy_chain_to_libgfortran() {
     let venv = support::wheel_venv();
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("numpy.json");
-    let status = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .args(["-c", "import numpy"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    trace(&venv.join("bin/python"), &manifest, "import numpy");
     // The current numpy wheel bundles OpenBLAS as `libscipy_openblas64_` and, next to
     // it, libgfortran and libquadmath (auditwheel-renamed): `numpy.libs/`.
     let text = explain(&manifest, "libgfortran.so.5");
@@ -75,39 +80,16 @@ fn explain_shows_the_numpy_chain_to_libgfortran() {
 #[test]
 fn explain_says_why_a_missing_library_is_missing() {
     let kit = kit::Kit::new();
-    let gone = kit.lib(
-        "tmp/libgone.so.7",
-        kit::Lib {
-            soname: "libgone.so.7",
-            ..Default::default()
-        },
-    );
-    let user = kit.lib(
-        "m/libmissing_user.so",
-        kit::Lib {
-            soname: "libmissing_user.so",
-            needs: &[&gone],
-            runpath: &["$ORIGIN/deps"],
-            ..Default::default()
-        },
-    );
-    std::fs::remove_file(&gone).unwrap();
+    let user = kit.needs_gone("m/libmissing_user.so", "$ORIGIN/deps");
     let manifest = kit.path("m.json");
-    let status = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(support::python311())
-        .args([
-            "-c",
-            &format!(
-                "import ctypes\ntry:\n    ctypes.CDLL({:?})\nexcept OSError:\n    pass\n",
-                user.display().to_string()
-            ),
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    trace(
+        &support::python311(),
+        &manifest,
+        &format!(
+            "import ctypes\ntry:\n    ctypes.CDLL({:?})\nexcept OSError:\n    pass\n",
+            user.display().to_string()
+        ),
+    );
     let text = explain(&manifest, "libgone.so.7");
     let head = format!(
         "libgone.so.7 is missing: needed, but the loader finds no usable file.\n\nneeded by {}; searched, in order:\n",

@@ -7,45 +7,74 @@ mod kit;
 #[path = "support/mod.rs"]
 mod support;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use kit::{Kit, Lib, SameSoname};
+use kit::{Kit, SameSoname};
 use shenzi::binary::BinaryCache;
 use shenzi::farm::{self, FarmGraph, FarmInput, NativeProblem, RootKind};
-use shenzi::loader::{Rule, SearchConfig};
+use shenzi::loader::Rule;
 use shenzi::manifest::{LoadVia, Manifest, read_manifest};
 use shenzi::policy::{self, Policy};
 
-/// Traces `python -c CODE` and returns the manifest.
-fn trace(kit: &Kit, code: &str) -> Manifest {
-    let out = kit.path("shenzi.json");
+/// Traces `python -c CODE` into `out` and returns the manifest.
+fn trace_with(python: &Path, out: &Path, code: &str) -> Manifest {
     let status = support::shenzi()
         .arg("trace")
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .arg("--")
-        .arg(support::python311())
+        .arg(python)
         .arg("-c")
         .arg(code)
         .status()
         .expect("shenzi runs");
-    assert!(status.success(), "trace failed: {status}");
-    read_manifest(&out).expect("manifest reads")
+    assert!(
+        status.success(),
+        "trace of {} failed: {status}",
+        python.display()
+    );
+    read_manifest(out).expect("manifest reads")
 }
 
-fn graph(manifest: &Manifest) -> FarmGraph {
-    let (config, err) = SearchConfig::host();
-    assert!(err.is_none());
-    let policy = Policy::from_preset(policy::preset("glibc").unwrap());
+/// Traces `python3.11 -c CODE` into the kit's `shenzi.json`.
+fn trace(kit: &Kit, code: &str) -> Manifest {
+    trace_with(&support::python311(), &kit.path("shenzi.json"), code)
+}
+
+/// The graph of `manifest` on this machine.
+fn build(
+    manifest: &Manifest,
+    extensions: Option<&[PathBuf]>,
+    policy: Option<&Policy>,
+) -> FarmGraph {
     farm::build(
         FarmInput {
             manifest,
-            extensions: None,
-            policy: Some(&policy),
-            config: &config,
+            extensions,
+            policy,
+            config: &kit::host(),
         },
         &BinaryCache::new(),
     )
+}
+
+/// The graph with the glibc policy.
+fn graph(manifest: &Manifest) -> FarmGraph {
+    let policy = Policy::from_preset(policy::preset("glibc").unwrap());
+    build(manifest, None, Some(&policy))
+}
+
+/// The paths the traced process mapped, and the graph's nodes.
+fn mapped_and_nodes(manifest: &Manifest, g: &FarmGraph) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+    let mapped = manifest
+        .native
+        .objects
+        .iter()
+        .map(|o| o.path.clone())
+        .collect();
+    let nodes = g.graph.node_weights().map(|n| n.path.clone()).collect();
+    (mapped, nodes)
 }
 
 fn ctypes_loads(paths: &[&Path]) -> String {
@@ -125,23 +154,7 @@ fn two_files_with_one_soname_are_a_clash() {
 #[test]
 fn a_missing_need_is_a_diagnostic_with_the_places_searched() {
     let kit = Kit::new();
-    let gone = kit.lib(
-        "tmp/libgone.so.7",
-        Lib {
-            soname: "libgone.so.7",
-            ..Lib::default()
-        },
-    );
-    let user = kit.lib(
-        "m/libmissing_user.so",
-        Lib {
-            soname: "libmissing_user.so",
-            needs: &[&gone],
-            runpath: &["$ORIGIN/deps"],
-            ..Lib::default()
-        },
-    );
-    std::fs::remove_file(&gone).unwrap();
+    let user = kit.needs_gone("m/libmissing_user.so", "$ORIGIN/deps");
     let manifest = trace(&kit, &ctypes_loads(&[&user]));
     assert!(
         manifest.native.loads.iter().any(|l| l.resolved.is_none()),
@@ -192,40 +205,8 @@ fn a_missing_need_is_a_diagnostic_with_the_places_searched() {
 #[test]
 fn identical_files_are_one_node_and_cycles_are_edges_both_ways() {
     let kit = Kit::new();
-    let b0 = kit.lib(
-        "cyc/libcyc_b.so",
-        Lib {
-            soname: "libcyc_b.so",
-            ..Lib::default()
-        },
-    );
-    let dir = kit.path("cyc");
-    let dir = dir.to_str().unwrap();
-    let a = kit.lib(
-        "cyc/libcyc_a.so",
-        Lib {
-            soname: "libcyc_a.so",
-            needs: &[&b0],
-            runpath: &[dir],
-            ..Lib::default()
-        },
-    );
-    let b = kit.lib(
-        "cyc/libcyc_b.so",
-        Lib {
-            soname: "libcyc_b.so",
-            needs: &[&a],
-            runpath: &[dir],
-            ..Lib::default()
-        },
-    );
-    let same1 = kit.lib(
-        "s1/libsame.so",
-        Lib {
-            soname: "libsame.so",
-            ..Lib::default()
-        },
-    );
+    let (a, b) = kit.cycle();
+    let same1 = kit.plain("s1/libsame.so", "libsame.so");
     std::fs::create_dir_all(kit.path("s2")).unwrap();
     let same2 = kit.path("s2/libsame.so");
     std::fs::copy(&same1, &same2).unwrap();
@@ -253,20 +234,11 @@ fn identical_files_are_one_node_and_cycles_are_edges_both_ways() {
 fn the_glibc_floor_names_the_version_and_the_object() {
     let venv = support::wheel_venv();
     let kit = Kit::new();
-    let out = kit.path("np.json");
-    let status = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&out)
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .args([
-            "-c",
-            "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let manifest = read_manifest(&out).unwrap();
+    let manifest = trace_with(
+        &venv.join("bin/python"),
+        &kit.path("np.json"),
+        "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust",
+    );
     let g = graph(&manifest);
     assert!(g.problems.is_empty(), "{:?}", g.problems);
     let floor = g.glibc_floor();
@@ -299,13 +271,7 @@ fn the_glibc_floor_names_the_version_and_the_object() {
 #[test]
 fn bad_roots_are_reported_and_the_rest_still_builds() {
     let kit = Kit::new();
-    let good = kit.lib(
-        "ok/libgood_ext.so",
-        Lib {
-            soname: "libgood_ext.so",
-            ..Lib::default()
-        },
-    );
+    let good = kit.plain("ok/libgood_ext.so", "libgood_ext.so");
     let mut bytes = std::fs::read(&good).unwrap();
     bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
     let arm = kit.path("ok/libarm_ext.so");
@@ -316,7 +282,6 @@ fn bad_roots_are_reported_and_the_rest_still_builds() {
     std::fs::write(&text, "print('hi')\n").unwrap();
     let gone = kit.path("ok/gone_ext.so");
     let manifest = trace(&kit, "pass");
-    let (config, _) = SearchConfig::host();
     let selected = vec![
         good.clone(),
         arm.clone(),
@@ -324,15 +289,7 @@ fn bad_roots_are_reported_and_the_rest_still_builds() {
         text.clone(),
         gone.clone(),
     ];
-    let g = farm::build(
-        FarmInput {
-            manifest: &manifest,
-            extensions: Some(&selected),
-            policy: None,
-            config: &config,
-        },
-        &BinaryCache::new(),
-    );
+    let g = build(&manifest, Some(&selected), None);
     let codes: Vec<String> = g
         .problems
         .iter()
@@ -355,36 +312,14 @@ fn bad_roots_are_reported_and_the_rest_still_builds() {
 fn the_graph_holds_exactly_what_the_traced_process_mapped() {
     let venv = support::wheel_venv();
     let kit = Kit::new();
-    let out = kit.path("all.json");
-    let status = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&out)
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .args(["-c", "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust, ssl, sqlite3, ctypes; ctypes.CDLL('libz.so.1')"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let manifest = read_manifest(&out).unwrap();
-    let (config, _) = SearchConfig::host();
-    let g = farm::build(
-        FarmInput {
-            manifest: &manifest,
-            extensions: None,
-            policy: None,
-            config: &config,
-        },
-        &BinaryCache::new(),
+    let manifest = trace_with(
+        &venv.join("bin/python"),
+        &kit.path("all.json"),
+        "import numpy, PIL.Image, lxml.etree, cryptography.hazmat.bindings._rust, ssl, sqlite3, ctypes; ctypes.CDLL('libz.so.1')",
     );
+    let g = build(&manifest, None, None);
     assert!(g.problems.is_empty(), "{:?}", g.problems);
-    let mapped: std::collections::BTreeSet<PathBuf> = manifest
-        .native
-        .objects
-        .iter()
-        .map(|o| o.path.clone())
-        .collect();
-    let nodes: std::collections::BTreeSet<PathBuf> =
-        g.graph.node_weights().map(|n| n.path.clone()).collect();
+    let (mapped, nodes) = mapped_and_nodes(&manifest, &g);
     assert_eq!(nodes, mapped);
     assert!(mapped.len() > 20, "{}", mapped.len());
     assert!(
@@ -404,36 +339,14 @@ fn every_interpreters_graph_matches_its_mapped_objects() {
     let kit = Kit::new();
     let mut checked = 0;
     for interp in support::interpreters() {
-        let out = kit.path(&format!("{}.json", interp.label));
-        let status = support::shenzi()
-            .args(["trace", "-o"])
-            .arg(&out)
-            .arg("--")
-            .arg(&interp.path)
-            .args(["-c", "import ssl, sqlite3, ctypes, zlib, bz2, lzma, _decimal, readline, curses, uuid, hashlib"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{}", interp.label);
-        let manifest = read_manifest(&out).unwrap();
-        let (config, _) = SearchConfig::host();
-        let g = farm::build(
-            FarmInput {
-                manifest: &manifest,
-                extensions: None,
-                policy: None,
-                config: &config,
-            },
-            &BinaryCache::new(),
+        let manifest = trace_with(
+            &interp.path,
+            &kit.path(&format!("{}.json", interp.label)),
+            "import ssl, sqlite3, ctypes, zlib, bz2, lzma, _decimal, readline, curses, uuid, hashlib",
         );
+        let g = build(&manifest, None, None);
         assert!(g.problems.is_empty(), "{}: {:?}", interp.label, g.problems);
-        let mapped: std::collections::BTreeSet<PathBuf> = manifest
-            .native
-            .objects
-            .iter()
-            .map(|o| o.path.clone())
-            .collect();
-        let nodes: std::collections::BTreeSet<PathBuf> =
-            g.graph.node_weights().map(|n| n.path.clone()).collect();
+        let (mapped, nodes) = mapped_and_nodes(&manifest, &g);
         assert_eq!(nodes, mapped, "{}", interp.label);
         assert!(
             !g.roots.iter().any(|r| r.kind == RootKind::Mapped),
@@ -451,13 +364,7 @@ fn every_interpreters_graph_matches_its_mapped_objects() {
 #[test]
 fn a_library_dlopened_from_c_is_a_root() {
     let kit = Kit::new();
-    let plugin = kit.lib(
-        "plug/libplugin.so",
-        Lib {
-            soname: "libplugin.so",
-            ..Lib::default()
-        },
-    );
+    let plugin = kit.plain("plug/libplugin.so", "libplugin.so");
     let host_src = kit.path("h/libhost.c");
     std::fs::create_dir_all(kit.path("h")).unwrap();
     std::fs::write(

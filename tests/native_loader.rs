@@ -7,26 +7,38 @@ mod kit;
 
 use std::path::Path;
 
-use kit::{Kit, Lib, SameSoname};
+use kit::{Kit, Lib, SameSoname, host};
 use shenzi::binary::BinaryCache;
-use shenzi::loader::{Miss, Opened, Process, Request, Rule, SearchConfig, resolve};
+use shenzi::loader::{Miss, Opened, Process, Request, Resolution, Rule, SearchConfig, resolve};
 
-fn host() -> SearchConfig {
-    let (config, err) = SearchConfig::host();
-    assert!(err.is_none(), "{err:?}");
-    config
+/// `path` as an object opened by that path.
+fn opened(cache: &BinaryCache, path: &Path) -> Opened {
+    Opened {
+        path: path.to_owned(),
+        info: cache.get(path).unwrap().elf().unwrap().clone(),
+    }
 }
 
-/// Real loader and resolver agree on every object the process holds; returns that list.
-fn agree(kit: &Kit, args: &[&Path], library_path: Option<&str>) -> Vec<String> {
-    let real = kit
-        .real(args, library_path)
-        .expect("the real loader loads it");
-    let simulated = kit
-        .simulated(args, library_path)
-        .expect("shenzi resolves it");
-    assert_eq!(simulated, real, "resolver and glibc disagree");
-    real
+/// Resolves `object`'s need `name`, loaded on its own (no chain, nothing loaded yet).
+fn resolve_need(
+    cache: &BinaryCache,
+    config: &SearchConfig,
+    object: &Opened,
+    name: &str,
+    library_path: &[String],
+) -> Resolution {
+    resolve(
+        cache,
+        config,
+        &Request {
+            name,
+            object,
+            chain: &[],
+            main: None,
+            library_path,
+            loaded: &[],
+        },
+    )
 }
 
 fn has(list: &[String], path: &Path) -> bool {
@@ -37,20 +49,8 @@ fn has(list: &[String], path: &Path) -> bool {
 #[test]
 fn rpath_beats_ld_library_path_and_ld_library_path_beats_runpath() {
     let kit = Kit::new();
-    let from_lp = kit.lib(
-        "lp/libord.so.1",
-        Lib {
-            soname: "libord.so.1",
-            ..Lib::default()
-        },
-    );
-    let from_dir = kit.lib(
-        "own/libord.so.1",
-        Lib {
-            soname: "libord.so.1",
-            ..Lib::default()
-        },
-    );
+    let from_lp = kit.plain("lp/libord.so.1", "libord.so.1");
+    let from_dir = kit.plain("own/libord.so.1", "libord.so.1");
     let own = kit.path("own");
     let own = own.to_str().unwrap();
     let with_rpath = kit.lib(
@@ -74,14 +74,14 @@ fn rpath_beats_ld_library_path_and_ld_library_path_beats_runpath() {
     let lp = kit.path("lp");
     let lp = lp.to_str().unwrap();
 
-    let loaded = agree(&kit, &[&with_rpath], Some(lp));
+    let loaded = kit.agree(&[&with_rpath], Some(lp));
     assert!(has(&loaded, &from_dir), "DT_RPATH should win: {loaded:?}");
-    let loaded = agree(&kit, &[&with_runpath], Some(lp));
+    let loaded = kit.agree(&[&with_runpath], Some(lp));
     assert!(
         has(&loaded, &from_lp),
         "LD_LIBRARY_PATH should win over DT_RUNPATH: {loaded:?}"
     );
-    let loaded = agree(&kit, &[&with_runpath], None);
+    let loaded = kit.agree(&[&with_runpath], None);
     assert!(
         has(&loaded, &from_dir),
         "without LD_LIBRARY_PATH, DT_RUNPATH: {loaded:?}"
@@ -92,20 +92,8 @@ fn rpath_beats_ld_library_path_and_ld_library_path_beats_runpath() {
 #[test]
 fn rpath_is_ignored_when_the_object_also_has_runpath() {
     let kit = Kit::new();
-    let in_r = kit.lib(
-        "rdir/libboth_dep.so.1",
-        Lib {
-            soname: "libboth_dep.so.1",
-            ..Lib::default()
-        },
-    );
-    let in_u = kit.lib(
-        "udir/libboth_dep.so.1",
-        Lib {
-            soname: "libboth_dep.so.1",
-            ..Lib::default()
-        },
-    );
+    let in_r = kit.plain("rdir/libboth_dep.so.1", "libboth_dep.so.1");
+    let in_u = kit.plain("udir/libboth_dep.so.1", "libboth_dep.so.1");
     let rdir = kit.path("rdir");
     let udir = kit.path("udir");
     // DT_RPATH=rdir from the linker; DT_AUXILIARY=udir turned into DT_RUNPATH.
@@ -128,7 +116,7 @@ fn rpath_is_ignored_when_the_object_also_has_runpath() {
     kit::auxiliary_to_runpath(&both);
     let info = shenzi::binary::read_object(&both).unwrap().unwrap();
     assert_eq!((info.rpath.len(), info.runpath.len()), (1, 1), "{info:?}");
-    let loaded = agree(&kit, &[&both], None);
+    let loaded = kit.agree(&[&both], None);
     assert!(has(&loaded, &in_u), "DT_RUNPATH, not DT_RPATH: {loaded:?}");
     assert!(!has(&loaded, &in_r));
 }
@@ -138,13 +126,7 @@ fn rpath_is_ignored_when_the_object_also_has_runpath() {
 #[test]
 fn rpath_is_inherited_down_the_chain_and_runpath_is_not() {
     let kit = Kit::new();
-    let leaf = kit.lib(
-        "leafdir/libleaf.so.1",
-        Lib {
-            soname: "libleaf.so.1",
-            ..Lib::default()
-        },
-    );
+    let leaf = kit.plain("leafdir/libleaf.so.1", "libleaf.so.1");
     // mid needs leaf but has no search path of its own.
     let mid = kit.lib(
         "middir/libmid.so.1",
@@ -177,14 +159,11 @@ fn rpath_is_inherited_down_the_chain_and_runpath_is_not() {
             ..Lib::default()
         },
     );
-    let loaded = agree(&kit, &[&via_rpath], None);
+    let loaded = kit.agree(&[&via_rpath], None);
     assert!(has(&loaded, &leaf), "{loaded:?}");
 
     // With DT_RUNPATH, mid cannot find leaf: both the loader and shenzi fail on it.
-    let real = kit.real(&[&via_runpath], None).unwrap_err();
-    assert!(real.contains("libleaf.so.1"), "{real}");
-    let simulated = kit.simulated(&[&via_runpath], None).unwrap_err();
-    assert_eq!(simulated, "libleaf.so.1: not found");
+    kit.both_miss(&[&via_runpath], "libleaf.so.1");
 
     // An object with DT_RUNPATH of its own does not inherit its loaders' DT_RPATH.
     let mid_u = kit.lib(
@@ -210,21 +189,12 @@ fn rpath_is_inherited_down_the_chain_and_runpath_is_not() {
             ..Lib::default()
         },
     );
-    let real = kit.real(&[&top_u], None).unwrap_err();
-    assert!(real.contains("libleaf.so.1"), "{real}");
-    assert_eq!(
-        kit.simulated(&[&top_u], None).unwrap_err(),
-        "libleaf.so.1: not found"
-    );
+    kit.both_miss(&[&top_u], "libleaf.so.1");
 
     // And the resolver names the inherited entry as the rule.
     let cache = BinaryCache::new();
     let config = host();
-    let opened = |p: &Path| Opened {
-        path: p.to_owned(),
-        info: cache.get(p).unwrap().elf().unwrap().clone(),
-    };
-    let (top, mid_o) = (opened(&via_rpath), opened(&mid));
+    let (top, mid_o) = (opened(&cache, &via_rpath), opened(&cache, &mid));
     let res = resolve(
         &cache,
         &config,
@@ -253,20 +223,8 @@ fn rpath_is_inherited_down_the_chain_and_runpath_is_not() {
 #[test]
 fn origin_follows_the_symlink_not_the_real_file() {
     let kit = Kit::new();
-    let near_link = kit.lib(
-        "links/deps/libside.so.1",
-        Lib {
-            soname: "libside.so.1",
-            ..Lib::default()
-        },
-    );
-    let near_real = kit.lib(
-        "reals/deps/libside.so.1",
-        Lib {
-            soname: "libside.so.1",
-            ..Lib::default()
-        },
-    );
+    let near_link = kit.plain("links/deps/libside.so.1", "libside.so.1");
+    let near_real = kit.plain("reals/deps/libside.so.1", "libside.so.1");
     let real = kit.lib(
         "reals/libmain_o.so",
         Lib {
@@ -279,7 +237,7 @@ fn origin_follows_the_symlink_not_the_real_file() {
     let link = kit.path("links/libmain_o.so");
     std::os::unix::fs::symlink("../reals/libmain_o.so", &link).unwrap();
 
-    let loaded = agree(&kit, &[&link], None);
+    let loaded = kit.agree(&[&link], None);
     assert!(
         has(&loaded, &link),
         "opened through the symlink: {loaded:?}"
@@ -287,7 +245,7 @@ fn origin_follows_the_symlink_not_the_real_file() {
     assert!(has(&loaded, &near_link), "$ORIGIN is links/: {loaded:?}");
     assert!(!has(&loaded, &near_real));
     // Opened through its real path, the same file finds the other dependency.
-    let loaded = agree(&kit, &[&real], None);
+    let loaded = kit.agree(&[&real], None);
     assert!(has(&loaded, &near_real), "$ORIGIN is reals/: {loaded:?}");
 }
 
@@ -296,13 +254,7 @@ fn origin_follows_the_symlink_not_the_real_file() {
 #[test]
 fn soname_symlink_chain_resolves_to_one_file() {
     let kit = Kit::new();
-    let real = kit.lib(
-        "chain/libx.so.1.2",
-        Lib {
-            soname: "libx.so.1",
-            ..Lib::default()
-        },
-    );
+    let real = kit.plain("chain/libx.so.1.2", "libx.so.1");
     std::os::unix::fs::symlink("libx.so.1.2", kit.path("chain/libx.so.1")).unwrap();
     std::os::unix::fs::symlink("libx.so.1", kit.path("chain/libx.so")).unwrap();
     let chain = kit.path("chain");
@@ -317,7 +269,7 @@ fn soname_symlink_chain_resolves_to_one_file() {
     );
     let info = shenzi::binary::read_object(&user).unwrap().unwrap();
     assert!(info.needed.contains(&"libx.so.1".to_owned()), "{info:?}");
-    let loaded = agree(&kit, &[&user], None);
+    let loaded = kit.agree(&[&user], None);
     assert!(has(&loaded, &kit.path("chain/libx.so.1")), "{loaded:?}");
 
     let cache = BinaryCache::new();
@@ -335,9 +287,9 @@ fn soname_symlink_chain_resolves_to_one_file() {
 fn a_loaded_soname_is_reused_instead_of_searching() {
     let kit = Kit::new();
     let SameSoname { one, two, a, b } = kit.same_soname();
-    let loaded = agree(&kit, &[&a, &b], None);
+    let loaded = kit.agree(&[&a, &b], None);
     assert!(has(&loaded, &one) && !has(&loaded, &two), "{loaded:?}");
-    let loaded = agree(&kit, &[&b, &a], None);
+    let loaded = kit.agree(&[&b, &a], None);
     assert!(has(&loaded, &two) && !has(&loaded, &one), "{loaded:?}");
 }
 
@@ -345,35 +297,8 @@ fn a_loaded_soname_is_reused_instead_of_searching() {
 #[test]
 fn a_dependency_cycle_loads_each_object_once() {
     let kit = Kit::new();
-    // b first without a, then a against b, then b again against a.
-    let b0 = kit.lib(
-        "cyc/libcyc_b.so",
-        Lib {
-            soname: "libcyc_b.so",
-            ..Lib::default()
-        },
-    );
-    let dir = kit.path("cyc");
-    let dir = dir.to_str().unwrap();
-    let a = kit.lib(
-        "cyc/libcyc_a.so",
-        Lib {
-            soname: "libcyc_a.so",
-            needs: &[&b0],
-            runpath: &[dir],
-            ..Lib::default()
-        },
-    );
-    let b = kit.lib(
-        "cyc/libcyc_b.so",
-        Lib {
-            soname: "libcyc_b.so",
-            needs: &[&a],
-            runpath: &[dir],
-            ..Lib::default()
-        },
-    );
-    let loaded = agree(&kit, &[&a], None);
+    let (a, b) = kit.cycle();
+    let loaded = kit.agree(&[&a], None);
     assert_eq!(
         loaded.iter().filter(|l| l.contains("libcyc_")).count(),
         2,
@@ -386,53 +311,19 @@ fn a_dependency_cycle_loads_each_object_once() {
 #[test]
 fn a_missing_need_lists_every_place_searched() {
     let kit = Kit::new();
-    let gone = kit.lib(
-        "tmp/libgone.so.7",
-        Lib {
-            soname: "libgone.so.7",
-            ..Lib::default()
-        },
-    );
     let dir = kit.path("nowhere");
-    let user = kit.lib(
-        "m/libmissing_user.so",
-        Lib {
-            soname: "libmissing_user.so",
-            needs: &[&gone],
-            runpath: &[dir.to_str().unwrap()],
-            ..Lib::default()
-        },
-    );
-    std::fs::remove_file(&gone).unwrap();
-    let real = kit.real(&[&user], None).unwrap_err();
+    let user = kit.needs_gone("m/libmissing_user.so", dir.to_str().unwrap());
+    let real = kit.both_miss(&[&user], "libgone.so.7");
     assert!(
         real.contains("libgone.so.7: cannot open shared object file"),
         "{real}"
     );
-    assert_eq!(
-        kit.simulated(&[&user], None).unwrap_err(),
-        "libgone.so.7: not found"
-    );
 
     let cache = BinaryCache::new();
     let config = host();
-    let object = Opened {
-        path: user.clone(),
-        info: cache.get(&user).unwrap().elf().unwrap().clone(),
-    };
+    let object = opened(&cache, &user);
     let lp = vec![kit.path("lp").display().to_string()];
-    let res = resolve(
-        &cache,
-        &config,
-        &Request {
-            name: "libgone.so.7",
-            object: &object,
-            chain: &[],
-            main: None,
-            library_path: &lp,
-            loaded: &[],
-        },
-    );
+    let res = resolve_need(&cache, &config, &object, "libgone.so.7", &lp);
     assert!(res.found.is_none());
     let rules: Vec<String> = res.searched.iter().map(|a| a.rule.to_string()).collect();
     let first = |prefix: &str| {
@@ -471,13 +362,7 @@ fn a_missing_need_lists_every_place_searched() {
 #[test]
 fn other_arch_candidates_are_skipped_and_non_elf_ones_stop_the_search() {
     let kit = Kit::new();
-    let good = kit.lib(
-        "good/libarch.so.1",
-        Lib {
-            soname: "libarch.so.1",
-            ..Lib::default()
-        },
-    );
+    let good = kit.plain("good/libarch.so.1", "libarch.so.1");
     let user = kit.lib(
         "u/libarch_user.so",
         Lib {
@@ -496,28 +381,14 @@ fn other_arch_candidates_are_skipped_and_non_elf_ones_stop_the_search() {
         kit.path("arm").display(),
         kit.path("good").display()
     );
-    let loaded = agree(&kit, &[&user], Some(&lp));
+    let loaded = kit.agree(&[&user], Some(&lp));
     assert!(has(&loaded, &good), "{loaded:?}");
 
     let cache = BinaryCache::new();
     let config = host();
-    let object = Opened {
-        path: user.clone(),
-        info: cache.get(&user).unwrap().elf().unwrap().clone(),
-    };
+    let object = opened(&cache, &user);
     let lp_entries = shenzi::loader::split_library_path(&lp);
-    let res = resolve(
-        &cache,
-        &config,
-        &Request {
-            name: "libarch.so.1",
-            object: &object,
-            chain: &[],
-            main: None,
-            library_path: &lp_entries,
-            loaded: &[],
-        },
-    );
+    let res = resolve_need(&cache, &config, &object, "libarch.so.1", &lp_entries);
     assert_eq!(res.found.unwrap().path, good);
     assert!(
         res.searched
@@ -536,18 +407,7 @@ fn other_arch_candidates_are_skipped_and_non_elf_ones_stop_the_search() {
     let real = kit.real(&[&user], Some(&lp)).unwrap_err();
     assert!(real.contains("libarch.so.1"), "{real}");
     let lp_entries = shenzi::loader::split_library_path(&lp);
-    let res = resolve(
-        &cache,
-        &config,
-        &Request {
-            name: "libarch.so.1",
-            object: &object,
-            chain: &[],
-            main: None,
-            library_path: &lp_entries,
-            loaded: &[],
-        },
-    );
+    let res = resolve_need(&cache, &config, &object, "libarch.so.1", &lp_entries);
     assert!(res.found.is_none());
     assert_eq!(res.unusable.unwrap().0, kit.path("text/libarch.so.1"));
 }
@@ -557,13 +417,7 @@ fn other_arch_candidates_are_skipped_and_non_elf_ones_stop_the_search() {
 #[test]
 fn dlopen_searches_with_the_callers_runpath() {
     let kit = Kit::new();
-    let served = kit.lib(
-        "served/libserved.so.1",
-        Lib {
-            soname: "libserved.so.1",
-            ..Lib::default()
-        },
-    );
+    let served = kit.plain("served/libserved.so.1", "libserved.so.1");
     let caller = kit.lib(
         "c/libcaller.so",
         Lib {
@@ -577,6 +431,10 @@ fn dlopen_searches_with_the_callers_runpath() {
     let probe = std::fs::canonicalize(&kit.probe).unwrap();
     let (mut process, _) = Process::start(&cache, &config, &probe, None, Vec::new());
     let main = process.main.unwrap();
+    // From the executable, which has no RUNPATH, the name is not found. (Asked before
+    // the caller loads it: once loaded, it would be reused by SONAME from anywhere.)
+    let events = process.dlopen(&cache, &config, main, "libserved.so.1");
+    assert!(events[0].resolution.found.is_none());
     let events = process.dlopen(&cache, &config, main, &caller.to_string_lossy());
     assert_eq!(
         events[0].resolution.found.as_ref().unwrap().rule,
@@ -587,9 +445,6 @@ fn dlopen_searches_with_the_callers_runpath() {
     let found = events[0].resolution.found.as_ref().unwrap();
     assert_eq!(found.path, served);
     assert!(matches!(&found.rule, Rule::Runpath { .. }));
-    // From the executable, which has no RUNPATH, the same name is not found.
-    let events = process.dlopen(&cache, &config, main, "libserved.so.2");
-    assert!(events[0].resolution.found.is_none());
 }
 
 /// The system half is injectable: the same object on "a target with only the policy
@@ -613,28 +468,12 @@ fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
             ..Lib::default()
         },
     );
-    let loaded = agree(&kit, &[&user], None);
+    let loaded = kit.agree(&[&user], None);
     assert!(has(&loaded, &libz), "{loaded:?}");
 
     let cache = BinaryCache::new();
-    let object = Opened {
-        path: user.clone(),
-        info: cache.get(&user).unwrap().elf().unwrap().clone(),
-    };
-    let ask = |config: &SearchConfig, name: &str| {
-        resolve(
-            &cache,
-            config,
-            &Request {
-                name,
-                object: &object,
-                chain: &[],
-                main: None,
-                library_path: &[],
-                loaded: &[],
-            },
-        )
-    };
+    let object = opened(&cache, &user);
+    let ask = |config: &SearchConfig, name: &str| resolve_need(&cache, config, &object, name, &[]);
     let host_answer = ask(&config, "libz.so.1").found.expect("the host has libz");
     assert_eq!(
         (host_answer.path, host_answer.rule),
@@ -672,23 +511,7 @@ fn a_target_with_only_policy_libraries_hides_the_rest_of_the_system() {
 #[test]
 fn a_missing_need_renders_as_a_diagnostic() {
     let kit = Kit::new();
-    let gone = kit.lib(
-        "tmp/libgone.so.7",
-        Lib {
-            soname: "libgone.so.7",
-            ..Lib::default()
-        },
-    );
-    let user = kit.lib(
-        "app/libuser.so",
-        Lib {
-            soname: "libuser.so",
-            needs: &[&gone],
-            runpath: &["$ORIGIN/../lib"],
-            ..Lib::default()
-        },
-    );
-    std::fs::remove_file(&gone).unwrap();
+    let user = kit.needs_gone("app/libuser.so", "$ORIGIN/../lib");
     let config = SearchConfig {
         ld_cache: Default::default(),
         default_dirs: vec![kit.path("sys")],
@@ -697,23 +520,9 @@ fn a_missing_need_renders_as_a_diagnostic() {
         ..host()
     };
     let cache = BinaryCache::new();
-    let object = Opened {
-        path: user.clone(),
-        info: cache.get(&user).unwrap().elf().unwrap().clone(),
-    };
+    let object = opened(&cache, &user);
     let lp = vec!["/opt/lp".to_owned()];
-    let res = resolve(
-        &cache,
-        &config,
-        &Request {
-            name: "libgone.so.7",
-            object: &object,
-            chain: &[],
-            main: None,
-            library_path: &lp,
-            loaded: &[],
-        },
-    );
+    let res = resolve_need(&cache, &config, &object, "libgone.so.7", &lp);
     let problem = shenzi::farm::NativeProblem::MissingNeed {
         object: user.clone(),
         need: "libgone.so.7".into(),
@@ -733,20 +542,8 @@ fn a_missing_need_renders_as_a_diagnostic() {
 #[test]
 fn preloaded_objects_are_loaded_first_and_reused_by_soname() {
     let kit = Kit::new();
-    let pre = kit.lib(
-        "pre/libord.so.1",
-        Lib {
-            soname: "libord.so.1",
-            ..Lib::default()
-        },
-    );
-    let own = kit.lib(
-        "own/libord.so.1",
-        Lib {
-            soname: "libord.so.1",
-            ..Lib::default()
-        },
-    );
+    let pre = kit.plain("pre/libord.so.1", "libord.so.1");
+    let own = kit.plain("own/libord.so.1", "libord.so.1");
     let user = kit.lib(
         "u/libord_user.so",
         Lib {
@@ -756,19 +553,9 @@ fn preloaded_objects_are_loaded_first_and_reused_by_soname() {
             ..Lib::default()
         },
     );
-    let out = std::process::Command::new(&kit.probe)
-        .arg(&user)
-        .env_remove("LD_LIBRARY_PATH")
-        .env("LD_PRELOAD", &pre)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut real: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("linux-vdso"))
-        .map(str::to_owned)
-        .collect();
-    real.sort();
+    let real = kit
+        .real_preloaded(&[&user], None, Some(&pre))
+        .expect("the real loader loads it");
 
     let cache = BinaryCache::new();
     let config = host();
@@ -788,13 +575,6 @@ fn preloaded_objects_are_loaded_first_and_reused_by_soname() {
         ord.resolution.found.as_ref().unwrap().rule,
         Rule::AlreadyLoaded { .. }
     ));
-    let mut simulated: Vec<String> = process
-        .objects
-        .iter()
-        .filter(|o| o.loaded.path != probe)
-        .map(|o| o.loaded.path.display().to_string())
-        .collect();
-    simulated.sort();
-    assert_eq!(simulated, real);
+    assert_eq!(kit::held(&process, &probe), real);
     assert!(has(&real, &pre) && !has(&real, &own), "{real:?}");
 }

@@ -50,6 +50,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs `verify`, which must fail with exit code 1; returns its stderr.
+fn verify_fails(root: &Path) -> String {
+    let out = verify(root);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 /// `dist/lib/real/liba.so` needs `libb.so` through `$ORIGIN/../b`: right from `lib/real`
 /// and from any folder at the same depth, wrong from deeper or shallower ones.
 #[test]
@@ -57,13 +65,7 @@ fn a_library_is_proven_from_every_folder_it_can_be_opened_from() {
     let kit = Kit::new();
     let root = kit.path("dist");
     dist_skeleton(&root);
-    let b = kit.lib(
-        "dist/lib/b/libb.so",
-        Lib {
-            soname: "libb.so",
-            ..Lib::default()
-        },
-    );
+    let b = kit.plain("dist/lib/b/libb.so", "libb.so");
     kit.lib(
         "dist/lib/real/liba.so",
         Lib {
@@ -96,9 +98,7 @@ fn a_library_is_proven_from_every_folder_it_can_be_opened_from() {
     std::fs::create_dir_all(root.join("deep/x")).unwrap();
     symlink("../../lib/real/liba.so", root.join("deep/x/liba.so")).unwrap();
     symlink("lib/real", root.join("alias")).unwrap();
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(
         err.contains(
             "`lib/real/liba.so` needs `libb.so`, which the loader finds nowhere when it is opened from\n  | `deep/x`\n"
@@ -124,20 +124,8 @@ fn needs_found_outside_the_dist_or_by_absolute_path_fail() {
     let kit = Kit::new();
     let root = kit.path("dist");
     dist_skeleton(&root);
-    let outside = kit.lib(
-        "elsewhere/libout.so",
-        Lib {
-            soname: "libout.so",
-            ..Lib::default()
-        },
-    );
-    let inside = kit.lib(
-        "dist/lib/libin.so",
-        Lib {
-            soname: "libin.so",
-            ..Lib::default()
-        },
-    );
+    let outside = kit.plain("elsewhere/libout.so", "libout.so");
+    let inside = kit.plain("dist/lib/libin.so", "libin.so");
     let elsewhere = kit.path("elsewhere");
     let libdir = root.join("lib");
     kit.lib(
@@ -149,9 +137,7 @@ fn needs_found_outside_the_dist_or_by_absolute_path_fail() {
             ..Lib::default()
         },
     );
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(err.contains("shenzi::verify::outside_dist"), "{err}");
     assert!(
         err.contains("`lib/user/libuser.so` loads `libout.so` from"),
@@ -170,18 +156,10 @@ fn a_truncated_library_is_reported() {
     let kit = Kit::new();
     let root = kit.path("dist");
     dist_skeleton(&root);
-    let lib = kit.lib(
-        "dist/lib/libcut.so",
-        Lib {
-            soname: "libcut.so",
-            ..Lib::default()
-        },
-    );
+    let lib = kit.plain("dist/lib/libcut.so", "libcut.so");
     let bytes = std::fs::read(&lib).unwrap();
     std::fs::write(&lib, &bytes[..100]).unwrap();
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(err.contains("shenzi::verify::corrupt_binary"), "{err}");
     assert!(err.contains("`lib/libcut.so`"), "{err}");
 }
@@ -214,9 +192,7 @@ fn module_entries_pth_folders_and_the_launcher_are_checked() {
     std::fs::write(root.join(".shenzi/dist.json"), record.to_string()).unwrap();
 
     // The launcher is not executable: the only problem.
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(
         err.contains("the launcher `bin/app` cannot be run: it is not executable"),
         "{err}"
@@ -233,9 +209,7 @@ fn module_entries_pth_folders_and_the_launcher_are_checked() {
 
     // The module gone: the places looked in are listed.
     std::fs::remove_file(root.join("app/tool/cli.py")).unwrap();
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(
         err.contains("the launcher starts module `tool.cli`, which is not in the dist"),
         "{err}"
@@ -250,9 +224,7 @@ fn module_entries_pth_folders_and_the_launcher_are_checked() {
     std::fs::write(root.join("extra.pth"), "nowhere\n").unwrap();
     record["pth"] = "extra.pth".into();
     std::fs::write(root.join(".shenzi/dist.json"), record.to_string()).unwrap();
-    let out = verify(&root);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = verify_fails(&root);
     assert!(err.contains("shenzi::verify::pth_outside_prefix"), "{err}");
     assert!(
         err.contains("`extra.pth` line 1 puts `nowhere` on `sys.path`, and the folder `nowhere` does not exist"),
