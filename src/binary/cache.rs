@@ -108,11 +108,6 @@ impl Binary {
                 }
             })
     }
-
-    /// The content hash as lowercase hex.
-    pub fn hash_hex(&self) -> String {
-        self.hash().iter().map(|b| format!("{b:02x}")).collect()
-    }
 }
 
 /// What is at a path, as the loader's `open` would see it.

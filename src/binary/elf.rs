@@ -102,14 +102,24 @@ const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// Reads the ELF object at `path`; `Ok(None)` when the file is not ELF at all.
 ///
-/// The file is mapped, not read: parsing touches the headers and dynamic section only,
-/// so a 30 MB library costs a few pages, not a 30 MB copy (the tracer reads every
-/// object a process mapped). Files too small to map are read.
+/// The file is opened once: its first four bytes tell whether it is ELF, and only then
+/// is it mapped, not read: parsing touches the headers and dynamic section only, so a
+/// 30 MB library costs a few pages, not a 30 MB copy (the tracer reads every object a
+/// process mapped, `verify` every file of a dist). Files too small to map are read.
 pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
-    let bytes = map_file(path).map_err(|source| BinaryError::Unreadable {
+    let unreadable = |source| BinaryError::Unreadable {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut magic = [0u8; 4];
+    match std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0) {
+        Ok(()) if magic == *ELF_MAGIC => {}
+        Ok(()) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    }
+    let bytes = map_open(file).map_err(unreadable)?;
     parse_object(&bytes).map_err(|reason| BinaryError::Corrupt {
         path: path.to_owned(),
         reason,
@@ -134,9 +144,16 @@ impl std::ops::Deref for FileBytes {
 
 /// Maps `path` read-only (reads it when smaller than a page).
 pub fn map_file(path: &Path) -> std::io::Result<FileBytes> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() < 4096 {
-        return std::fs::read(path).map(FileBytes::Read);
+    map_open(std::fs::File::open(path)?)
+}
+
+/// Maps an open file read-only (reads it when smaller than a page).
+fn map_open(mut file: std::fs::File) -> std::io::Result<FileBytes> {
+    let len = file.metadata()?.len();
+    if len < 4096 {
+        let mut bytes = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        return Ok(FileBytes::Read(bytes));
     }
     // SAFETY: the map is read-only and lives only while its user parses it. A file
     // truncated by another process while mapped could fault; shenzi maps only files it
@@ -205,4 +222,32 @@ fn parse_elf(bytes: &[u8]) -> Result<ObjectInfo, String> {
         version_needs,
         defines_py_main,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_object_opens_once_and_skips_what_is_not_elf() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, b"\x7fE").unwrap();
+        assert_eq!(read_object(&short).unwrap(), None);
+        let text = dir.path().join("big.txt");
+        std::fs::write(&text, vec![b'x'; 10_000]).unwrap();
+        assert_eq!(read_object(&text).unwrap(), None);
+        let broken = dir.path().join("broken.so");
+        std::fs::write(&broken, b"\x7fELF\x02\x01\x01").unwrap();
+        assert!(matches!(
+            read_object(&broken),
+            Err(BinaryError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            read_object(&dir.path().join("absent")),
+            Err(BinaryError::Unreadable { .. })
+        ));
+        let exe = std::env::current_exe().unwrap();
+        assert!(read_object(&exe).unwrap().is_some());
+    }
 }

@@ -14,6 +14,8 @@ use std::process::Command;
 use miette::Diagnostic;
 use thiserror::Error;
 
+use crate::trace::find_program;
+
 pub use crate::binary::edit::ElfEdits;
 
 /// Writes [`ElfEdits`] into binaries.
@@ -93,7 +95,7 @@ impl Patchelf {
     pub fn find(explicit: Option<&Path>) -> Result<Self, PatchError> {
         let program = match explicit {
             Some(p) => p.to_owned(),
-            None => which("patchelf").ok_or(PatchError::Missing)?,
+            None => find_program("patchelf".as_ref()).ok_or(PatchError::Missing)?,
         };
         let out = Command::new(&program)
             .arg("--version")
@@ -234,13 +236,6 @@ impl Patcher for Patchelf {
         }
         self.run(source, Some(dest), edits)
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -617,8 +617,7 @@ impl Previous {
     /// anything outside the old dist; without changing its access time when allowed
     /// (a file this apply may not open so is not its own anyway).
     fn open_beneath(&self, rel: &Path) -> std::io::Result<File> {
-        let path = CString::new(rel.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        let path = c_path(rel)?;
         // SAFETY: `open_how` is plain integers; all-zero is its documented default.
         let mut how: libc::open_how = unsafe { std::mem::zeroed() };
         // Non-blocking so that a FIFO put where a file was is not waited on.
@@ -729,11 +728,7 @@ fn set_mtimes(
 }
 
 fn set_mtime(path: &Path, mtime: i64) -> Result<(), ApplyError> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| ApplyError::Io {
-        action: "set the time of",
-        path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"),
-    })?;
+    let c_path = c_path(path).map_err(io("set the time of", path))?;
     let time = libc::timespec {
         tv_sec: mtime as libc::time_t,
         tv_nsec: 0,
@@ -756,11 +751,17 @@ fn set_mtime(path: &Path, mtime: i64) -> Result<(), ApplyError> {
     }
 }
 
+/// `path` for a libc call; a path with a NUL byte (none from the OS has one) is
+/// `InvalidInput`.
+fn c_path(path: &Path) -> std::io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+}
+
 /// Swaps the new dist with the previous one in one step.
 fn exchange(new: &Path, target: &Path) -> Result<(), ApplyError> {
-    let c =
-        |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("paths from the OS have no NUL");
-    let (a, b) = (c(new), c(target));
+    let a = c_path(new).map_err(io("replace", target))?;
+    let b = c_path(target).map_err(io("replace", target))?;
     // SAFETY: two valid NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
     let rc = unsafe {
         libc::renameat2(

@@ -63,8 +63,9 @@ pub fn prepare_command(
     })
 }
 
-/// A name with a `/` is a path; otherwise the first executable file of that name on `PATH`.
-fn find_program(name: &OsStr) -> Option<PathBuf> {
+/// A name with a `/` is a path; otherwise the first executable file of that name on `PATH`
+/// (the one search of `PATH` in shenzi: the traced command, `patchelf`).
+pub fn find_program(name: &OsStr) -> Option<PathBuf> {
     let is_executable = |p: &Path| {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -26,7 +26,7 @@ use std::process::ExitStatus;
 use miette::Diagnostic;
 use thiserror::Error;
 
-pub use command::{CommandKind, PreparedCommand, prepare_command};
+pub use command::{CommandKind, PreparedCommand, find_program, prepare_command};
 
 use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};
 use record::ProcessRecord;

@@ -11,7 +11,6 @@
 //! launcher exist.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -134,13 +133,14 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
     let mut problems = Vec::new();
     let walked = walk(&root, &mut problems);
 
-    // Only files that start like ELF are parsed, through a map of their headers: verify
-    // needs no content hashes, so the dist's 100+ MB of libraries are not read whole.
+    // Each file is opened once; only those that start like ELF are parsed, through a
+    // map of their headers: verify needs no content hashes, so the dist's 100+ MB of
+    // libraries are not read whole.
     let elves: Vec<(PathBuf, Result<Option<ObjectInfo>, BinaryError>)> = walked
         .files
         .par_iter()
-        .filter(|p| starts_like_elf(p))
         .map(|p| (p.clone(), read_object(p)))
+        .filter(|(_, read)| !matches!(read, Ok(None)))
         .collect();
     let mut objects: BTreeMap<PathBuf, std::sync::Arc<ObjectInfo>> = BTreeMap::new();
     for (path, read) in elves {
@@ -368,14 +368,6 @@ fn walk(root: &Path, problems: &mut Vec<VerifyProblem>) -> Walked {
         }
     }
     out
-}
-
-fn starts_like_elf(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"\x7fELF"
 }
 
 fn parent(path: &Path) -> &Path {
