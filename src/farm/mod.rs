@@ -388,7 +388,7 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         }
         let known = cache
             .get(&object.path)
-            .and_then(|bin| b.farm.by_hash.get(&bin.hash()).copied());
+            .and_then(|bin| b.farm.node_by_hash(&bin.hash()));
         if known.is_none() {
             dlopen(
                 &mut b,
@@ -452,7 +452,7 @@ impl Builder<'_> {
     /// The node of the file at `path` with these bytes, made on first sight.
     fn node_for(&mut self, path: &Path, binary: &Binary, info: &Arc<ObjectInfo>) -> NodeIndex {
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        if let Some(&i) = self.farm.by_hash.get(&binary.hash()) {
+        if let Some(i) = self.farm.node_by_hash(&binary.hash()) {
             let node = &mut self.farm.graph[i];
             node.aliases.insert(path.to_owned());
             node.aliases.insert(real);

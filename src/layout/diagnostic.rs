@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{LabeledSpan, NamedSource, Severity};
 
 use super::span::Span;
 use super::vars::{Kind, Var};
@@ -800,30 +800,4 @@ impl fmt::Display for LayoutReport {
     }
 }
 
-impl std::error::Error for LayoutReport {}
-
-impl miette::Diagnostic for LayoutReport {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("shenzi::layout::check"))
-    }
-
-    fn severity(&self) -> Option<Severity> {
-        Some(if self.errors() > 0 {
-            Severity::Error
-        } else {
-            Severity::Warning
-        })
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
-    }
-
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        Some(Box::new(
-            self.diagnostics
-                .iter()
-                .map(|d| d as &dyn miette::Diagnostic),
-        ))
-    }
-}
+super::report::report_diagnostic!(LayoutReport, "shenzi::layout::check");

@@ -27,6 +27,7 @@ mod format;
 pub mod lexer;
 mod model;
 mod parser;
+pub(crate) mod report;
 mod span;
 mod suggest;
 pub mod syntax;
@@ -75,6 +76,11 @@ impl Source {
             name: name.into(),
             text: text.into(),
         }
+    }
+
+    /// The text under its name, as the reports over it show it.
+    pub fn named(&self) -> NamedSource<String> {
+        NamedSource::new(self.name.clone(), self.text.clone())
     }
 }
 
@@ -173,7 +179,7 @@ fn finish(source: &Source, layout: Option<Layout>, mut diagnostics: Vec<Diagnost
     Checked {
         layout,
         report: LayoutReport {
-            src: NamedSource::new(source.name.clone(), source.text.clone()),
+            src: source.named(),
             diagnostics,
         },
     }
@@ -184,7 +190,7 @@ pub fn format(source: &Source) -> Result<String, LayoutReport> {
     let (ast, diagnostics) = parse(&source.text);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(LayoutReport {
-            src: NamedSource::new(source.name.clone(), source.text.clone()),
+            src: source.named(),
             diagnostics,
         });
     }

@@ -284,14 +284,6 @@ impl Globs {
             })
             .collect();
     }
-
-    /// The first pattern matching `subject`.
-    pub fn first_match(&self, subject: &str) -> Option<&Spanned<String>> {
-        self.matchers
-            .iter()
-            .position(|m| m.is_match(subject))
-            .map(|i| &self.patterns[i])
-    }
 }
 
 /// Two units writing one destination with different content is always an error.

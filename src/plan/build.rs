@@ -38,8 +38,8 @@ use crate::execute::ElfEdits;
 use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{
-    Action, ConflictPolicy, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select, Source,
-    Unclaimed, UnitId, Var,
+    Action, ConflictPolicy, Farm, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select,
+    Source, Template, Unclaimed, UnitId, Var,
 };
 use crate::loader::SearchConfig;
 use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SysPathKind};
@@ -260,8 +260,9 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
-    /// The `sys.path` folder `file` was imported from (the longest that holds it).
-    fn import_root(&self, file: &Path) -> Option<PathBuf> {
+    /// `file` below the `sys.path` folder it was imported from (the longest that holds
+    /// it), or its file name when no folder holds it.
+    fn import_rel(&self, file: &Path) -> String {
         self.input
             .manifest
             .python
@@ -270,7 +271,8 @@ impl<'a> Planner<'a> {
             .map(|e| &e.path)
             .filter(|p| file.starts_with(p))
             .max_by_key(|p| p.as_os_str().len())
-            .cloned()
+            .and_then(|root| file.strip_prefix(root).ok())
+            .map_or_else(|| file_name(file), |r| r.to_string_lossy().into_owned())
     }
 
     fn push(
@@ -306,6 +308,18 @@ impl<'a> Planner<'a> {
         );
     }
 
+    /// [`Planner::push`] of one file, selected by and with only its file name.
+    fn push_named(&mut self, unit: UnitId, path: &Path) {
+        let file = file_name(path);
+        self.push(
+            unit,
+            &file.clone(),
+            path.to_path_buf(),
+            vars([(Var::File, file)]),
+            None,
+        );
+    }
+
     /// [`Planner::push`] of a file whose mode and size are known already.
     fn push_item(
         &mut self,
@@ -338,16 +352,7 @@ impl<'a> Planner<'a> {
             let id = UnitId(index);
             for kind in unit.kinds.iter().map(|k| k.value) {
                 match kind {
-                    Kind::Interpreter => {
-                        let file = file_name(&python.realpath);
-                        self.push(
-                            id,
-                            &file.clone(),
-                            python.realpath.clone(),
-                            vars([(Var::File, file)]),
-                            None,
-                        );
-                    }
+                    Kind::Interpreter => self.push_named(id, &python.realpath),
                     Kind::Stdlib => {
                         // Site folders are other units' business, including the base
                         // interpreter's own when a venv hides it from the manifest.
@@ -402,14 +407,7 @@ impl<'a> Planner<'a> {
                             .filter(|(_, f)| !inside_stdlib(f))
                             .collect();
                         for (name, file) in modules {
-                            let rel = self
-                                .import_root(&file)
-                                .and_then(|root| {
-                                    file.strip_prefix(root)
-                                        .ok()
-                                        .map(|r| r.to_string_lossy().into_owned())
-                                })
-                                .unwrap_or_else(|| file_name(&file));
+                            let rel = self.import_rel(&file);
                             let v = vars([
                                 (Var::Path, rel.clone()),
                                 (Var::File, file_name(&file)),
@@ -423,9 +421,7 @@ impl<'a> Planner<'a> {
                             manifest.entry.kind,
                             EntryKind::Script | EntryKind::ConsoleScript
                         ) {
-                            let path = PathBuf::from(&manifest.entry.target);
-                            let file = file_name(&path);
-                            self.push(id, &file.clone(), path, vars([(Var::File, file)]), None);
+                            self.push_named(id, Path::new(&manifest.entry.target));
                         }
                     }
                     Kind::AppModules => {
@@ -443,27 +439,12 @@ impl<'a> Planner<'a> {
                     }
                     Kind::Scripts => {
                         for script in &manifest.scripts {
-                            let file = file_name(&script.path);
-                            self.push(
-                                id,
-                                &file.clone(),
-                                script.path.clone(),
-                                vars([(Var::File, file)]),
-                                None,
-                            );
+                            self.push_named(id, &script.path);
                         }
                     }
                     Kind::Data => {
                         for data in &manifest.data_files {
-                            let rel = self
-                                .import_root(&data.path)
-                                .and_then(|root| {
-                                    data.path
-                                        .strip_prefix(root)
-                                        .ok()
-                                        .map(|r| r.to_string_lossy().into_owned())
-                                })
-                                .unwrap_or_else(|| file_name(&data.path));
+                            let rel = self.import_rel(&data.path);
                             let v = vars([
                                 (Var::Path, rel.clone()),
                                 (Var::File, file_name(&data.path)),
@@ -690,7 +671,7 @@ impl<'a> Planner<'a> {
             }
             if template.uses(Var::Hash) && !item.vars.contains_key(&Var::Hash) {
                 if let Some(binary) = cache.get(&item.source) {
-                    item.vars.insert(Var::Hash, hex(&binary.hash()));
+                    item.vars.insert(Var::Hash, binary.hash_hex());
                 }
             }
             match template.render(&item.vars) {
@@ -707,30 +688,31 @@ impl<'a> Planner<'a> {
 
     /// The farm reals path of a library item, rendered.
     fn real_in_farm(&self, item: &Item, farm: FarmId) -> Option<String> {
-        let farm = self.input.layout.farm(farm);
-        let mut v = item.vars.clone();
-        if !v.contains_key(&Var::Hash) && farm.reals.uses(Var::Hash) {
-            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash()));
-        }
-        if !v.contains_key(&Var::Name) {
-            v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
-        }
-        farm.reals
-            .render(&v)
-            .ok()
-            .map(|r| under(&farm.root.value, &r))
+        self.farm_path(item, farm, |f| &f.reals)
     }
 
     fn link_folder(&self, item: &Item, farm: FarmId) -> Option<String> {
+        self.farm_path(item, farm, |f| &f.links)
+    }
+
+    /// One of a farm's path templates rendered for a library item, below the farm's root;
+    /// `{name}` falls back to the file name.
+    fn farm_path(
+        &self,
+        item: &Item,
+        farm: FarmId,
+        template: fn(&Farm) -> &Template,
+    ) -> Option<String> {
         let farm = self.input.layout.farm(farm);
+        let template = template(farm);
         let mut v = item.vars.clone();
+        if !v.contains_key(&Var::Hash) && template.uses(Var::Hash) {
+            v.insert(Var::Hash, self.input.cache.get(&item.source)?.hash_hex());
+        }
         if !v.contains_key(&Var::Name) {
             v.insert(Var::Name, v.get(&Var::File).cloned().unwrap_or_default());
         }
-        if !v.contains_key(&Var::Hash) && farm.links.uses(Var::Hash) {
-            v.insert(Var::Hash, hex(&self.input.cache.get(&item.source)?.hash()));
-        }
-        farm.links
+        template
             .render(&v)
             .ok()
             .map(|r| under(&farm.root.value, &r))
@@ -1470,11 +1452,7 @@ impl<'a> Planner<'a> {
             .into_iter()
             .map(|(k, (f, b))| (k, f, b))
             .collect();
-        by_package.sort_by_key(|(name, _, bytes)| (std::cmp::Reverse(*bytes), name.clone()));
-        let src = miette::NamedSource::new(
-            self.input.source.name.clone(),
-            self.input.source.text.clone(),
-        );
+        by_package.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         let mut problems = self.problems;
         problems.sort_by_key(|p| (!p.is_error(), p.code()));
         Planned {
@@ -1483,7 +1461,7 @@ impl<'a> Planner<'a> {
                 record,
             },
             report: PlanReport {
-                src,
+                src: self.input.source.named(),
                 diagnostics: problems
                     .into_iter()
                     .map(|problem| PlanDiagnostic { problem })

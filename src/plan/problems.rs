@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use miette::{LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{LabeledSpan, NamedSource, Severity};
 
 use crate::farm::NativeProblem;
 use crate::layout::Span;
@@ -265,30 +265,4 @@ impl fmt::Display for PlanReport {
     }
 }
 
-impl std::error::Error for PlanReport {}
-
-impl miette::Diagnostic for PlanReport {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("shenzi::plan::check"))
-    }
-
-    fn severity(&self) -> Option<Severity> {
-        Some(if self.errors() > 0 {
-            Severity::Error
-        } else {
-            Severity::Warning
-        })
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
-    }
-
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        Some(Box::new(
-            self.diagnostics
-                .iter()
-                .map(|d| d as &dyn miette::Diagnostic),
-        ))
-    }
-}
+crate::layout::report::report_diagnostic!(PlanReport, "shenzi::plan::check");

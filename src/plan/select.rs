@@ -123,25 +123,26 @@ pub fn walk_tops(
     let mut errors = Vec::new();
     for top in tops {
         let path = folder.join(top);
-        if path.is_dir() {
+        // One `stat` decides: a top the folder does not have is another folder's.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
             let (files, errs) = walk(&path, &[]);
             errors.extend(errs);
             found.extend(files.into_iter().map(|f| Found {
                 rel: format!("{top}/{}", f.rel),
                 ..f
             }));
-        } else if path.is_file() {
+        } else if meta.is_file() {
             use std::os::unix::fs::PermissionsExt;
-            match std::fs::metadata(&path) {
-                Ok(meta) => found.push(Found {
-                    rel: top.clone(),
-                    path,
-                    link: None,
-                    mode: meta.permissions().mode(),
-                    size: meta.len(),
-                }),
-                Err(err) => errors.push((path, err)),
-            }
+            found.push(Found {
+                rel: top.clone(),
+                path,
+                link: None,
+                mode: meta.permissions().mode(),
+                size: meta.len(),
+            });
         }
     }
     found.sort();

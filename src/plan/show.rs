@@ -159,6 +159,16 @@ struct JsonProblem {
     message: String,
 }
 
+fn totals(rows: &[(String, u64, u64)]) -> Vec<JsonTotal<'_>> {
+    rows.iter()
+        .map(|(name, files, bytes)| JsonTotal {
+            name,
+            files: *files,
+            bytes: *bytes,
+        })
+        .collect()
+}
+
 /// The plan as stable JSON (`docs/plan.md`).
 pub fn json(planned: &Planned) -> String {
     let entries: Vec<JsonEntry<'_>> = planned
@@ -215,24 +225,8 @@ pub fn json(planned: &Planned) -> String {
             .count(),
         bytes: planned.plan.entries.iter().map(entry_size).sum(),
         entries,
-        units: planned
-            .by_unit
-            .iter()
-            .map(|(name, files, bytes)| JsonTotal {
-                name,
-                files: *files,
-                bytes: *bytes,
-            })
-            .collect(),
-        packages: planned
-            .by_package
-            .iter()
-            .map(|(name, files, bytes)| JsonTotal {
-                name,
-                files: *files,
-                bytes: *bytes,
-            })
-            .collect(),
+        units: totals(&planned.by_unit),
+        packages: totals(&planned.by_package),
         glibc_floor: planned.floor.glibc.as_ref().map(|f| f.name.clone()),
         problems: planned
             .report
