@@ -41,6 +41,11 @@ impl FileId {
 /// The blake3 hash of a file's bytes: its content identity.
 pub type ContentHash = [u8; 32];
 
+/// A content hash as lowercase hex.
+pub fn hex(hash: &ContentHash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What a file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contents {
@@ -107,6 +112,11 @@ impl Binary {
                     *hasher.finalize().as_bytes()
                 }
             })
+    }
+
+    /// The content hash as lowercase hex (the layout's `{hash}`).
+    pub fn hash_hex(&self) -> String {
+        hex(&self.hash())
     }
 }
 

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{Found, app_roots, imported_tops, select_imported, walk, walk_tops};
 use super::{Content, DistRecord, Plan, PlannedEntry};
+use crate::binary::cache::hex;
 use crate::binary::{BinaryCache, Probe};
 use crate::execute::ElfEdits;
 use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
@@ -1569,10 +1570,6 @@ fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {
 
 fn path_vars(f: &Found) -> BTreeMap<Var, String> {
     vars([(Var::Path, f.rel.clone()), (Var::File, file_name(&f.path))])
-}
-
-fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The entries being planned, by destination, with conflicts detected as they come.
