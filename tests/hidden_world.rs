@@ -11,9 +11,10 @@ use std::ffi::OsString;
 use std::os::unix::fs::symlink;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::hidden::*;
+use support::{describe, text};
 
 fn world() -> HiddenWorld {
     HiddenWorld::new(HiddenSpec::new().hide(support::repo_root().join(".cache")))
@@ -22,19 +23,6 @@ fn world() -> HiddenWorld {
 
 fn argv(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 /// Compiles `source` with gcc into `out`, with extra linker `args`.
@@ -53,6 +41,17 @@ fn cc(source: &str, out: &Path, args: &[&str]) {
         "gcc {out:?}: {}",
         text(&status.stderr)
     );
+}
+
+/// A glibc-only program in `dir` that prints `hello` and exits with `status`.
+fn hello(dir: &Path, status: i32) -> PathBuf {
+    let hello = dir.join("hello");
+    cc(
+        &format!("#include <stdio.h>\nint main(void) {{ puts(\"hello\"); return {status}; }}\n"),
+        &hello,
+        &[],
+    );
+    hello
 }
 
 /// C that copies this process's maps/environ/cmdline into $HIDDEN_WORLD_DUMP_DIR, the same
@@ -329,12 +328,7 @@ fn glibc_only_programs_and_an_origin_dist_run_inside_and_the_maps_check_can_fail
     let world = world();
     let tmp = tempfile::tempdir().unwrap();
 
-    let hello = tmp.path().join("hello");
-    cc(
-        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 3; }\n",
-        &hello,
-        &[],
-    );
+    let hello = hello(tmp.path(), 3);
     let out = world.run(&[hello.into()], tmp.path(), &[], b"").unwrap();
     assert_eq!(
         (out.status.code(), text(&out.stdout).as_str()),
@@ -618,12 +612,7 @@ fn strict_mode_leaves_only_sh_among_the_system_programs() {
     assert_eq!(text(&out.stdout), "via /bin/sh\n", "{}", describe(&out));
 
     let tmp = tempfile::tempdir().unwrap();
-    let hello = tmp.path().join("hello");
-    cc(
-        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
-        &hello,
-        &[],
-    );
+    let hello = hello(tmp.path(), 0);
     let out = strict.run(&[hello.into()], tmp.path(), &[], b"").unwrap();
     assert_eq!(text(&out.stdout), "hello\n", "{}", describe(&out));
 }

@@ -4,25 +4,21 @@ mod support;
 
 use shenzi::manifest::read_manifest;
 use shenzi::plan::select::{imported_tops, select_imported, walk};
+use support::{output_ok, trace_command};
 
 #[test]
 fn select_imported_keeps_imported_packages_and_their_metadata_only() {
     let venv = support::wheel_venv();
     let dir = tempfile::tempdir().unwrap();
     let manifest_path = dir.path().join("m.json");
-    let out = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest_path)
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .args(["-c", "import numpy, PIL.Image"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_ok(&mut trace_command(
+        &manifest_path,
+        [
+            venv.join("bin/python").as_os_str(),
+            "-c".as_ref(),
+            "import numpy, PIL.Image".as_ref(),
+        ],
+    ));
     let manifest = read_manifest(&manifest_path).unwrap();
     let site = manifest
         .python
@@ -109,19 +105,12 @@ fn a_venv_inside_the_app_folder_is_not_app_code() {
     .unwrap();
     std::fs::write(project.path().join("mymod.py"), "X = 42\n").unwrap();
     let manifest_path = project.path().join("m.json");
-    let out = support::shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest_path)
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .arg("app.py")
-        .current_dir(project.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        trace_command(
+            &manifest_path,
+            [venv.join("bin/python").as_os_str(), "app.py".as_ref()],
+        )
+        .current_dir(project.path()),
     );
     let manifest = read_manifest(&manifest_path).unwrap();
     let roots = shenzi::plan::select::app_roots(&manifest);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{interpreters, python311, repo_root, shenzi};
+use support::{interpreters, output_ok, python311, repo_root, shenzi, trace_command};
 
 /// Runs shenzi in `dir` with plain (non-terminal) diagnostics.
 fn shenzi_in(dir: &Path, args: &[&str]) -> Output {
@@ -23,6 +23,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Exit 1, with `needle` in stderr.
+fn assert_fails_with(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
+}
+
 /// A script that leaves `ran` in the working folder, to prove whether the app ran.
 fn marker_app(dir: &Path) -> String {
     std::fs::write(dir.join("app.py"), "open('ran', 'w').close()\n").unwrap();
@@ -33,12 +39,7 @@ fn marker_app(dir: &Path) -> String {
 fn a_command_that_does_not_exist_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = shenzi_in(dir.path(), &["trace", "--", "no-such-program-shenzi"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("command `no-such-program-shenzi` not found"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "command `no-such-program-shenzi` not found");
     assert!(!dir.path().join("shenzi.json").exists());
 }
 
@@ -46,13 +47,8 @@ fn a_command_that_does_not_exist_is_a_clear_error() {
 fn a_native_program_that_is_not_python_is_refused_before_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = shenzi_in(dir.path(), &["trace", "--", "/bin/ls", "-la"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_fails_with(&out, "`/bin/ls` is not a Python program");
     assert!(out.stdout.is_empty(), "`ls` must not run");
-    assert!(
-        stderr(&out).contains("`/bin/ls` is not a Python program"),
-        "{}",
-        stderr(&out)
-    );
     assert!(stderr(&out).contains("shenzi::trace::not_python"));
 }
 
@@ -63,12 +59,7 @@ fn a_script_that_never_starts_python_is_reported_and_writes_nothing() {
     std::fs::write(&script, "#!/bin/sh\necho from the shell\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = shenzi_in(dir.path(), &["trace", "--", "./wrapper.sh"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no Python process was traced"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "no Python process was traced");
     assert!(!dir.path().join("shenzi.json").exists());
 }
 
@@ -80,12 +71,7 @@ fn an_unwritable_output_fails_before_the_app_runs() {
     let python = python.to_str().unwrap();
     for output in ["missing-folder/m.json", "."] {
         let out = shenzi_in(dir.path(), &["trace", "-o", output, "--", python, &app]);
-        assert_eq!(out.status.code(), Some(1), "{output}");
-        assert!(
-            stderr(&out).contains("cannot write the manifest"),
-            "{}",
-            stderr(&out)
-        );
+        assert_fails_with(&out, "cannot write the manifest");
         assert!(!dir.path().join("ran").exists(), "{output}: the app ran");
     }
 }
@@ -274,12 +260,7 @@ fn runs_of_different_interpreters_do_not_merge() {
             "pass",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("shenzi::manifest::different_interpreter"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "shenzi::manifest::different_interpreter");
     assert_eq!(std::fs::read(dir.path().join("m.json")).unwrap(), before);
 }
 
@@ -291,17 +272,9 @@ fn the_same_run_gives_the_same_bytes() {
     let mut manifests = Vec::new();
     for name in ["one.json", "two.json"] {
         let path = out.path().join(name);
-        let status = shenzi()
-            .arg("trace")
-            .arg("-o")
-            .arg(&path)
-            .arg("--")
-            .arg(&python)
-            .arg("app.py")
-            .current_dir(&app_dir)
-            .output()
-            .unwrap();
-        assert!(status.status.success());
+        output_ok(
+            trace_command(&path, [python.as_os_str(), "app.py".as_ref()]).current_dir(&app_dir),
+        );
         manifests.push(std::fs::read(&path).unwrap());
     }
     assert_eq!(manifests[0], manifests[1]);

@@ -8,7 +8,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::{python311, repo_root, shenzi};
+use support::{python311, repo_root, trace_command};
 
 /// One app run: script and arguments, stdin, and extra `PYTHONPATH`.
 struct Case {
@@ -117,15 +117,8 @@ fn traced_runs_are_identical_to_untraced_runs() {
         std::fs::create_dir(&tmp).unwrap();
         let manifest = scratch.path().join("m.json");
         let before = files_below(&apps());
-        let mut traced_cmd = shenzi();
-        traced_cmd
-            .args(["trace", "-o"])
-            .arg(&manifest)
-            .arg("--")
-            .arg(&python)
-            .arg(case.script)
-            .args(case.args)
-            .env("TMPDIR", &tmp);
+        let mut traced_cmd = trace_command(&manifest, [python.as_os_str(), case.script.as_ref()]);
+        traced_cmd.args(case.args).env("TMPDIR", &tmp);
         let traced = run(traced_cmd, case);
 
         assert_eq!(
@@ -194,17 +187,12 @@ fn traced_runs_are_identical_to_untraced_runs() {
 #[test]
 fn the_app_s_own_sitecustomize_runs_once_and_is_the_module_it_imports() {
     let case = &CASES[4];
+    let dir = tempfile::tempdir().unwrap();
     let out = run(
-        {
-            let dir = tempfile::tempdir().unwrap().keep();
-            let mut c = shenzi();
-            c.args(["trace", "-o"])
-                .arg(dir.join("m.json"))
-                .arg("--")
-                .arg(python311())
-                .arg(case.script);
-            c
-        },
+        trace_command(
+            &dir.path().join("m.json"),
+            [python311().as_os_str(), case.script.as_ref()],
+        ),
         case,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -250,14 +238,8 @@ fn interrupted_app_still_gets_its_manifest() {
     let mut plain = Command::new(&python);
     plain.arg("sigint.py");
     let (untraced, untraced_status) = interrupt(plain);
-    let mut traced = shenzi();
-    traced
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(&python)
-        .arg("sigint.py");
-    let (traced, traced_status) = interrupt(traced);
+    let (traced, traced_status) =
+        interrupt(trace_command(&manifest, [&*python, "sigint.py".as_ref()]));
 
     assert_eq!(untraced_status, 130);
     assert_eq!(traced_status, 130);

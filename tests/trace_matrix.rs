@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{Interpreter, interpreters, repo_root, shenzi};
+use support::{Interpreter, interpreters, repo_root, trace_command};
 
 fn run_untraced(python: &Path, app_dir: &Path) -> Output {
     std::process::Command::new(python)
@@ -22,13 +22,7 @@ fn trace_example(interp: &Interpreter) -> (Output, Value) {
     let app_dir = repo_root().join("examples/stdlib_app");
     let out_dir = tempfile::tempdir().unwrap();
     let manifest = out_dir.path().join("shenzi.json");
-    let output = shenzi()
-        .arg("trace")
-        .arg("-o")
-        .arg(&manifest)
-        .arg("--")
-        .arg(&interp.path)
-        .arg("app.py")
+    let output = trace_command(&manifest, [&*interp.path, "app.py".as_ref()])
         .args(["first", "second arg"])
         .current_dir(&app_dir)
         .output()

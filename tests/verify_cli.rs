@@ -27,16 +27,7 @@ fn fresh_dist() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn apply(manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
-    shenzi()
-        .arg("apply")
-        .arg("default")
-        .arg(manifest)
-        .arg("-o")
-        .arg(dist)
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    support::apply("default", manifest, dist, extra)
 }
 
 fn stderr(out: &Output) -> String {

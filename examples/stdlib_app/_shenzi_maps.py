@@ -9,6 +9,7 @@ signal (pool workers) calls `hidden_world_dump` itself. At exit it also records 
 maps of live children that run none of the app's code (multiprocessing's resource
 tracker), tag `child`. `SH_DUMP` appended to a `sh -c` script dumps that shell's maps.
 The body of `hidden_world_dump` is tests/support/hidden.rs's PY_DUMP_SNIPPET, verbatim.
+examples/wheels_app/_shenzi_maps.py is a symlink to this file: one hook for both apps.
 """
 
 def hidden_world_dump(tag="exit"):

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{python311, repo_root, shenzi};
+use super::{output_ok, python311, repo_root, trace_command};
 
 /// A traced copy of `examples/stdlib_app`.
 pub struct TracedExample {
@@ -21,19 +21,8 @@ pub fn traced_example() -> TracedExample {
     let app = scratch.path().join("app src");
     copy_tree(&repo_root().join("examples/stdlib_app"), &app);
     let manifest = scratch.path().join("shenzi.json");
-    let out = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(python311())
-        .arg("app.py")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        trace_command(&manifest, [python311().as_os_str(), "app.py".as_ref()]).current_dir(&app),
     );
     TracedExample {
         scratch,

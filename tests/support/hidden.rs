@@ -409,11 +409,6 @@ impl HiddenWorld {
         })
     }
 
-    /// A world with the defaults of [`HiddenSpec::new`] plus `extra` hidden paths.
-    pub fn with_hidden<P: Into<PathBuf>>(extra: impl IntoIterator<Item = P>) -> io::Result<Self> {
-        Self::new(HiddenSpec::new().hide_all(extra))
-    }
-
     /// The policy globs this world keeps (for [`assert_maps_within`]).
     pub fn policy_names(&self) -> &[String] {
         &self.policy
@@ -422,21 +417,6 @@ impl HiddenWorld {
     /// SONAMEs of the libraries actually present in the world's library folders.
     pub fn staged_libs(&self) -> &[String] {
         &self.staged
-    }
-
-    /// Library folders replaced by the policy folder (real paths).
-    pub fn replaced_dirs(&self) -> &[PathBuf] {
-        &self.replaced_dirs
-    }
-
-    /// With [`HiddenSpec::only_sh`]: the program folder replaced by one holding only `sh`.
-    pub fn bin_dir(&self) -> Option<&Path> {
-        self.bin_dir.as_deref()
-    }
-
-    /// Folders covered by an empty tmpfs (real paths, outermost only).
-    pub fn hidden_dirs(&self) -> &[PathBuf] {
-        &self.hidden_dirs
     }
 
     /// Files covered by an empty file (the loader cache, loose libraries, extras).

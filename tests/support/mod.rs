@@ -6,8 +6,9 @@ pub mod hidden;
 
 pub mod example;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The shenzi binary cargo built for this test run.
 pub fn shenzi() -> Command {
@@ -117,4 +118,54 @@ pub fn wheel_venv() -> PathBuf {
         venv.display()
     );
     venv
+}
+
+/// Output bytes as text, for messages and comparisons.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A finished command's status, stdout and stderr, for failure messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "{:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// `shenzi trace -o MANIFEST -- COMMAND...`, to be given a working folder or env and run.
+pub fn trace_command<I, S>(manifest: &Path, command: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = shenzi();
+    cmd.args(["trace", "-o"])
+        .arg(manifest)
+        .arg("--")
+        .args(command);
+    cmd
+}
+
+/// Runs `cmd` and asserts it exits 0 (its stderr is the message).
+pub fn output_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
+/// `shenzi apply LAYOUT MANIFEST -o DIST EXTRA...` with plain (non-terminal) diagnostics.
+pub fn apply(layout: &str, manifest: &Path, dist: &Path, extra: &[&str]) -> Output {
+    shenzi()
+        .arg("apply")
+        .arg(layout)
+        .arg(manifest)
+        .arg("-o")
+        .arg(dist)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
