@@ -383,6 +383,38 @@ fn build_traces_and_applies_in_one_step() {
 /// numpy (with its bundled OpenBLAS and libgfortran, found by DT_RPATH), pillow, lxml and
 /// cryptography from PyPI wheels: every shipped layout makes a dist that gives the same
 /// output from another folder.
+/// A venv reached through a symlinked folder (`/home` on another disk, say): the site
+/// dir is walked under the symlink, the loader mapped numpy's bundled libraries under
+/// their real path. Both are the same files, and every layout must treat them so (they
+/// were shipped unpatched, and `flat` failed verify).
+#[test]
+fn a_venv_reached_through_a_symlink_packages_like_the_venv_itself() {
+    let venv = support::wheel_venv();
+    let scratch = tempfile::tempdir().unwrap();
+    let linked = scratch.path().join("linked");
+    std::os::unix::fs::symlink(venv.parent().unwrap(), &linked).unwrap();
+    let app = scratch.path().join("invert.py");
+    std::fs::write(
+        &app,
+        "import numpy\nprint(numpy.linalg.inv(numpy.eye(2)).sum())\n",
+    )
+    .unwrap();
+    let python = linked.join(venv.file_name().unwrap()).join("bin/python");
+    let manifest = scratch.path().join("m.json");
+    output_ok(&mut trace_command(&manifest, [&python, &app]));
+    for layout in LAYOUTS {
+        let dist = scratch.path().join(layout);
+        let out = apply(layout, &manifest, &dist, &[]);
+        assert!(
+            out.status.success(),
+            "{layout}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = output_ok(&mut Command::new(dist.join("bin/invert")));
+        assert_eq!(String::from_utf8_lossy(&got.stdout), "2.0\n", "{layout}");
+    }
+}
+
 #[test]
 fn wheels_from_pypi_with_every_layout() {
     let venv = support::wheel_venv();

@@ -77,6 +77,8 @@ struct Item {
     vars: BTreeMap<Var, String>,
     mode: u32,
     size: u64,
+    /// `(st_dev, st_ino)`, from the same `stat` as mode and size.
+    id: (u64, u64),
     /// The top-level package of a site dir file, for the summary.
     package: Option<String>,
     /// Where it goes; `None` for `move` (farm only) and `skip`.
@@ -299,13 +301,17 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         self.push_item(
             unit,
             source,
             vars,
             package,
-            (meta.permissions().mode(), meta.len()),
+            (
+                meta.permissions().mode(),
+                meta.len(),
+                (meta.dev(), meta.ino()),
+            ),
         );
     }
 
@@ -321,14 +327,14 @@ impl<'a> Planner<'a> {
         );
     }
 
-    /// [`Planner::push`] of a file whose mode and size are known already.
+    /// [`Planner::push`] of a file whose mode, size and identity are known already.
     fn push_item(
         &mut self,
         unit: UnitId,
         source: PathBuf,
         mut vars: BTreeMap<Var, String>,
         package: Option<String>,
-        (mode, size): (u32, u64),
+        (mode, size, id): (u32, u64, (u64, u64)),
     ) {
         vars.extend(self.common.iter().map(|(k, v)| (*k, v.clone())));
         self.items.push(Item {
@@ -337,6 +343,7 @@ impl<'a> Planner<'a> {
             vars,
             mode,
             size,
+            id,
             package,
             dest: None,
             node: None,
@@ -562,22 +569,28 @@ impl<'a> Planner<'a> {
         const S_IFMT: u32 = 0o170_000;
         const S_IFREG: u32 = 0o100_000;
         if f.mode & S_IFMT == S_IFREG && self.input.layout.unit(unit).selects(&f.rel) {
-            self.push_item(unit, f.path.clone(), vars, package, (f.mode, f.size));
+            self.push_item(unit, f.path.clone(), vars, package, (f.mode, f.size, f.id));
         }
     }
 
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
     /// take the bundled nodes no file of another unit already ships.
     fn take_libraries(&mut self, graph: &FarmGraph) {
-        // Attach graph nodes to the files already taken, by the paths the graph saw each
-        // binary at: no file is opened or hashed again here.
-        let by_path: std::collections::HashMap<&Path, NodeIndex> = graph
+        // Attach graph nodes to the files already taken, by file identity: the graph saw
+        // each binary at the path the loader mapped, a site dir reached through a symlink
+        // lists it under another. The graph's files are in the cache already; no file is
+        // opened or hashed again here.
+        let by_id: std::collections::HashMap<(u64, u64), NodeIndex> = graph
             .graph
             .node_indices()
-            .flat_map(|i| graph.graph[i].aliases.iter().map(move |p| (p.as_path(), i)))
+            .flat_map(|i| graph.graph[i].aliases.iter().map(move |p| (p, i)))
+            .filter_map(|(path, i)| {
+                let id = self.input.cache.get(path)?.id;
+                Some(((id.dev, id.ino), i))
+            })
             .collect();
         for item in &mut self.items {
-            item.node = by_path.get(item.source.as_path()).copied();
+            item.node = by_id.get(&item.id).copied();
         }
         let shipped: BTreeSet<NodeIndex> = self
             .items

@@ -18,6 +18,8 @@ pub struct Found {
     pub link: Option<PathBuf>,
     pub mode: u32,
     pub size: u64,
+    /// `(st_dev, st_ino)`: the file's identity whatever path reaches it.
+    pub id: (u64, u64),
 }
 
 /// Every file below `root`, sorted by relative path, without descending into `prune`
@@ -26,7 +28,7 @@ pub struct Found {
 /// returned in `errors` rather than dropped silently.
 pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
     use rayon::prelude::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     // The folders are read in order (cheap: `getdents` gives each entry's type); the
     // `lstat` of every file, the expensive part, runs in parallel, in the same order.
     let mut entries: Vec<(PathBuf, String, bool)> = Vec::new();
@@ -70,6 +72,7 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
                     link: is_link.then(|| std::fs::read_link(&path).ok()).flatten(),
                     mode: meta.permissions().mode(),
                     size: meta.len(),
+                    id: (meta.dev(), meta.ino()),
                     path,
                 }),
                 Err(err) => Err((path, err)),
@@ -135,13 +138,14 @@ pub fn walk_tops(
                 ..f
             }));
         } else if meta.is_file() {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             found.push(Found {
                 rel: top.clone(),
                 path,
                 link: None,
                 mode: meta.permissions().mode(),
                 size: meta.len(),
+                id: (meta.dev(), meta.ino()),
             });
         }
     }
