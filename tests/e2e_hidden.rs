@@ -2,9 +2,9 @@
 //! real interpreter of the machine, packaged with every shipped layout, runs where its
 //! source world does not exist.
 //!
-//! One test per (app, interpreter) traces the app once, then for each layout: applies it,
-//! moves the dist to another path, and runs it through a symlink to its launcher inside a
-//! [`HiddenWorld`] (tests/support/hidden.rs) where the source interpreter, its venv, the
+//! One test per (app, interpreter) traces the app once, then for each layout
+//! (tests/support/e2e.rs): applies it, moves the dist to another path, and runs it through
+//! a symlink to its launcher inside a [`HiddenWorld`] (tests/support/hidden.rs) where the source interpreter, its venv, the
 //! app's sources, the repo's `.cache` and every non-policy system library are gone. It
 //! asserts the same stdout and exit status as the untraced run on the host, no
 //! `LD_LIBRARY_PATH` in any dumped process environment, and that every object mapped by
@@ -27,17 +27,14 @@
 
 mod support;
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde_json::Value;
-use support::hidden::*;
-use support::{Interpreter, describe, interpreters, repo_root, shenzi, text};
-
-const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
+use support::e2e::{self, AppRun, LAYOUTS, Traced, build, run_hidden, world_for};
+use support::hidden::PY_DUMP_SNIPPET;
+use support::{Interpreter, describe, interpreters, repo_root, text};
 const ARGS: &[&str] = &["first", "second arg"];
 const LABELS: &[&str] = &[
     "pyenv-3.8",
@@ -134,208 +131,29 @@ fn case(app: App, label: &str, found: &[Interpreter]) -> Option<Case> {
     })
 }
 
-/// What one traced (app, interpreter) leaves for the layouts: a scratch folder in /tmp
-/// (with the app's copy), its manifest, the untraced run, and what the world hides.
-struct Traced {
-    scratch: tempfile::TempDir,
-    manifest: PathBuf,
-    untraced: Output,
-    hidden: Vec<PathBuf>,
-}
-
-/// The SONAME globs the layout trusts the target to provide (its `system` block: presets,
-/// `add`, `cxx-runtime system`), less what it bundles anyway. The world keeps exactly
-/// these system libraries, and the maps check allows exactly these.
-fn layout_policy(layout: &str) -> Vec<String> {
-    let source = shenzi::layout::load(layout).expect("a shipped layout");
-    let checked = shenzi::layout::check(&source);
-    let system = checked.layout.expect("a shipped layout checks").system;
-    system
-        .provided
-        .iter()
-        .filter(|p| !system.bundled.iter().any(|b| b.pattern == p.pattern))
-        .map(|p| p.pattern.clone())
-        .collect()
-}
-
-/// The world a dist of `layout` runs in: everything of `t.hidden` gone, and only the
-/// layout's policy libraries left in the system folders.
-fn world_for(t: &Traced, layout: &str) -> HiddenWorld {
-    HiddenWorld::new(
-        HiddenSpec::new()
-            .hide_all(t.hidden.iter().cloned())
-            .policy(layout_policy(layout))
-            // A healthy run takes seconds; a crashed app's orphaned pool workers would
-            // otherwise hold its output pipe open for the default 300 s.
-            .timeout(Duration::from_secs(60)),
-    )
-    .expect("the hidden world can be prepared")
-}
-
+/// Copies the app into a scratch folder (a path with a space) and traces it there.
 fn trace(case: &Case) -> Traced {
-    let name = case.name();
-    let scratch = tempfile::Builder::new()
-        .prefix("shenzi-e2e-")
-        .tempdir()
-        .unwrap();
+    let scratch = e2e::scratch();
     let app_dir = scratch.path().join("app src");
     support::example::copy_tree(&case.app.source(), &app_dir);
-
-    let untraced = Command::new(&case.python)
-        .arg("app.py")
-        .args(ARGS)
-        .current_dir(&app_dir)
-        .env_remove(DUMP_DIR_ENV)
-        .output()
-        .unwrap();
+    let mut run = AppRun::new(case.name(), &case.python, &app_dir, "app.py");
+    run.venv = case.venv.clone();
+    run.args = ARGS.iter().map(|a| a.to_string()).collect();
+    run.expected_dumps = case
+        .app
+        .expected_dumps()
+        .iter()
+        .map(|(tag, n)| (tag.to_string(), *n))
+        .collect();
+    let t = e2e::trace(run, scratch);
     assert_eq!(
-        untraced.status.code(),
+        t.untraced.status.code(),
         Some(0),
-        "{name}: the untraced run fails: {}",
-        describe(&untraced)
+        "{}: the untraced run fails: {}",
+        case.name(),
+        describe(&t.untraced)
     );
-
-    let manifest = scratch.path().join("shenzi.json");
-    let traced = shenzi()
-        .args(["trace", "-o"])
-        .arg(&manifest)
-        .arg("--")
-        .arg(&case.python)
-        .arg("app.py")
-        .args(ARGS)
-        .current_dir(&app_dir)
-        .env_remove(DUMP_DIR_ENV)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        traced.status.success(),
-        "{name}: trace: {}",
-        describe(&traced)
-    );
-    assert_eq!(
-        text(&traced.stdout),
-        text(&untraced.stdout),
-        "{name}: the traced run prints something else"
-    );
-
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    let path = |key: &str| PathBuf::from(m["python"][key].as_str().expect(key));
-    let mut hidden =
-        hide_paths_for_python(&path("prefix"), &path("base_prefix"), case.venv.as_deref());
-    hidden.extend([
-        repo_root().join(".cache"),
-        repo_root().join("examples"),
-        app_dir,
-    ]);
-    Traced {
-        scratch,
-        manifest,
-        untraced,
-        hidden,
-    }
-}
-
-/// Applies `layout`, moves the dist away from where it was built, and links its launcher
-/// from a third folder. Returns (dist root after the move, launcher link).
-fn build(t: &Traced, world: &HiddenWorld, layout: &str) -> Result<(PathBuf, PathBuf), String> {
-    let built = t.scratch.path().join(format!("built {layout}"));
-    let out = support::apply(layout, &t.manifest, &built, &[]);
-    if !out.status.success() {
-        return Err(format!("apply failed: {}", describe(&out)));
-    }
-    let moved = t.scratch.path().join(format!("moved {layout}/dist"));
-    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
-    std::fs::rename(&built, &moved).unwrap();
-    let links = t.scratch.path().join(format!("links {layout}"));
-    std::fs::create_dir_all(&links).unwrap();
-    let link = links.join("app");
-    std::os::unix::fs::symlink(moved.join("bin/app"), &link).unwrap();
-    world.assert_visible(&moved);
-    Ok((moved, link))
-}
-
-/// Runs the dist through `link` inside the world, from an empty working folder.
-fn run_hidden(
-    t: &Traced,
-    world: &HiddenWorld,
-    link: &Path,
-) -> std::io::Result<(Output, Vec<ProcessDump>)> {
-    let cwd = t.scratch.path().join("cwd");
-    std::fs::create_dir_all(&cwd).unwrap();
-    let mut argv: Vec<OsString> = vec![link.into()];
-    argv.extend(ARGS.iter().map(OsString::from));
-    world.run_collecting(&argv, &cwd, &[], b"")
-}
-
-/// Every check of one layout; `Err` lists what failed, with the app's output.
-fn check_layout(case: &Case, t: &Traced, layout: &str) -> Result<String, String> {
-    let start = Instant::now();
-    let world = world_for(t, layout);
-    let (dist, link) = build(t, &world, layout)?;
-    let applied = start.elapsed();
-    let (out, dumps) =
-        run_hidden(t, &world, &link).map_err(|e| format!("hidden-world run: {e}"))?;
-    let ran = start.elapsed() - applied;
-
-    let mut problems = Vec::new();
-    if out.stdout != t.untraced.stdout {
-        problems.push(format!(
-            "stdout differs from the untraced run\n--- expected\n{}",
-            text(&t.untraced.stdout)
-        ));
-    }
-    if out.status.code() != t.untraced.status.code() {
-        problems.push(format!(
-            "exit status {:?}, untraced {:?}",
-            out.status, t.untraced.status
-        ));
-    }
-    for d in &dumps {
-        if let Some((_, v)) = d.environ.iter().find(|(k, _)| k == "LD_LIBRARY_PATH") {
-            problems.push(format!(
-                "process {} ({}) has LD_LIBRARY_PATH={}",
-                d.pid,
-                d.tag,
-                v.to_string_lossy()
-            ));
-        }
-    }
-    for (tag, min) in case.app.expected_dumps() {
-        let n = dumps
-            .iter()
-            .filter(|d| d.tag == *tag && !d.maps.is_empty())
-            .count();
-        if n < *min {
-            problems.push(format!(
-                "{n} process(es) dumped maps with tag {tag}, expected at least {min}"
-            ));
-        }
-    }
-    // Every Python process runs the dist's interpreter: its maps reach into the dist.
-    for d in dumps.iter().filter(|d| d.tag != "sh" && !d.maps.is_empty()) {
-        if !d.mapped_files().iter().any(|p| p.starts_with(&dist)) {
-            problems.push(format!(
-                "process {} ({}) maps nothing inside the dist",
-                d.pid, d.tag
-            ));
-        }
-    }
-    for v in check_maps_within(&dumps, &dist, world.policy_names()) {
-        problems.push(v.to_string());
-    }
-    let mapped: usize = dumps.iter().map(|d| d.mapped_files().len()).sum();
-    let _ = std::fs::remove_dir_all(dist.parent().unwrap());
-    if problems.is_empty() {
-        Ok(format!(
-            "apply {:.1}s, run {:.1}s, {} process dumps, {mapped} mapped files checked",
-            applied.as_secs_f64(),
-            ran.as_secs_f64(),
-            dumps.len()
-        ))
-    } else {
-        Err(format!("{}\n{}", problems.join("\n"), describe(&out)))
-    }
+    t
 }
 
 /// The whole (app, interpreter) cell: trace once, every layout, one report.
@@ -350,31 +168,7 @@ fn check_case(app: App, label: &str) {
         case.name(),
         start.elapsed().as_secs_f64()
     );
-    let mut report = String::new();
-    let mut failed = Vec::new();
-    for layout in LAYOUTS {
-        match check_layout(&case, &t, layout) {
-            Ok(summary) => {
-                let _ = writeln!(report, "PASS {} × {layout}: {summary}", case.name());
-            }
-            Err(why) => {
-                let _ = writeln!(report, "FAIL {} × {layout}: {why}", case.name());
-                failed.push(*layout);
-            }
-        }
-    }
-    eprint!("{report}");
-    eprintln!(
-        "{}: {} layouts in {:.1}s",
-        case.name(),
-        LAYOUTS.len(),
-        start.elapsed().as_secs_f64()
-    );
-    assert!(
-        failed.is_empty(),
-        "{}: layouts {failed:?} failed in the hidden world:\n{report}",
-        case.name()
-    );
+    e2e::check_layouts(&t, LAYOUTS);
 }
 
 macro_rules! matrix {

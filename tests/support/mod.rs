@@ -4,6 +4,7 @@
 
 pub mod hidden;
 
+pub mod e2e;
 pub mod example;
 
 use std::ffi::OsStr;

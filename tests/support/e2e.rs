@@ -1,0 +1,314 @@
+//! End-to-end checks of one traced app against the shipped layouts: trace it once, then for
+//! each layout apply, move the dist away from where it was built, run it through a symlink
+//! to its launcher inside a [`HiddenWorld`] where the source interpreter, its venv, the
+//! app's sources, the repo's `.cache` and every library the layout's policy does not trust
+//! are gone, and compare with the untraced run on the host.
+//!
+//! A layout passes when the hidden run prints the same stdout and exits with the same
+//! status as the untraced run, no dumped process has `LD_LIBRARY_PATH`, each expected
+//! process dumped its maps (the apps' `_shenzi_maps.py` hook), every Python process maps
+//! something inside the dist, and every object mapped lies inside the dist or is in the
+//! policy set. Used by the interpreter matrix (tests/e2e_hidden.rs) and the real-world
+//! pattern suite (tests/e2e_patterns.rs).
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::hidden::*;
+use super::{describe, repo_root, shenzi, text};
+
+/// Every layout shipped in `layouts/`.
+pub const LAYOUTS: &[&str] = &["default", "flat", "farm-per-unit", "minimal"];
+
+/// How to run one app: the same command, folder and environment for the untraced run, the
+/// trace and (with the dist's launcher in place of `python SCRIPT`) the hidden run.
+#[derive(Debug, Clone)]
+pub struct AppRun {
+    /// For messages: `stdlib_app × pyenv-3.11`.
+    pub name: String,
+    /// The Python that runs the app: an interpreter, or a venv's `bin/python`.
+    pub python: PathBuf,
+    /// The venv `python` belongs to, hidden in the world.
+    pub venv: Option<PathBuf>,
+    /// The working folder of the untraced and traced runs (the app's sources).
+    pub cwd: PathBuf,
+    /// What follows `python`: the script (relative to `cwd`) and its arguments.
+    pub script: String,
+    pub args: Vec<String>,
+    /// Environment given to every run (host and world), on top of a clean one in the world.
+    pub env: Vec<(OsString, OsString)>,
+    /// More to hide in the world, besides the Python, `cwd`, `.cache` and `examples/`.
+    pub hide: Vec<PathBuf>,
+    /// How many processes must have dumped their maps, by tag (`exit`, `worker`, `sh`).
+    pub expected_dumps: Vec<(String, usize)>,
+}
+
+impl AppRun {
+    /// `python SCRIPT` in `cwd`, one Python process expected to dump at exit.
+    pub fn new(name: impl Into<String>, python: &Path, cwd: &Path, script: &str) -> Self {
+        AppRun {
+            name: name.into(),
+            python: python.to_path_buf(),
+            venv: None,
+            cwd: cwd.to_path_buf(),
+            script: script.to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            hide: Vec::new(),
+            expected_dumps: vec![("exit".into(), 1)],
+        }
+    }
+}
+
+/// What one traced app leaves for the layouts.
+pub struct Traced {
+    pub run: AppRun,
+    /// Where dists are built, moved and linked from (in `/tmp`, outside the hidden paths).
+    pub scratch: tempfile::TempDir,
+    pub manifest: PathBuf,
+    pub untraced: Output,
+    /// What the world hides.
+    pub hidden: Vec<PathBuf>,
+}
+
+/// Writes the hidden-world test hook `_shenzi_maps.py` into `dir`; an app imports it first.
+pub fn write_maps_hook(dir: &Path) {
+    let hook = repo_root().join("examples/stdlib_app/_shenzi_maps.py");
+    std::fs::copy(&hook, dir.join("_shenzi_maps.py")).expect("the example's maps hook copies");
+}
+
+/// A scratch folder in `/tmp` for one app: its sources (when the test writes or copies
+/// them there), the manifest, and the dists.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("shenzi-e2e-")
+        .tempdir()
+        .unwrap()
+}
+
+/// Runs the app untraced on the host, then traced into `scratch`; the trace must pass the
+/// exit status through and print the same stdout.
+pub fn trace(run: AppRun, scratch: tempfile::TempDir) -> Traced {
+    let name = run.name.clone();
+    let untraced = Command::new(&run.python)
+        .arg(&run.script)
+        .args(&run.args)
+        .current_dir(&run.cwd)
+        .envs(run.env.iter().map(|(k, v)| (k, v)))
+        .env_remove(DUMP_DIR_ENV)
+        .output()
+        .unwrap();
+
+    let manifest = scratch.path().join("shenzi.json");
+    let traced = shenzi()
+        .args(["trace", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(&run.python)
+        .arg(&run.script)
+        .args(&run.args)
+        .current_dir(&run.cwd)
+        .envs(run.env.iter().map(|(k, v)| (k, v)))
+        .env_remove(DUMP_DIR_ENV)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        traced.status.code(),
+        untraced.status.code(),
+        "{name}: the trace does not pass the exit status through: {}\nuntraced: {}",
+        describe(&traced),
+        describe(&untraced)
+    );
+    assert_eq!(
+        text(&traced.stdout),
+        text(&untraced.stdout),
+        "{name}: the traced run prints something else"
+    );
+
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let path = |key: &str| PathBuf::from(m["python"][key].as_str().expect(key));
+    let mut hidden =
+        hide_paths_for_python(&path("prefix"), &path("base_prefix"), run.venv.as_deref());
+    hidden.extend([
+        repo_root().join(".cache"),
+        repo_root().join("examples"),
+        run.cwd.clone(),
+    ]);
+    hidden.extend(run.hide.iter().cloned());
+    Traced {
+        run,
+        scratch,
+        manifest,
+        untraced,
+        hidden,
+    }
+}
+
+/// The SONAME globs the layout trusts the target to provide (its `system` block: presets,
+/// `add`, `cxx-runtime system`), less what it bundles anyway. The world keeps exactly
+/// these system libraries, and the maps check allows exactly these.
+pub fn layout_policy(layout: &str) -> Vec<String> {
+    let source = shenzi::layout::load(layout).expect("a shipped layout");
+    let checked = shenzi::layout::check(&source);
+    let system = checked.layout.expect("a shipped layout checks").system;
+    system
+        .provided
+        .iter()
+        .filter(|p| !system.bundled.iter().any(|b| b.pattern == p.pattern))
+        .map(|p| p.pattern.clone())
+        .collect()
+}
+
+/// The world a dist of `layout` runs in: everything of `t.hidden` gone, and only the
+/// layout's policy libraries left in the system folders.
+pub fn world_for(t: &Traced, layout: &str) -> HiddenWorld {
+    HiddenWorld::new(
+        HiddenSpec::new()
+            .hide_all(t.hidden.iter().cloned())
+            .policy(layout_policy(layout))
+            // A healthy run takes seconds; a crashed app's orphaned pool workers would
+            // otherwise hold its output pipe open for the default 300 s.
+            .timeout(Duration::from_secs(60)),
+    )
+    .expect("the hidden world can be prepared")
+}
+
+/// Applies `layout`, moves the dist away from where it was built, and links its launcher
+/// from a third folder. Returns (dist root after the move, launcher link).
+pub fn build(t: &Traced, world: &HiddenWorld, layout: &str) -> Result<(PathBuf, PathBuf), String> {
+    let built = t.scratch.path().join(format!("built {layout}"));
+    let out = super::apply(layout, &t.manifest, &built, &[]);
+    if !out.status.success() {
+        return Err(format!("apply failed: {}", describe(&out)));
+    }
+    let moved = t.scratch.path().join(format!("moved {layout}/dist"));
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&built, &moved).unwrap();
+    let links = t.scratch.path().join(format!("links {layout}"));
+    std::fs::create_dir_all(&links).unwrap();
+    let link = links.join("app");
+    std::os::unix::fs::symlink(moved.join("bin/app"), &link).unwrap();
+    world.assert_visible(&moved);
+    Ok((moved, link))
+}
+
+/// Runs the dist through `link` inside the world, from an empty working folder, with the
+/// app's arguments and environment.
+pub fn run_hidden(
+    t: &Traced,
+    world: &HiddenWorld,
+    link: &Path,
+) -> std::io::Result<(Output, Vec<ProcessDump>)> {
+    let cwd = t.scratch.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut argv: Vec<OsString> = vec![link.into()];
+    argv.extend(t.run.args.iter().map(OsString::from));
+    world.run_collecting(&argv, &cwd, &t.run.env, b"")
+}
+
+/// Every check of one layout; `Err` lists what failed, with the app's output.
+pub fn check_layout(t: &Traced, layout: &str) -> Result<String, String> {
+    let start = Instant::now();
+    let world = world_for(t, layout);
+    let (dist, link) = build(t, &world, layout)?;
+    let applied = start.elapsed();
+    let (out, dumps) =
+        run_hidden(t, &world, &link).map_err(|e| format!("hidden-world run: {e}"))?;
+    let ran = start.elapsed() - applied;
+
+    let mut problems = Vec::new();
+    if out.stdout != t.untraced.stdout {
+        problems.push(format!(
+            "stdout differs from the untraced run\n--- expected\n{}",
+            text(&t.untraced.stdout)
+        ));
+    }
+    if out.status.code() != t.untraced.status.code() {
+        problems.push(format!(
+            "exit status {:?}, untraced {:?}",
+            out.status, t.untraced.status
+        ));
+    }
+    for d in &dumps {
+        if let Some((_, v)) = d.environ.iter().find(|(k, _)| k == "LD_LIBRARY_PATH") {
+            problems.push(format!(
+                "process {} ({}) has LD_LIBRARY_PATH={}",
+                d.pid,
+                d.tag,
+                v.to_string_lossy()
+            ));
+        }
+    }
+    for (tag, min) in &t.run.expected_dumps {
+        let n = dumps
+            .iter()
+            .filter(|d| d.tag == *tag && !d.maps.is_empty())
+            .count();
+        if n < *min {
+            problems.push(format!(
+                "{n} process(es) dumped maps with tag {tag}, expected at least {min}"
+            ));
+        }
+    }
+    // Every Python process runs the dist's interpreter: its maps reach into the dist.
+    for d in dumps.iter().filter(|d| d.tag != "sh" && !d.maps.is_empty()) {
+        if !d.mapped_files().iter().any(|p| p.starts_with(&dist)) {
+            problems.push(format!(
+                "process {} ({}) maps nothing inside the dist",
+                d.pid, d.tag
+            ));
+        }
+    }
+    for v in check_maps_within(&dumps, &dist, world.policy_names()) {
+        problems.push(v.to_string());
+    }
+    let mapped: usize = dumps.iter().map(|d| d.mapped_files().len()).sum();
+    let _ = std::fs::remove_dir_all(dist.parent().unwrap());
+    if problems.is_empty() {
+        Ok(format!(
+            "apply {:.1}s, run {:.1}s, {} process dumps, {mapped} mapped files checked",
+            applied.as_secs_f64(),
+            ran.as_secs_f64(),
+            dumps.len()
+        ))
+    } else {
+        Err(format!("{}\n{}", problems.join("\n"), describe(&out)))
+    }
+}
+
+/// Checks every layout of `layouts` (all of them even when one fails), prints one line per
+/// layout, and fails with the whole report when any failed.
+pub fn check_layouts(t: &Traced, layouts: &[&str]) {
+    let start = Instant::now();
+    let mut report = String::new();
+    let mut failed = Vec::new();
+    for layout in layouts {
+        match check_layout(t, layout) {
+            Ok(summary) => {
+                let _ = writeln!(report, "PASS {} × {layout}: {summary}", t.run.name);
+            }
+            Err(why) => {
+                let _ = writeln!(report, "FAIL {} × {layout}: {why}", t.run.name);
+                failed.push(*layout);
+            }
+        }
+    }
+    eprint!("{report}");
+    eprintln!(
+        "{}: {} layouts in {:.1}s",
+        t.run.name,
+        layouts.len(),
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{}: layouts {failed:?} failed in the hidden world:\n{report}",
+        t.run.name
+    );
+}
