@@ -95,6 +95,13 @@ pub struct Python {
     pub dynload: Option<PathBuf>,
     /// Every site folder, in `sys.path` order.
     pub site_dirs: Vec<SiteDir>,
+    /// The site folders the base interpreter's own `site.py` reads when it runs outside a
+    /// venv, below `base_prefix` or `base_exec_prefix`, in its order, whether they exist
+    /// or not: where a relocated copy of the interpreter (a dist's) looks for `.pth`
+    /// files. `lib/python3.11/site-packages` upstream; Debian's three `dist-packages`.
+    /// Empty in manifests of older tracers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_site_dirs: Vec<PathBuf>,
     pub libpython: LibPython,
 }
 

@@ -31,7 +31,10 @@ use petgraph::visit::EdgeRef;
 use rayon::prelude::*;
 
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
-use super::select::{Found, app_roots, imported_tops, select_imported, walk, walk_tops};
+use super::select::{
+    Found, app_data, app_roots, imported_tops, read_tops, select_imported, shadowed_tops, walk,
+    walk_tops,
+};
 use super::{Content, DistRecord, Plan, PlannedEntry};
 use crate::binary::cache::hex;
 use crate::binary::{BinaryCache, Probe};
@@ -43,7 +46,7 @@ use crate::layout::{
     Source, Template, Unclaimed, UnitId, Var,
 };
 use crate::loader::SearchConfig;
-use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SysPathKind};
+use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SiteKind, SysPathKind};
 use crate::policy::Policy;
 use crate::verify::{self, Subject, VirtualEntry, VirtualFs};
 
@@ -241,8 +244,9 @@ impl<'a> Planner<'a> {
                 .is_some_and(|d| path.starts_with(d))
     }
 
-    /// The on-path site dirs in `sys.path` order, with their index and kind.
-    fn site_dirs(&self) -> Vec<(usize, PathBuf, &'static str)> {
+    /// The on-path site dirs in `sys.path` order, with their index and kind (a site dir
+    /// `site.getsitepackages()` did not name is the system's).
+    fn site_dirs(&self) -> Vec<(usize, PathBuf, SiteKind)> {
         let python = &self.input.manifest.python;
         python
             .sys_path
@@ -250,14 +254,11 @@ impl<'a> Planner<'a> {
             .filter(|e| e.kind == SysPathKind::Site)
             .enumerate()
             .map(|(i, e)| {
-                let kind = python.site_dirs.iter().find(|s| s.path == e.path).map_or(
-                    "system",
-                    |s| match s.kind {
-                        crate::manifest::SiteKind::Venv => "venv",
-                        crate::manifest::SiteKind::System => "system",
-                        crate::manifest::SiteKind::User => "user",
-                    },
-                );
+                let kind = python
+                    .site_dirs
+                    .iter()
+                    .find(|s| s.path == e.path)
+                    .map_or(SiteKind::System, |s| s.kind);
                 (i, e.path.clone(), kind)
             })
             .collect()
@@ -380,19 +381,45 @@ impl<'a> Planner<'a> {
                     Kind::SiteDirs | Kind::Packages => {
                         let imported =
                             kind == Kind::Packages || unit.select.value == Select::Imported;
+                        let mut sites = Vec::new();
                         for (site_index, site, site_kind) in self.site_dirs() {
+                            if !unit.takes_site(site_kind) {
+                                continue;
+                            }
                             let site_vars = BTreeMap::from([
                                 (Var::SiteIndex, site_index.to_string()),
-                                (Var::SiteKind, site_kind.to_owned()),
+                                (Var::SiteKind, site_kind_name(site_kind).to_owned()),
                             ]);
                             let (files, errors) = walk(&site, &[]);
                             self.unreadable(errors);
                             let files = if imported {
-                                select_imported(&site, &files, &imported_tops(manifest, &site))
+                                let mut tops = imported_tops(manifest, &site);
+                                tops.extend(read_tops(manifest, &site));
+                                select_imported(&site, &files, &tops)
                             } else {
                                 files
                             };
+                            // Site dirs this unit writes to one folder merge there.
+                            let folder = unit.destination.as_ref().and_then(|t| {
+                                let mut probe = site_vars.clone();
+                                probe.extend(self.common.clone());
+                                probe.insert(Var::Path, "p".into());
+                                probe.insert(Var::File, "p".into());
+                                probe.insert(Var::Package, "p".into());
+                                t.render(&probe).ok()
+                            });
+                            sites.push((site_vars, folder, files));
+                        }
+                        let merged: Vec<(Option<String>, &[Found])> = sites
+                            .iter()
+                            .map(|(_, folder, files)| (folder.clone(), files.as_slice()))
+                            .collect();
+                        let shadowed = shadowed_tops(&merged);
+                        for ((site_vars, _, files), shadowed) in sites.into_iter().zip(shadowed) {
                             for f in files {
+                                if shadowed.contains(f.rel.split('/').next().unwrap_or_default()) {
+                                    continue;
+                                }
                                 let package = f.rel.split('/').next().map(package_name);
                                 let mut v = site_vars.clone();
                                 v.extend(path_vars(&f));
@@ -1490,28 +1517,36 @@ impl<'a> Planner<'a> {
 }
 
 /// The interpreter's own site folder, relative to its prefix: where its `site` module
-/// looks at start-up (`lib/python3.11/site-packages`; Debian's
-/// `local/lib/python3.11/dist-packages`). From the manifest's system site dirs; a venv
-/// trace records none, and then the `site.py` the dist ships decides: Debian's reads
-/// only `dist-packages` folders outside a venv.
+/// looks at start-up outside a venv, as the dist's copy runs. The tracer asked the
+/// interpreter's own `site.py` (`prefix_site_dirs`: `lib/python3.11/site-packages`;
+/// Debian's `local/lib/python3.11/dist-packages` first of three); the first is used.
+/// Manifests of older tracers lack it: then the `site.py` the dist ships decides
+/// (Debian's reads only `dist-packages` folders), then the base interpreter's system
+/// site dir.
 fn site_dir_below_prefix(manifest: &Manifest) -> String {
     let python = &manifest.python;
     let version = format!("{}.{}", python.version.major, python.version.minor);
-    if let Some(rel) = python
-        .site_dirs
-        .iter()
-        .filter(|s| s.kind == crate::manifest::SiteKind::System)
-        .find_map(|s| s.path.strip_prefix(&python.base_prefix).ok())
-    {
-        return rel.to_string_lossy().into_owned();
+    let below_base = |p: &Path| {
+        p.strip_prefix(&python.base_prefix)
+            .or_else(|_| p.strip_prefix(&python.base_exec_prefix))
+            .ok()
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .map(|rel| rel.to_string_lossy().into_owned())
+    };
+    if let Some(rel) = python.prefix_site_dirs.iter().find_map(|p| below_base(p)) {
+        return rel;
     }
     let debian = std::fs::read_to_string(python.stdlib.join("site.py"))
         .is_ok_and(|text| text.contains("dist-packages"));
     if debian {
-        format!("local/lib/python{version}/dist-packages")
-    } else {
-        format!("lib/python{version}/site-packages")
+        return format!("local/lib/python{version}/dist-packages");
     }
+    python
+        .site_dirs
+        .iter()
+        .filter(|s| s.kind == crate::manifest::SiteKind::System)
+        .find_map(|s| below_base(&s.path))
+        .unwrap_or_else(|| format!("lib/python{version}/site-packages"))
 }
 
 /// A shipped file Python may import: named like an extension module (`*.so`, not in an
@@ -1574,6 +1609,15 @@ fn package_name(top: &str) -> String {
     {
         Some(dist) => dist.split('-').next().unwrap_or(dist).to_owned(),
         None => top.split('.').next().unwrap_or(top).to_owned(),
+    }
+}
+
+/// How `{site.kind}` and `site` write a site dir's kind.
+fn site_kind_name(kind: SiteKind) -> &'static str {
+    match kind {
+        SiteKind::Venv => "venv",
+        SiteKind::System => "system",
+        SiteKind::User => "user",
     }
 }
 

@@ -202,7 +202,7 @@ pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) ->
     let mut meta: BTreeMap<String, Vec<&Found>> = BTreeMap::new();
     for f in files {
         let first = f.rel.split('/').next().unwrap_or_default();
-        if first.ends_with(".dist-info") || first.ends_with(".egg-info") {
+        if is_metadata(first) {
             meta.entry(first.to_owned()).or_default().push(f);
         }
     }
@@ -225,6 +225,114 @@ pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) ->
         })
         .cloned()
         .collect()
+}
+
+/// The top-level entries directly below `site` that the trace read a data file from,
+/// imported or not: the metadata folders (`*.dist-info`, `*.egg-info`, Debian's
+/// single-file `*.egg-info`) of every distribution an app that looks up entry points
+/// (`importlib.metadata.entry_points()`) saw, and the folders of package data it read.
+/// They are small, and what the app used.
+pub fn read_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
+    manifest
+        .data_files
+        .iter()
+        .filter_map(|d| d.path.strip_prefix(site).ok())
+        .filter_map(|rel| rel.components().next())
+        .map(|first| first.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The data files the trace read below the application's own folders ([`app_roots`]),
+/// each with the root it lies in: not below a site dir, the stdlib or any more specific
+/// `sys.path` folder inside the root (those are other units' files).
+pub fn app_data(manifest: &Manifest) -> Vec<(PathBuf, PathBuf)> {
+    let roots = app_roots(manifest);
+    let python = &manifest.python;
+    let folders: Vec<&Path> = python
+        .sys_path
+        .iter()
+        .map(|e| e.path.as_path())
+        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
+        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
+        .chain(python.dynload.as_deref())
+        .chain(roots.iter().map(PathBuf::as_path))
+        .collect();
+    manifest
+        .data_files
+        .iter()
+        .filter_map(|d| {
+            let owner = folders
+                .iter()
+                .filter(|f| d.path.starts_with(f))
+                .max_by_key(|f| f.as_os_str().len())?;
+            roots
+                .iter()
+                .any(|r| r == owner)
+                .then(|| (owner.to_path_buf(), d.path.clone()))
+        })
+        .collect()
+}
+
+/// A distribution's metadata entry of a site dir.
+pub fn is_metadata(top: &str) -> bool {
+    top.ends_with(".dist-info") || top.ends_with(".egg-info")
+}
+
+/// For site dirs one unit writes into folders given by `sites` (the unit's destination
+/// rendered for each, `None` when it writes nothing), in `sys.path` order: the top-level
+/// entries of each that an earlier site dir merged into the same folder shadows. Python
+/// imports a name from the first `sys.path` folder that has it, so a merged folder keeps
+/// that one: a later package, module or metadata folder of the same name is left out
+/// whole (never mixed file by file with the earlier one's), except namespace package
+/// portions (folders without `__init__`), which Python merges across folders too.
+pub fn shadowed_tops(sites: &[(Option<String>, &[Found])]) -> Vec<BTreeSet<String>> {
+    // (merged folder, name as imported) -> whether its provider is a namespace portion.
+    let mut provided: BTreeMap<(&str, String), bool> = BTreeMap::new();
+    let mut result = Vec::with_capacity(sites.len());
+    for (folder, files) in sites {
+        let mut dropped = BTreeSet::new();
+        let Some(folder) = folder.as_deref() else {
+            result.push(dropped);
+            continue;
+        };
+        // This site dir's top-level entries: is a folder, has an `__init__`.
+        let mut tops: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+        for f in files.iter() {
+            match f.rel.split_once('/') {
+                Some((top, rest)) => {
+                    let entry = tops.entry(top).or_default();
+                    entry.0 = true;
+                    entry.1 |= rest.starts_with("__init__.") && !rest.contains('/');
+                }
+                None => {
+                    tops.entry(f.rel.as_str()).or_default();
+                }
+            }
+        }
+        let mut mine = Vec::new();
+        for (top, (is_dir, has_init)) in tops {
+            let (name, namespace) = if is_dir && !top.contains('.') {
+                (top.to_owned(), !has_init)
+            } else if !is_dir && [".py", ".pyc", ".so"].iter().any(|e| top.ends_with(e)) {
+                // `six.py`, `_cffi_backend.cpython-311-x86_64-linux-gnu.so`: by module name.
+                (top.split('.').next().unwrap_or(top).to_owned(), false)
+            } else {
+                (top.to_owned(), false)
+            };
+            match provided.get(&(folder, name.clone())) {
+                Some(&earlier_namespace) if !(earlier_namespace && namespace) => {
+                    dropped.insert(top.to_owned());
+                }
+                Some(_) => {}
+                None => mine.push((name, namespace)),
+            }
+        }
+        for (name, namespace) in mine {
+            provided.insert((folder, name), namespace);
+        }
+        result.push(dropped);
+    }
+    result
 }
 
 /// The top-level entries a distribution installed, from its `RECORD` (every path's

@@ -218,6 +218,7 @@ fn python_facts(root: &ProcessRecord) -> Python {
                 on_path: on_path.contains(path),
             })
             .collect(),
+        prefix_site_dirs: p.prefix_site_dirs.clone(),
         sys_path,
         stdlib: p.stdlib.clone(),
         platstdlib: p.platstdlib.clone(),

@@ -51,6 +51,10 @@ pub struct PythonFacts {
     pub platstdlib: PathBuf,
     pub dynload: Option<PathBuf>,
     pub site_dirs: Vec<(PathBuf, SiteKind)>,
+    /// The site folders the base interpreter's `site.py` reads outside a venv (absent
+    /// from records of older tracers).
+    #[serde(default)]
+    pub prefix_site_dirs: Vec<PathBuf>,
     pub os: String,
     pub machine: String,
     pub libc: Option<String>,

@@ -367,6 +367,35 @@ def _mapped_files():
     return sorted(seen)
 
 
+def _below(path, root):
+    # `path` is `root` or inside it (a plain prefix test would take `/venv2` for `/venv`).
+    root = root.rstrip(os.sep)
+    return path == root or path.startswith(root + os.sep)
+
+
+def _prefix_site_dirs(site):
+    # The site folders this interpreter's own site.py reads when it runs outside a venv
+    # (as a dist's copy does): its `getsitepackages` evaluated with `sys` seen as the base
+    # interpreter's. Distributions patch that function (Debian reads only `dist-packages`
+    # folders outside a venv), so shenzi asks it rather than knowing each one. Nothing of
+    # the running app changes: the function runs on a copy of its globals.
+    class BaseSys(object):
+        prefix = sys.base_prefix
+        exec_prefix = sys.base_exec_prefix
+
+        def __getattr__(self, name):
+            # An old `virtualenv` marks itself with `sys.real_prefix`.
+            if name == "real_prefix":
+                raise AttributeError(name)
+            return getattr(sys, name)
+
+    real = site.getsitepackages
+    scope = dict(real.__globals__)
+    scope["sys"] = BaseSys()
+    base = type(real)(real.__code__, scope, real.__name__, real.__defaults__, real.__closure__)
+    return [p for p in base([sys.base_prefix, sys.base_exec_prefix]) if isinstance(p, str)]
+
+
 def _python_facts(initial_path):
     import sysconfig
 
@@ -380,15 +409,21 @@ def _python_facts(initial_path):
     if dynload is None:
         dynload = cfg("DESTSHARED")
     site_dirs = []
+    prefix_site_dirs = []
     try:
         import site
 
+        # In a venv, `getsitepackages` lists the venv's folders, then (with
+        # `include-system-site-packages = true`) the base interpreter's: a folder below
+        # the venv's prefix is the venv's, any other the system's.
+        in_venv = sys.prefix != sys.base_prefix
         for p in site.getsitepackages():
-            site_dirs.append([p, "venv" if sys.prefix != sys.base_prefix and p.startswith(sys.prefix) else "system"])
+            site_dirs.append([p, "venv" if in_venv and _below(p, sys.prefix) else "system"])
         if site.ENABLE_USER_SITE is not None:
             user = site.getusersitepackages()
             if user:
                 site_dirs.append([user, "user"])
+        prefix_site_dirs = _prefix_site_dirs(site)
     except Exception:
         pass
     libc = None
@@ -417,6 +452,7 @@ def _python_facts(initial_path):
         "platstdlib": paths.get("platstdlib"),
         "dynload": dynload,
         "site_dirs": site_dirs,
+        "prefix_site_dirs": prefix_site_dirs,
         "os": sys.platform,
         "machine": os.uname().machine,
         "libc": libc,
