@@ -323,10 +323,10 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: Kind::Data,
         name: "app.data",
-        summary: "non-code files the application opened from below a `sys.path` folder",
+        summary: "non-code files the application read from below its own folders (those `app.modules` takes from: the entry script's folder, `PYTHONPATH` folders), such as `x.txt` opened beside the entry script; files read below a site dir or the stdlib are those units' (`select imported` keeps the top-level entries the trace read data from)",
         vars: &[Var::Path, Var::File],
         distinct: &[Var::Path],
-        matched: "the path below its `sys.path` folder",
+        matched: "the path below its folder",
         native: false,
         importable: false,
         selectable: false,

@@ -478,13 +478,13 @@ impl<'a> Planner<'a> {
                         }
                     }
                     Kind::Data => {
-                        for data in &manifest.data_files {
-                            let rel = self.import_rel(&data.path);
-                            let v = vars([
-                                (Var::Path, rel.clone()),
-                                (Var::File, file_name(&data.path)),
-                            ]);
-                            self.push(id, &rel, data.path.clone(), v, None);
+                        for (root, path) in app_data(manifest) {
+                            let rel = path.strip_prefix(&root).map_or_else(
+                                |_| file_name(&path),
+                                |r| r.to_string_lossy().into_owned(),
+                            );
+                            let v = vars([(Var::Path, rel.clone()), (Var::File, file_name(&path))]);
+                            self.push(id, &rel, path, v, None);
                         }
                     }
                     Kind::Executables => {
