@@ -271,6 +271,12 @@ impl Globs {
         self.matchers.iter().any(|m| m.is_match(subject))
     }
 
+    /// The first pattern that matches `subject`, for a diagnostic's label.
+    pub fn first_match(&self, subject: &str) -> Option<&Spanned<String>> {
+        let i = self.matchers.iter().position(|m| m.is_match(subject))?;
+        self.patterns.get(i)
+    }
+
     /// Compiles the checked globs; one layout compiles each distinct pattern once.
     pub(crate) fn compile(&mut self, cache: &mut HashMap<String, GlobMatcher>) {
         self.matchers = self

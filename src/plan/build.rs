@@ -100,6 +100,23 @@ struct Planner<'a> {
     items: Vec<Item>,
     /// The files of the imported extension modules.
     extension_files: BTreeSet<&'a Path>,
+    /// Every file the trace imported or read: an `exclude` never drops one of these.
+    traced: BTreeSet<&'a Path>,
+    /// Traced files a unit's `exclude` matched, taken after every unit has chosen only
+    /// when no unit took them ([`Planner::keep_excluded_traces`]).
+    excluded: Vec<Excluded>,
+}
+
+/// A traced file a unit's `exclude` matched, and everything needed to take it anyway.
+#[derive(Debug, Clone)]
+struct Excluded {
+    unit: UnitId,
+    subject: String,
+    source: PathBuf,
+    vars: BTreeMap<Var, String>,
+    package: Option<String>,
+    /// Mode, size and identity when the walk knew them.
+    stat: Option<(u32, u64, (u64, u64))>,
 }
 
 /// The folder of a relative path (`""` for the root).
@@ -148,6 +165,7 @@ fn under(root: &str, rel: &str) -> String {
 pub fn plan(input: &PlanInput<'_>) -> Planned {
     let mut planner = Planner::new(input);
     planner.take_files();
+    planner.keep_excluded_traces();
     planner.settle_bytecode();
     let policy = policy_of(input.layout);
     // Files the trace mapped are in the graph already, reached the way the process
@@ -230,6 +248,13 @@ impl<'a> Planner<'a> {
                 .modules_of(ModuleKind::Extension)
                 .filter_map(|module| module.file.as_deref())
                 .collect(),
+            traced: m
+                .modules
+                .iter()
+                .filter_map(|module| module.file.as_deref())
+                .chain(m.data_files.iter().map(|d| d.path.as_path()))
+                .collect(),
+            excluded: Vec::new(),
         }
     }
 
@@ -287,10 +312,49 @@ impl<'a> Planner<'a> {
         vars: BTreeMap<Var, String>,
         package: Option<String>,
     ) {
-        let layout_unit = self.input.layout.unit(unit);
-        if !layout_unit.selects(subject) {
+        if !self.chooses(unit, subject, &source, &vars, &package, None) {
             return;
         }
+        self.push_unchecked(unit, source, vars, package);
+    }
+
+    /// Whether `unit`'s globs choose a file; a traced file only its `exclude` refuses is
+    /// put aside for [`Planner::keep_excluded_traces`].
+    fn chooses(
+        &mut self,
+        unit: UnitId,
+        subject: &str,
+        source: &Path,
+        vars: &BTreeMap<Var, String>,
+        package: &Option<String>,
+        stat: Option<(u32, u64, (u64, u64))>,
+    ) -> bool {
+        let layout_unit = self.input.layout.unit(unit);
+        if layout_unit.selects(subject) {
+            return true;
+        }
+        let only = layout_unit.only.is_empty() || layout_unit.only.is_match(subject);
+        if only && self.traced.contains(source) {
+            self.excluded.push(Excluded {
+                unit,
+                subject: subject.to_owned(),
+                source: source.to_owned(),
+                vars: vars.clone(),
+                package: package.clone(),
+                stat,
+            });
+        }
+        false
+    }
+
+    /// [`Planner::push`] without the unit's globs.
+    fn push_unchecked(
+        &mut self,
+        unit: UnitId,
+        source: PathBuf,
+        vars: BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
         let meta = match std::fs::metadata(&source) {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => return,
@@ -506,6 +570,45 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Imports win over excludes: a file the trace imported or read that a unit's
+    /// `exclude` matched, and that no unit took, is taken by the first unit (in layout
+    /// order) that excluded it, with a warning naming the glob. An exclude is a
+    /// convenience to drop what the app does not use; it never breaks what the app ran.
+    /// (`only`, `site` and `action skip` say what a unit is, and are never overridden.)
+    fn keep_excluded_traces(&mut self) {
+        let taken: BTreeSet<PathBuf> = self.items.iter().map(|i| i.source.clone()).collect();
+        let mut kept: BTreeMap<UnitId, Vec<(String, PathBuf)>> = BTreeMap::new();
+        let mut done: BTreeSet<PathBuf> = BTreeSet::new();
+        for e in std::mem::take(&mut self.excluded) {
+            if taken.contains(&e.source) || !done.insert(e.source.clone()) {
+                continue;
+            }
+            kept.entry(e.unit)
+                .or_default()
+                .push((e.subject.clone(), e.source.clone()));
+            match e.stat {
+                Some(stat) => self.push_item(e.unit, e.source, e.vars, e.package, stat),
+                None => self.push_unchecked(e.unit, e.source, e.vars, e.package),
+            }
+        }
+        let layout = self.input.layout;
+        for (unit, files) in kept {
+            let mut globs: Vec<(String, crate::layout::Span)> = Vec::new();
+            for (subject, _) in &files {
+                if let Some(g) = layout.unit(unit).exclude.first_match(subject) {
+                    if !globs.iter().any(|(_, span)| *span == g.span) {
+                        globs.push((g.value.clone(), g.span));
+                    }
+                }
+            }
+            self.problems.push(Problem::ExcludedTrace {
+                unit: layout.unit(unit).name.value.clone(),
+                globs,
+                files: files.into_iter().map(|(_, f)| f).collect(),
+            });
+        }
+    }
+
     /// Keeps the `.pyc` files the dist's interpreter will use and stamps them; drops the
     /// rest. A pyc is kept when it is this interpreter's (`__pycache__/NAME.<cache
     /// tag>.pyc`, not an `-O` variant), its source is shipped by the same unit, and it
@@ -595,8 +698,11 @@ impl<'a> Planner<'a> {
         // and pipes are not shipped.)
         const S_IFMT: u32 = 0o170_000;
         const S_IFREG: u32 = 0o100_000;
-        if f.mode & S_IFMT == S_IFREG && self.input.layout.unit(unit).selects(&f.rel) {
-            self.push_item(unit, f.path.clone(), vars, package, (f.mode, f.size, f.id));
+        let stat = (f.mode, f.size, f.id);
+        if f.mode & S_IFMT == S_IFREG
+            && self.chooses(unit, &f.rel, &f.path, &vars, &package, Some(stat))
+        {
+            self.push_item(unit, f.path.clone(), vars, package, stat);
         }
     }
 

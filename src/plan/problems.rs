@@ -23,6 +23,13 @@ pub enum Problem {
         span: Span,
         error: bool,
     },
+    /// Files the trace imported or read that a unit's `exclude` matched: taken anyway.
+    ExcludedTrace {
+        unit: String,
+        /// The exclude globs that matched them, with their spans.
+        globs: Vec<(String, Span)>,
+        files: Vec<PathBuf>,
+    },
     /// A library the application needs that no unit of the layout takes.
     LibraryNotTaken { name: String, path: PathBuf },
     /// A destination template cannot be rendered for one file.
@@ -61,6 +68,7 @@ impl Problem {
     pub fn is_error(&self) -> bool {
         match self {
             Problem::Unclaimed { error, .. } => *error,
+            Problem::ExcludedTrace { .. } => false,
             _ => true,
         }
     }
@@ -69,6 +77,7 @@ impl Problem {
         match self {
             Problem::Conflict { .. } => "shenzi::plan::conflict",
             Problem::Unclaimed { .. } => "shenzi::plan::unclaimed",
+            Problem::ExcludedTrace { .. } => "shenzi::plan::excluded_trace",
             Problem::LibraryNotTaken { .. } => "shenzi::plan::library_not_taken",
             Problem::Render { .. } => "shenzi::plan::render",
             Problem::Unproven { .. } => "shenzi::plan::unproven_need",
@@ -93,13 +102,14 @@ impl Problem {
                 "{} traced file{} no unit takes: {}",
                 files.len(),
                 if files.len() == 1 { "" } else { "s" },
-                files
-                    .iter()
-                    .take(5)
-                    .map(|f| format!("`{}`", f.display()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-                    + if files.len() > 5 { ", ..." } else { "" }
+                file_list(files)
+            ),
+            Problem::ExcludedTrace { unit, files, .. } => format!(
+                "unit `{unit}` excludes {} file{} the trace imported or read, and ships {} anyway: {}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                if files.len() == 1 { "it" } else { "them" },
+                file_list(files)
             ),
             Problem::LibraryNotTaken { name, path } => format!(
                 "the application needs `{name}` (`{}`), and no unit takes it",
@@ -147,6 +157,9 @@ impl Problem {
                 "add a unit that takes them, or list them under `ignore`{}",
                 if *error { "" } else { "; `unclaimed error` makes this an error" }
             )),
+            Problem::ExcludedTrace { .. } => Some(
+                "an `exclude` never drops what the app imported or read; narrow the glob so it does not match these, or take them in another unit".into(),
+            ),
             Problem::LibraryNotTaken { .. } => Some(
                 "add a unit with `take native.needed` (and a farm), or add the library to the `system` policy if the target provides it".into(),
             ),
@@ -176,6 +189,10 @@ impl Problem {
                 label(second.1, format!("writes `{}`", second.2.display())),
             ],
             Problem::Unclaimed { span, .. } => vec![label(*span, "completeness policy".into())],
+            Problem::ExcludedTrace { globs, .. } => globs
+                .iter()
+                .map(|(glob, span)| label(*span, format!("`{glob}` matches traced files")))
+                .collect(),
             Problem::Render { span, .. } => vec![label(*span, "this destination".into())],
             Problem::Unproven {
                 span: Some(span), ..
@@ -187,6 +204,17 @@ impl Problem {
             _ => Vec::new(),
         }
     }
+}
+
+/// The first five files, in backticks, then `...`.
+fn file_list(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .take(5)
+        .map(|f| format!("`{}`", f.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+        + if files.len() > 5 { ", ..." } else { "" }
 }
 
 /// One problem with the layout's text, as a miette diagnostic.

@@ -2,13 +2,14 @@
 //! each layout apply, move the dist away from where it was built, run it through a symlink
 //! to its launcher inside a [`HiddenWorld`] where the source interpreter, its venv, the
 //! app's sources, the repo's `.cache` and every library the layout's policy does not trust
-//! are gone, and compare with the untraced run on the host.
+//! are gone (a trusted library the run used keeps what it needs: [`trusted_closure`]), and
+//! compare with the untraced run on the host.
 //!
 //! A layout passes when the hidden run prints the same stdout and exits with the same
 //! status as the untraced run, no dumped process has `LD_LIBRARY_PATH`, each expected
 //! process dumped its maps (the apps' `_shenzi_maps.py` hook), every Python process maps
 //! something inside the dist, and every object mapped lies inside the dist or is in the
-//! policy set. Used by the interpreter matrix (tests/e2e_hidden.rs) and the real-world
+//! world's policy set. Used by the interpreter matrix (tests/e2e_hidden.rs) and the real-world
 //! pattern suite (tests/e2e_patterns.rs).
 
 use std::ffi::OsString;
@@ -165,13 +166,66 @@ pub fn layout_policy(layout: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a target that provides the trusted libraries the traced run used provides with
+/// them: the libraries those need in turn (`DT_NEEDED`, transitively), by SONAME, that the
+/// policy does not list itself. A system's `libxcb.so.1` comes with its `libXau.so.6`, and
+/// the dist leaves both to the target. Only the trusted objects the run mapped count, so
+/// the world is no larger than the app's use of the system (for the glibc preset: none).
+pub fn trusted_closure(manifest: &Path, policy: &[String]) -> Vec<String> {
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let mut set = globset::GlobSetBuilder::new();
+    for p in policy {
+        set.add(globset::Glob::new(p).expect("a policy glob"));
+    }
+    let set = set.build().expect("the policy globs compile");
+    // Every mapped object by each name it answers to.
+    let mut by_name: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    let mut trusted = Vec::new();
+    for o in m["native"]["objects"].as_array().into_iter().flatten() {
+        let Some(path) = o["path"].as_str().map(PathBuf::from) else {
+            continue;
+        };
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = o["soname"].as_str().map_or(file.clone(), str::to_owned);
+        if set.is_match(&name) {
+            trusted.push(path.clone());
+        }
+        by_name.insert(name, path.clone());
+        by_name.insert(file, path);
+    }
+    let mut seen: std::collections::BTreeSet<PathBuf> = trusted.iter().cloned().collect();
+    let mut extra = std::collections::BTreeSet::new();
+    while let Some(path) = trusted.pop() {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
+            continue;
+        };
+        for need in elf.libraries {
+            if let Some(dep) = by_name.get(need) {
+                if !set.is_match(need) {
+                    extra.insert(need.to_owned());
+                }
+                if seen.insert(dep.clone()) {
+                    trusted.push(dep.clone());
+                }
+            }
+        }
+    }
+    extra.into_iter().collect()
+}
+
 /// The world a dist of `layout` runs in: everything of `t.hidden` gone, and only the
-/// layout's policy libraries left in the system folders.
+/// layout's policy libraries (and what the trusted ones the run used need,
+/// [`trusted_closure`]) left in the system folders.
 pub fn world_for(t: &Traced, layout: &str) -> HiddenWorld {
+    let mut policy = layout_policy(layout);
+    policy.extend(trusted_closure(&t.manifest, &policy));
     HiddenWorld::new(
         HiddenSpec::new()
             .hide_all(t.hidden.iter().cloned())
-            .policy(layout_policy(layout))
+            .policy(policy)
             // A healthy run takes seconds; a crashed app's orphaned pool workers would
             // otherwise hold its output pipe open for the default 300 s.
             .timeout(Duration::from_secs(60)),

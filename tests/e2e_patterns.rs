@@ -1,0 +1,134 @@
+//! The real-world pattern suite (issue 11): app patterns that broke dists, each built by the
+//! test itself from real parts (gcc-built libraries and programs, real interpreters, apt's
+//! packages), traced once and checked with every shipped layout in the hidden world
+//! (tests/support/e2e.rs): same stdout and exit status as the untraced run, nothing mapped
+//! from outside the dist but the layout's policy.
+//!
+//! Needs root (mount namespaces), gcc and `scripts/setup`.
+
+mod support;
+
+use std::path::Path;
+
+use support::e2e::{self, AppRun, LAYOUTS};
+
+/// Writes `files` (path relative to `dir`, content) below `dir`, making folders.
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, content) in files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+    }
+}
+
+/// A venv of pyenv's CPython 3.11 without pip, in `scratch`: the fixtures' own site dir,
+/// empty, so that `select all` layouts do not copy whatever the base interpreter has.
+fn bare_venv(scratch: &Path) -> std::path::PathBuf {
+    let venv = scratch.join("venv");
+    support::output_ok(
+        std::process::Command::new(support::python311())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+    );
+    venv
+}
+
+/// `python app.py` in `app` with a fresh [`bare_venv`].
+fn in_bare_venv(name: &str, scratch: &Path, app: &Path) -> AppRun {
+    let venv = bare_venv(scratch);
+    let mut run = AppRun::new(name, &venv.join("bin/python"), app, "app.py");
+    run.venv = Some(venv);
+    run
+}
+
+#[test]
+fn a_data_file_beside_the_entry_script() {
+    // Pattern 3: the entry script opens `x.txt` from its own folder.
+    let scratch = e2e::scratch();
+    let app = scratch.path().join("app src");
+    write_files(
+        &app,
+        &[
+            (
+                "app.py",
+                "import _shenzi_maps\nimport os\n\
+                 here = os.path.dirname(os.path.abspath(__file__))\n\
+                 with open(os.path.join(here, 'x.txt')) as f:\n    print('data:', f.read().strip())\n",
+            ),
+            ("x.txt", "beside the script\n"),
+        ],
+    );
+    e2e::write_maps_hook(&app);
+    let run = in_bare_venv("data beside the entry", scratch.path(), &app);
+    e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
+}
+
+/// The `--system-site-packages` venv of Debian's python3 that `scripts/setup` makes; apt's
+/// `python3-numpy` is in `/usr/lib/python3/dist-packages`.
+fn debian_system_site_venv() -> std::path::PathBuf {
+    let venv = support::repo_root().join(".cache/venvs/debian-system-site");
+    assert!(
+        venv.join(".complete").exists(),
+        "{} is missing: run scripts/setup",
+        venv.display()
+    );
+    venv
+}
+
+#[test]
+fn debian_venv_with_system_site_packages_imports_an_apt_package() {
+    // Pattern 1: numpy comes from apt, through the venv's `include-system-site-packages`.
+    let venv = debian_system_site_venv();
+    let python = venv.join("bin/python");
+    let origin = std::process::Command::new(&python)
+        .args(["-c", "import numpy; print(numpy.__file__)"])
+        .output()
+        .unwrap();
+    assert!(
+        support::text(&origin.stdout).starts_with("/usr/lib/python3/dist-packages/numpy/"),
+        "the fixture needs apt's python3-numpy seen through the venv (run scripts/setup): {}",
+        support::describe(&origin)
+    );
+    let scratch = e2e::scratch();
+    let app = scratch.path().join("app src");
+    write_files(
+        &app,
+        &[(
+            "app.py",
+            "import _shenzi_maps\nimport numpy\n\
+             a = numpy.arange(12, dtype=float).reshape(3, 4)\n\
+             print(numpy.__version__, a.sum(axis=0).tolist())\n\
+             print('det', round(float(numpy.linalg.det([[2.0, 1.0], [1.0, 3.0]])), 6))\n",
+        )],
+    );
+    e2e::write_maps_hook(&app);
+    let mut run = AppRun::new("debian system-site venv", &python, &app, "app.py");
+    run.venv = Some(venv);
+    e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
+}
+
+#[test]
+fn an_imported_module_a_builtin_exclude_matches() {
+    // Pattern 6: `default` and `minimal` exclude `tkinter/**`, `idlelib/**`,
+    // `turtledemo/**` (and `minimal` `pydoc_data/**`) from the stdlib; the app imports
+    // them and reads a data file of one. (Creating a Tk window also needs Tcl's script
+    // library, opened by native code: not this pattern.)
+    let scratch = e2e::scratch();
+    let app = scratch.path().join("app src");
+    write_files(
+        &app,
+        &[(
+            "app.py",
+            "import _shenzi_maps\nimport importlib.resources\nimport tkinter\nimport idlelib\n\
+             import turtledemo\nfrom pydoc_data import topics\n\
+             print('tk', tkinter.TkVersion, tkinter.TclVersion)\n\
+             print('idlelib', idlelib.__name__, 'turtledemo', turtledemo.__name__)\n\
+             print('topics', 'if' in topics.topics)\n\
+             icon = importlib.resources.files('idlelib').joinpath('Icons/idle_16.png').read_bytes()\n\
+             print('icon', len(icon), icon[:4])\n",
+        )],
+    );
+    e2e::write_maps_hook(&app);
+    let run = in_bare_venv("imported but excluded", scratch.path(), &app);
+    e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
+}
