@@ -132,3 +132,102 @@ fn an_imported_module_a_builtin_exclude_matches() {
     let run = in_bare_venv("imported but excluded", scratch.path(), &app);
     e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
 }
+
+/// Writes a pure-Python wheel `NAME-1.0-py3-none-any.whl` into `dir` (with Python's
+/// `zipfile`, RECORD hashes and all): `files` below the package, `entry_points` as the
+/// text of its `entry_points.txt`.
+fn write_wheel(python: &Path, dir: &Path, name: &str, files: &[(&str, &str)], entry_points: &str) {
+    let script = r#"
+import base64, hashlib, json, sys, zipfile
+out, name, files, entry_points = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+info = name + "-1.0.dist-info/"
+files = {name + "/" + rel: text for rel, text in files}
+files[info + "METADATA"] = "Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name
+files[info + "WHEEL"] = "Wheel-Version: 1.0\nGenerator: shenzi-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+files[info + "entry_points.txt"] = entry_points
+files[info + "top_level.txt"] = name + "\n"
+record = []
+with zipfile.ZipFile(out, "w") as z:
+    for path, text in sorted(files.items()):
+        data = text.encode()
+        z.writestr(path, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+    record.append(info + "RECORD,,")
+    z.writestr(info + "RECORD", "\n".join(record) + "\n")
+"#;
+    let files: Vec<[&str; 2]> = files.iter().map(|(a, b)| [*a, *b]).collect();
+    support::output_ok(
+        std::process::Command::new(python)
+            .args(["-c", script])
+            .arg(dir.join(format!("{name}-1.0-py3-none-any.whl")))
+            .arg(name)
+            .arg(serde_json::to_string(&files).unwrap())
+            .arg(entry_points),
+    );
+}
+
+#[test]
+fn an_app_reading_every_entry_point() {
+    // Pattern 8: a plugin system lists every installed distribution's entry points (its
+    // `entry_points.txt`, imported or not) and loads one; `shenzi_tool` is never imported.
+    let scratch = e2e::scratch();
+    let wheels = scratch.path().join("wheels");
+    std::fs::create_dir(&wheels).unwrap();
+    let venv = bare_venv(scratch.path());
+    let python = venv.join("bin/python");
+    write_wheel(
+        &python,
+        &wheels,
+        "shenzi_hello",
+        &[(
+            "__init__.py",
+            "def hello():\n    return 'hello from the plugin'\n",
+        )],
+        "[shenzi_demo.plugins]\nhello = shenzi_hello:hello\n",
+    );
+    write_wheel(
+        &python,
+        &wheels,
+        "shenzi_tool",
+        &[("__init__.py", "raise SystemExit('never imported')\n")],
+        "[console_scripts]\nshenzi-tool = shenzi_tool:main\n\n[shenzi_demo.plugins]\nother = shenzi_tool:other\n",
+    );
+    // The wheel venv's pip installs into the bare venv (`--python`): no pip of its own.
+    let mut pip = std::process::Command::new(support::wheel_venv().join("bin/python"));
+    pip.args(["-m", "pip", "--python"])
+        .arg(&python)
+        .args([
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
+        .arg(wheels.join("shenzi_hello-1.0-py3-none-any.whl"))
+        .arg(wheels.join("shenzi_tool-1.0-py3-none-any.whl"));
+    support::output_ok(&mut pip);
+    let app = scratch.path().join("app src");
+    write_files(
+        &app,
+        &[(
+            "app.py",
+            "import _shenzi_maps\nimport importlib.metadata as metadata\n\
+             eps = metadata.entry_points()\n\
+             for group in sorted(eps.groups):\n    print(group, sorted(ep.name for ep in eps.select(group=group)))\n\
+             print(sorted(d.metadata['Name'] for d in metadata.distributions()))\n\
+             (plugin,) = eps.select(group='shenzi_demo.plugins', name='hello')\n\
+             print(plugin.load()(), 'from', plugin.dist.name, plugin.dist.version)\n",
+        )],
+    );
+    e2e::write_maps_hook(&app);
+    let mut run = AppRun::new("reads every entry point", &python, &app, "app.py");
+    run.venv = Some(venv);
+    let traced = e2e::trace(run, scratch);
+    assert!(
+        support::text(&traced.untraced.stdout).contains("console_scripts ['shenzi-tool']"),
+        "the fixture lists the entry points of a distribution it never imports:\n{}",
+        support::describe(&traced.untraced)
+    );
+    e2e::check_layouts(&traced, LAYOUTS);
+}

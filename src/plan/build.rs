@@ -1542,18 +1542,51 @@ impl<'a> Planner<'a> {
             .collect();
         traced.extend(manifest.data_files.iter().map(|d| d.path.as_path()));
         traced.extend(manifest.scripts.iter().map(|d| d.path.as_path()));
+        // `ignore` globs match the file's real path (Debian's stdlib `sitecustomize.py`
+        // is a link into `/etc`), and the path it was traced at.
+        let ignored = |p: &Path| {
+            layout.ignore.is_match(&p.to_string_lossy())
+                || std::fs::canonicalize(p)
+                    .is_ok_and(|real| layout.ignore.is_match(&real.to_string_lossy()))
+        };
         let files: Vec<PathBuf> = traced
             .into_iter()
             .filter(|p| !taken.contains(p))
-            .filter(|p| !layout.ignore.is_match(&p.to_string_lossy()))
+            .filter(|p| !ignored(p))
             .map(Path::to_owned)
             .collect();
-        if !files.is_empty() {
-            self.problems.push(Problem::Unclaimed {
-                files,
-                span: layout.unclaimed.span,
-                error: layout.unclaimed.value == Unclaimed::Error,
-            });
+        // A distribution's metadata the app only read (`entry_points()` reads every
+        // one) changes what `importlib.metadata` lists, never what imports: a warning
+        // even under `unclaimed error`.
+        let sites: Vec<&Path> = manifest
+            .python
+            .site_dirs
+            .iter()
+            .map(|s| s.path.as_path())
+            .collect();
+        let is_metadata = |p: &Path| {
+            sites.iter().any(|site| {
+                p.strip_prefix(site)
+                    .ok()
+                    .and_then(|rel| rel.components().next())
+                    .is_some_and(|first| {
+                        super::select::is_metadata(&first.as_os_str().to_string_lossy())
+                    })
+            })
+        };
+        let (metadata, files): (Vec<PathBuf>, Vec<PathBuf>) =
+            files.into_iter().partition(|p| is_metadata(p));
+        for (files, error) in [
+            (files, layout.unclaimed.value == Unclaimed::Error),
+            (metadata, false),
+        ] {
+            if !files.is_empty() {
+                self.problems.push(Problem::Unclaimed {
+                    files,
+                    span: layout.unclaimed.span,
+                    error,
+                });
+            }
         }
     }
 
