@@ -577,6 +577,7 @@ impl Analyzer {
         let mut action = Once::new("action");
         let mut farm = Once::new("farm");
         let mut serve = Once::new("serve");
+        let mut symlinks = Once::new("symlinks");
         let mut only: Vec<&Str> = Vec::new();
         let mut exclude: Vec<&Str> = Vec::new();
         for stmt in &block.stmts {
@@ -590,6 +591,7 @@ impl Analyzer {
                 UnitStmt::Action(w) => action.set(self, stmt.keyword, w),
                 UnitStmt::Farm(w) => farm.set(self, stmt.keyword, w),
                 UnitStmt::Serve(w) => serve.set(self, stmt.keyword, w),
+                UnitStmt::Symlinks(w) => symlinks.set(self, stmt.keyword, w),
             }
         }
 
@@ -697,6 +699,12 @@ impl Analyzer {
                 ok.then_some(Some(sites))
             }
             None => Some(None),
+        };
+        let symlinks_value = match symlinks.get() {
+            Some(w) => self
+                .choice(w, "a way to write symlinks", Symlinks::NAMES)
+                .map(|i| Spanned::new([Symlinks::Keep, Symlinks::Copy][i], w.span)),
+            None => Some(Spanned::new(Symlinks::Keep, name.span)),
         };
         let action_value = match action.get() {
             Some(w) => self.choice(w, "an action", Action::NAMES).map(|i| {
@@ -820,6 +828,7 @@ impl Analyzer {
             action: action_value,
             farm: farm_value?,
             serve_callers: serve_value,
+            symlinks: symlinks_value?,
         })
     }
 

@@ -194,9 +194,11 @@ fn unit_text(stmt: &UnitStmt) -> String {
         UnitStmt::Take(list) | UnitStmt::Site(list) => words(list),
         UnitStmt::To(s) => string(s),
         UnitStmt::Only(list) | UnitStmt::Exclude(list) => strings(list),
-        UnitStmt::Select(w) | UnitStmt::Action(w) | UnitStmt::Farm(w) | UnitStmt::Serve(w) => {
-            w.value.clone()
-        }
+        UnitStmt::Select(w)
+        | UnitStmt::Action(w)
+        | UnitStmt::Farm(w)
+        | UnitStmt::Serve(w)
+        | UnitStmt::Symlinks(w) => w.value.clone(),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Unit {
     pub farm: Option<Spanned<FarmId>>,
     /// Whether callers of its run-time loads get a RUNPATH entry to them.
     pub serve_callers: Option<Span>,
+    /// How a symlink inside a source tree the unit walks is written.
+    pub symlinks: Spanned<Symlinks>,
 }
 
 impl Unit {
@@ -117,6 +119,22 @@ pub enum Select {
 
 impl Select {
     pub const NAMES: &'static [&'static str] = &["all", "imported"];
+}
+
+/// How a unit writes a symlink it finds inside a source tree (a site dir, the stdlib, an
+/// app folder) whose target lies inside the same tree. A link pointing outside its tree is
+/// never followed, whichever is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symlinks {
+    /// As a relative symlink to where the unit places the target (a copy when the unit
+    /// does not place the target, or cannot keep the tree's shape).
+    Keep,
+    /// As a copy of the target (a folder link: the folder's files below the link's path).
+    Copy,
+}
+
+impl Symlinks {
+    pub const NAMES: &'static [&'static str] = &["keep", "copy"];
 }
 
 /// What happens to a unit's files.

@@ -158,6 +158,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_site => "`site`",
         Rule::member_stmt => "`farm`",
         Rule::serve_stmt => "`serve`",
+        Rule::symlinks_stmt => "`symlinks`",
         Rule::launcher_item => "`launcher`",
         Rule::at_stmt => "`at`",
         Rule::form_stmt => "`form`",
@@ -196,6 +197,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_select => "`select`",
         Rule::kw_action => "`action`",
         Rule::kw_serve => "`serve`",
+        Rule::kw_symlinks => "`symlinks`",
         Rule::kw_launcher => "`launcher`",
         Rule::kw_at => "`at`",
         Rule::kw_form => "`form`",
@@ -350,6 +352,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_action
             | Rule::kw_site
             | Rule::kw_serve
+            | Rule::kw_symlinks
             | Rule::kw_launcher
             | Rule::kw_at
             | Rule::kw_form
@@ -473,6 +476,7 @@ fn unit_stmt(pair: Pair<'_, Rule>, base: usize) -> UnitStmt {
         Rule::action_stmt => UnitStmt::Action(one_word(pair, base)),
         Rule::member_stmt => UnitStmt::Farm(one_word(pair, base)),
         Rule::serve_stmt => UnitStmt::Serve(one_word(pair, base)),
+        Rule::symlinks_stmt => UnitStmt::Symlinks(one_word(pair, base)),
         other => unreachable!("`unit_stmt` has no alternative {other:?}"),
     }
 }

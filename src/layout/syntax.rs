@@ -112,6 +112,7 @@ pub enum UnitStmt {
     Action(Word),
     Farm(Word),
     Serve(Word),
+    Symlinks(Word),
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +164,7 @@ impl Keyword for UnitStmt {
             UnitStmt::Action(_) => "action",
             UnitStmt::Farm(_) => "farm",
             UnitStmt::Serve(_) => "serve",
+            UnitStmt::Symlinks(_) => "symlinks",
         }
     }
 }

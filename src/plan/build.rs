@@ -32,8 +32,8 @@ use rayon::prelude::*;
 
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{
-    Found, app_data, app_roots, imported_tops, read_tops, select_imported, shadowed_tops, walk,
-    walk_tops,
+    Found, LinkTarget, app_data, app_roots, imported_tops, read_tops, resolve_link,
+    select_imported, shadowed_tops, tree_root, walk, walk_tops,
 };
 use super::{Content, DistRecord, Plan, PlannedEntry};
 use crate::binary::cache::hex;
@@ -43,7 +43,7 @@ use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launc
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{
     Action, ConflictPolicy, Farm, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select,
-    Source, Template, Unclaimed, UnitId, Var,
+    Source, Symlinks, Template, Unclaimed, UnitId, Var,
 };
 use crate::loader::SearchConfig;
 use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SiteKind, SysPathKind};
@@ -105,6 +105,35 @@ struct Planner<'a> {
     /// Traced files a unit's `exclude` matched, taken after every unit has chosen only
     /// when no unit took them ([`Planner::keep_excluded_traces`]).
     excluded: Vec<Excluded>,
+    /// Symlinks inside source trees, written as symlinks ([`Planner::resolve_links`]).
+    links: Vec<TreeLink>,
+    /// Symlinks left out, by unit: the link, where it leads, why.
+    links_left_out: BTreeMap<UnitId, Vec<(PathBuf, String)>>,
+    /// The real folders being copied through folder links now (a loop guard).
+    expanding: Vec<PathBuf>,
+}
+
+/// A symlink of a source tree whose target lies inside the same tree.
+#[derive(Debug, Clone)]
+struct TreeLink {
+    unit: UnitId,
+    /// The link, as walked, and its path below its tree's root.
+    source: PathBuf,
+    rel: String,
+    root: PathBuf,
+    vars: BTreeMap<Var, String>,
+    package: Option<String>,
+    /// Its target: a file of the tree (its walked path), or a folder (its path below the
+    /// tree's root, and its real path).
+    target: LinkEnd,
+    /// Where the link and its target go, once placed.
+    placed: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+enum LinkEnd {
+    File(PathBuf),
+    Dir { rel: String, real: PathBuf },
 }
 
 /// A traced file a unit's `exclude` matched, and everything needed to take it anyway.
@@ -165,6 +194,7 @@ fn under(root: &str, rel: &str) -> String {
 pub fn plan(input: &PlanInput<'_>) -> Planned {
     let mut planner = Planner::new(input);
     planner.take_files();
+    planner.resolve_links();
     planner.keep_excluded_traces();
     planner.settle_bytecode();
     let policy = policy_of(input.layout);
@@ -202,6 +232,7 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
         .extend(graph.problems.iter().cloned().map(Problem::Native));
     planner.take_libraries(&graph);
     planner.place();
+    planner.place_links();
     let floor = graph.glibc_floor();
     let (entries, record) = planner.finish(&graph, policy);
     planner.summarize(entries, record, graph, floor)
@@ -255,6 +286,9 @@ impl<'a> Planner<'a> {
                 .chain(m.data_files.iter().map(|d| d.path.as_path()))
                 .collect(),
             excluded: Vec::new(),
+            links: Vec::new(),
+            links_left_out: BTreeMap::new(),
+            expanding: Vec::new(),
         }
     }
 
@@ -686,11 +720,11 @@ impl<'a> Planner<'a> {
         vars: BTreeMap<Var, String>,
         package: Option<String>,
     ) {
-        // A symlink in a source tree is shipped as the file it names (a folder link is
-        // not followed: its files belong to whatever holds the folder).
         if f.link.is_some() {
-            if f.path.is_file() {
-                self.push(unit, &f.rel, f.path.clone(), vars, package);
+            // Only a link's own path decides whether the unit takes it: what it leads to
+            // is never taken for being traced ([`Planner::keep_excluded_traces`]).
+            if self.input.layout.unit(unit).selects(&f.rel) {
+                self.take_link(unit, f, vars, package);
             }
             return;
         }
@@ -703,6 +737,264 @@ impl<'a> Planner<'a> {
             && self.chooses(unit, &f.rel, &f.path, &vars, &package, Some(stat))
         {
             self.push_item(unit, f.path.clone(), vars, package, stat);
+        }
+    }
+
+    /// A symlink of a source tree. One leading inside the tree is written as a relative
+    /// symlink (`symlinks keep`, decided once every unit has chosen) or as a copy of what
+    /// it names (`symlinks copy`); one leading outside the tree, dangling or looping is
+    /// never followed: it is left out with a warning naming it and its target, since
+    /// following it could ship any file of this machine (`evil.py -> /etc/passwd`).
+    fn take_link(
+        &mut self,
+        unit: UnitId,
+        f: &Found,
+        vars: BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
+        let root = tree_root(f);
+        let written = || {
+            f.link
+                .as_deref()
+                .map_or_else(|| "?".to_owned(), |l| l.display().to_string())
+        };
+        let copy = self.input.layout.unit(unit).symlinks.value == Symlinks::Copy;
+        match resolve_link(&root, f) {
+            LinkTarget::Outside(real) => {
+                let shown = match written() {
+                    w if Path::new(&w) == real => format!("`{w}`"),
+                    w => format!("`{w}` (`{}`)", real.display()),
+                };
+                let why = format!("{shown}, outside `{}`", root.display());
+                self.left_out(unit, f, why);
+            }
+            LinkTarget::Broken => {
+                let why = format!("`{}`, which does not exist (or loops)", written());
+                self.left_out(unit, f, why);
+            }
+            LinkTarget::File(_) if copy => self.push_unchecked(unit, f.path.clone(), vars, package),
+            LinkTarget::File(rel) => self.links.push(TreeLink {
+                unit,
+                source: f.path.clone(),
+                rel: f.rel.clone(),
+                target: LinkEnd::File(root.join(rel)),
+                root,
+                vars,
+                package,
+                placed: None,
+            }),
+            LinkTarget::Dir(_, real) if copy => {
+                self.copy_folder_link(unit, f, &real, vars, package)
+            }
+            LinkTarget::Dir(rel, real) => self.links.push(TreeLink {
+                unit,
+                source: f.path.clone(),
+                rel: f.rel.clone(),
+                root,
+                vars,
+                package,
+                target: LinkEnd::Dir { rel, real },
+                placed: None,
+            }),
+        }
+    }
+
+    fn left_out(&mut self, unit: UnitId, f: &Found, why: String) {
+        self.links_left_out
+            .entry(unit)
+            .or_default()
+            .push((f.path.clone(), why));
+    }
+
+    /// A folder link taken as a folder: the files below its target, each at its path
+    /// through the link. A folder already being copied through a link (a loop) is left
+    /// out.
+    fn copy_folder_link(
+        &mut self,
+        unit: UnitId,
+        f: &Found,
+        real: &Path,
+        vars: BTreeMap<Var, String>,
+        package: Option<String>,
+    ) {
+        let parent_real = f.path.parent().and_then(|p| std::fs::canonicalize(p).ok());
+        if self.expanding.iter().any(|e| e == real)
+            || parent_real.is_some_and(|p| p.starts_with(real))
+        {
+            let written = f.link.as_deref().unwrap_or(Path::new("?")).display();
+            self.left_out(
+                unit,
+                f,
+                format!("`{written}`, a folder holding the link (a loop)"),
+            );
+            return;
+        }
+        self.expanding.push(real.to_owned());
+        let (files, errors) = walk(&f.path, &[]);
+        self.unreadable(errors);
+        for sub in files {
+            let found = Found {
+                rel: format!("{}/{}", f.rel, sub.rel),
+                ..sub
+            };
+            let mut v = vars.clone();
+            v.extend(path_vars(&found));
+            self.push_found(unit, &found, v, package.clone());
+        }
+        self.expanding.pop();
+    }
+
+    /// Decides the symlinks kept inside their trees, now that every unit has chosen: a
+    /// link to a file the same unit ships, or to a folder it ships files of with its
+    /// tree's shape kept (`to` ending in `{path}`), stays a link; any other is copied
+    /// (the content is the tree's own). Links of units that write nothing are claimed.
+    fn resolve_links(&mut self) {
+        let layout = self.input.layout;
+        let taken: BTreeSet<(UnitId, PathBuf)> = self
+            .items
+            .iter()
+            .map(|i| (i.unit, i.source.clone()))
+            .collect();
+        let mut kept = Vec::new();
+        for link in std::mem::take(&mut self.links) {
+            let unit = layout.unit(link.unit);
+            let Some(template) = unit.destination.as_ref() else {
+                kept.push(link);
+                continue;
+            };
+            let shaped = |rel: &str| {
+                let mut v = link.vars.clone();
+                v.extend(self.common.clone());
+                v.insert(Var::Path, rel.to_owned());
+                template.render(&v).ok()
+            };
+            let keeps_shape = matches!(
+                (shaped("shenzi"), shaped("shenzi/probe")),
+                (Some(a), Some(b)) if b == format!("{a}/probe")
+            );
+            let keep = match &link.target {
+                LinkEnd::File(target) => taken.contains(&(link.unit, target.clone())),
+                LinkEnd::Dir { rel, .. } => {
+                    let folder = link.root.join(rel);
+                    keeps_shape
+                        && taken
+                            .iter()
+                            .any(|(u, s)| *u == link.unit && s.starts_with(&folder))
+                }
+            };
+            if keep {
+                kept.push(link);
+                continue;
+            }
+            match &link.target {
+                LinkEnd::File(_) => {
+                    self.push_unchecked(link.unit, link.source, link.vars, link.package)
+                }
+                LinkEnd::Dir { real, .. } => {
+                    let found = Found {
+                        rel: link.rel.clone(),
+                        path: link.source.clone(),
+                        link: None,
+                        mode: 0,
+                        size: 0,
+                        id: (0, 0),
+                    };
+                    let real = real.clone();
+                    self.copy_folder_link(link.unit, &found, &real, link.vars, link.package);
+                }
+            }
+        }
+        self.links = kept;
+        for (unit, links) in std::mem::take(&mut self.links_left_out) {
+            self.problems.push(Problem::SymlinkLeftOut {
+                unit: layout.unit(unit).name.value.clone(),
+                links,
+            });
+        }
+    }
+
+    /// Renders where each kept link and its target go (after [`Planner::place`]).
+    fn place_links(&mut self) {
+        let layout = self.input.layout;
+        let dests: BTreeMap<(UnitId, &Path), &str> = self
+            .items
+            .iter()
+            .filter_map(|i| Some(((i.unit, i.source.as_path()), i.dest.as_deref()?)))
+            .collect();
+        let mut placed = Vec::new();
+        for link in &self.links {
+            let Some(template) = layout.unit(link.unit).destination.as_ref() else {
+                placed.push(None);
+                continue;
+            };
+            let render = |v: &BTreeMap<Var, String>| {
+                let mut v = v.clone();
+                v.extend(self.common.clone());
+                template.render(&v).ok()
+            };
+            let dest = render(&link.vars);
+            let target = match &link.target {
+                LinkEnd::File(target) => dests
+                    .get(&(link.unit, target.as_path()))
+                    .map(|d| (*d).to_owned()),
+                LinkEnd::Dir { rel, .. } => {
+                    // The folder's own destination: that of a file in it, less its name
+                    // (the tree's root is a folder too, and has no `{path}` of its own).
+                    const PROBE: &str = "shenzi-probe";
+                    let mut v = link.vars.clone();
+                    let inside = if rel.is_empty() {
+                        PROBE.to_owned()
+                    } else {
+                        format!("{rel}/{PROBE}")
+                    };
+                    v.insert(Var::Path, inside);
+                    v.insert(Var::File, PROBE.to_owned());
+                    render(&v).and_then(|d| {
+                        d.strip_suffix(PROBE)
+                            .map(|f| f.trim_end_matches('/').to_owned())
+                    })
+                }
+            };
+            placed.push(Some(dest.zip(target)));
+        }
+        let mut unplaced = Vec::new();
+        for (link, placed) in self.links.iter_mut().zip(placed) {
+            match placed {
+                Some(None) => unplaced.push((link.unit, link.source.clone())),
+                Some(Some(p)) => link.placed = Some(p),
+                None => {}
+            }
+        }
+        let mut by_unit: BTreeMap<UnitId, Vec<(PathBuf, String)>> = BTreeMap::new();
+        for (unit, source) in unplaced {
+            by_unit.entry(unit).or_default().push((
+                source,
+                "a place the unit's `to` cannot express as a link".to_owned(),
+            ));
+        }
+        for (unit, links) in by_unit {
+            self.problems.push(Problem::SymlinkLeftOut {
+                unit: layout.unit(unit).name.value.clone(),
+                links,
+            });
+        }
+    }
+
+    /// The kept links, as relative symlinks of the dist.
+    fn write_links(&mut self, out: &mut Output) {
+        let layout = self.input.layout;
+        for link in &self.links {
+            let Some((dest, target)) = &link.placed else {
+                continue;
+            };
+            let unit = layout.unit(link.unit);
+            out.link(
+                dest,
+                &unit.name.value,
+                unit.span,
+                &relative(parent(dest), target),
+                &mut self.problems,
+            );
         }
     }
 
@@ -915,6 +1207,7 @@ impl<'a> Planner<'a> {
                 layout.conflicts.value,
             );
         }
+        self.write_links(&mut out);
         // Destinations of `symlink` units point at the real file.
         for (i, item) in self.items.iter().enumerate() {
             let unit = layout.unit(item.unit);
@@ -1549,9 +1842,12 @@ impl<'a> Planner<'a> {
                 || std::fs::canonicalize(p)
                     .is_ok_and(|real| layout.ignore.is_match(&real.to_string_lossy()))
         };
+        // A file reached through a link kept as a link is shipped with it.
+        let links: Vec<&Path> = self.links.iter().map(|l| l.source.as_path()).collect();
         let files: Vec<PathBuf> = traced
             .into_iter()
             .filter(|p| !taken.contains(p))
+            .filter(|p| !links.iter().any(|l| p.starts_with(l)))
             .filter(|p| !ignored(p))
             .map(Path::to_owned)
             .collect();

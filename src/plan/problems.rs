@@ -30,6 +30,12 @@ pub enum Problem {
         globs: Vec<(String, Span)>,
         files: Vec<PathBuf>,
     },
+    /// Symlinks of a unit's source trees that lead outside them, dangle or loop: left
+    /// out, never followed. Each with what it leads to.
+    SymlinkLeftOut {
+        unit: String,
+        links: Vec<(PathBuf, String)>,
+    },
     /// A library the application needs that no unit of the layout takes.
     LibraryNotTaken { name: String, path: PathBuf },
     /// A destination template cannot be rendered for one file.
@@ -68,7 +74,7 @@ impl Problem {
     pub fn is_error(&self) -> bool {
         match self {
             Problem::Unclaimed { error, .. } => *error,
-            Problem::ExcludedTrace { .. } => false,
+            Problem::ExcludedTrace { .. } | Problem::SymlinkLeftOut { .. } => false,
             _ => true,
         }
     }
@@ -78,6 +84,7 @@ impl Problem {
             Problem::Conflict { .. } => "shenzi::plan::conflict",
             Problem::Unclaimed { .. } => "shenzi::plan::unclaimed",
             Problem::ExcludedTrace { .. } => "shenzi::plan::excluded_trace",
+            Problem::SymlinkLeftOut { .. } => "shenzi::plan::symlink_left_out",
             Problem::LibraryNotTaken { .. } => "shenzi::plan::library_not_taken",
             Problem::Render { .. } => "shenzi::plan::render",
             Problem::Unproven { .. } => "shenzi::plan::unproven_need",
@@ -110,6 +117,22 @@ impl Problem {
                 if files.len() == 1 { "" } else { "s" },
                 if files.len() == 1 { "it" } else { "them" },
                 file_list(files)
+            ),
+            Problem::SymlinkLeftOut { unit, links } => format!(
+                "unit `{unit}` leaves out {} symlink{} it does not follow: {}",
+                links.len(),
+                if links.len() == 1 { "" } else { "s" },
+                links
+                    .iter()
+                    .take(10)
+                    .map(|(link, why)| format!("`{}` points to {why}", link.display()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                    + &if links.len() > 10 {
+                        format!("; and {} more", links.len() - 10)
+                    } else {
+                        String::new()
+                    }
             ),
             Problem::LibraryNotTaken { name, path } => format!(
                 "the application needs `{name}` (`{}`), and no unit takes it",
@@ -159,6 +182,9 @@ impl Problem {
             )),
             Problem::ExcludedTrace { .. } => Some(
                 "an `exclude` never drops what the app imported or read; narrow the glob so it does not match these, or take them in another unit".into(),
+            ),
+            Problem::SymlinkLeftOut { .. } => Some(
+                "a link leaving its source tree could ship any file of this machine: copy the file into the tree, or take it with a unit of its own; `exclude` the link to silence this".into(),
             ),
             Problem::LibraryNotTaken { .. } => Some(
                 "add a unit with `take native.needed` (and a farm), or add the library to the `system` policy if the target provides it".into(),

@@ -53,7 +53,9 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             walker.skip_current_dir();
             continue;
         }
-        if entry.file_type().is_dir() {
+        // The root itself is no file of the tree, even when it is a link to a folder
+        // (walked through).
+        if entry.depth() == 0 || entry.file_type().is_dir() {
             continue;
         }
         let Ok(rel) = entry.path().strip_prefix(root) else {
@@ -126,11 +128,22 @@ pub fn walk_tops(
     let mut errors = Vec::new();
     for top in tops {
         let path = folder.join(top);
-        // One `stat` decides: a top the folder does not have is another folder's.
-        let Ok(meta) = std::fs::metadata(&path) else {
+        // One `lstat` decides: a top the folder does not have is another folder's; a
+        // link is reported as a link, as [`walk`] does.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if meta.is_dir() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if meta.file_type().is_symlink() {
+            found.push(Found {
+                rel: top.clone(),
+                link: std::fs::read_link(&path).ok(),
+                mode: meta.permissions().mode(),
+                size: meta.len(),
+                id: (meta.dev(), meta.ino()),
+                path,
+            });
+        } else if meta.is_dir() {
             let (files, errs) = walk(&path, &[]);
             errors.extend(errs);
             found.extend(files.into_iter().map(|f| Found {
@@ -138,7 +151,6 @@ pub fn walk_tops(
                 ..f
             }));
         } else if meta.is_file() {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             found.push(Found {
                 rel: top.clone(),
                 path,
@@ -151,6 +163,49 @@ pub fn walk_tops(
     }
     found.sort();
     (found, errors)
+}
+
+/// The folder a walked file's `rel` is relative to: its tree's root.
+pub fn tree_root(f: &Found) -> PathBuf {
+    let depth = f.rel.split('/').count();
+    f.path
+        .ancestors()
+        .nth(depth)
+        .map_or_else(PathBuf::new, Path::to_owned)
+}
+
+/// Where a symlink found in a source tree leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkTarget {
+    /// A file of the same tree, by its path below the root.
+    File(String),
+    /// A folder of the same tree (`""` for the root itself), and its real path.
+    Dir(String, PathBuf),
+    /// Something outside the tree, by its real path.
+    Outside(PathBuf),
+    /// Nothing: a dangling link or a loop of links.
+    Broken,
+}
+
+/// Resolves the symlink `f` of the tree at `root`, through every link in the chain, and
+/// says whether it stays inside the tree (compared as real paths: the tree's own path may
+/// run through links, such as a `.cache` link to another disk).
+pub fn resolve_link(root: &Path, f: &Found) -> LinkTarget {
+    let (Ok(real_root), Ok(real)) = (std::fs::canonicalize(root), std::fs::canonicalize(&f.path))
+    else {
+        return LinkTarget::Broken;
+    };
+    let Ok(rel) = real.strip_prefix(&real_root) else {
+        return LinkTarget::Outside(real);
+    };
+    let rel = rel.to_string_lossy().into_owned();
+    match std::fs::metadata(&real) {
+        Ok(meta) if meta.is_dir() => LinkTarget::Dir(rel, real),
+        Ok(meta) if meta.is_file() => LinkTarget::File(rel),
+        // A socket or a pipe is no file to ship.
+        Ok(_) => LinkTarget::Outside(real),
+        Err(_) => LinkTarget::Broken,
+    }
 }
 
 /// The top-level names below `site` that the trace imported: the first path component
@@ -387,5 +442,78 @@ mod tests {
         assert_eq!(rels, ["link.py", "pkg/a.py", "pkg/sub/b.py"]);
         assert_eq!(found[0].link.as_deref(), Some(Path::new("pkg/a.py")));
         assert_eq!(found[2].size, 2);
+    }
+
+    fn found(rel: &str) -> Found {
+        Found {
+            rel: rel.into(),
+            path: PathBuf::from("/site").join(rel),
+            link: None,
+            mode: 0o100644,
+            size: 0,
+            id: (0, 0),
+        }
+    }
+
+    #[test]
+    fn merged_site_dirs_shadow_like_sys_path() {
+        let first = [
+            found("six.py"),
+            found("pkg/__init__.py"),
+            found("ns/a.py"),
+            found("tool-1.0.dist-info/RECORD"),
+        ];
+        let second = [
+            found("six/__init__.py"),
+            found("pkg/__init__.py"),
+            found("pkg/extra.py"),
+            found("ns/b.py"),
+            found("tool-1.0.dist-info/RECORD"),
+            found("tool-2.0.dist-info/RECORD"),
+            found("other.py"),
+        ];
+        let one = Some("lib/site-packages/p".to_owned());
+        let merged = shadowed_tops(&[(one.clone(), &first), (one, &second)]);
+        assert!(merged[0].is_empty());
+        let dropped: Vec<&str> = merged[1].iter().map(String::as_str).collect();
+        assert_eq!(dropped, ["pkg", "six", "tool-1.0.dist-info"]);
+        // Site dirs written to different folders shadow nothing.
+        let apart = shadowed_tops(&[
+            (Some("site/0/p".into()), &first),
+            (Some("site/1/p".into()), &second),
+        ]);
+        assert!(apart.iter().all(BTreeSet::is_empty));
+    }
+
+    #[test]
+    fn links_resolve_inside_or_outside_their_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("pkg/data")).unwrap();
+        std::fs::write(root.join("pkg/data/a.txt"), "a").unwrap();
+        std::fs::write(dir.path().join("secret"), "s").unwrap();
+        let link = |target: &str, at: &str| {
+            std::os::unix::fs::symlink(target, root.join(at)).unwrap();
+        };
+        link("data/a.txt", "pkg/a.txt");
+        link("data", "pkg/d");
+        link("../../secret", "pkg/s");
+        link("s", "pkg/chain");
+        link("nowhere", "pkg/x");
+        let (files, _) = walk(&root, &[]);
+        let by_rel = |rel: &str| {
+            let f = files.iter().find(|f| f.rel == rel).unwrap();
+            assert_eq!(tree_root(f), root);
+            resolve_link(&root, f)
+        };
+        assert_eq!(
+            by_rel("pkg/a.txt"),
+            LinkTarget::File("pkg/data/a.txt".into())
+        );
+        assert!(matches!(by_rel("pkg/d"), LinkTarget::Dir(rel, _) if rel == "pkg/data"));
+        let secret = std::fs::canonicalize(dir.path().join("secret")).unwrap();
+        assert_eq!(by_rel("pkg/s"), LinkTarget::Outside(secret.clone()));
+        assert_eq!(by_rel("pkg/chain"), LinkTarget::Outside(secret));
+        assert_eq!(by_rel("pkg/x"), LinkTarget::Broken);
     }
 }
