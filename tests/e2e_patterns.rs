@@ -12,6 +12,18 @@ use std::path::Path;
 
 use support::e2e::{self, AppRun, LAYOUTS};
 
+/// The app's folder `app src` in `scratch` (a path with a space), with `app.py` (which
+/// imports the hidden-world hook first) and the hook.
+fn app_with(scratch: &Path, script: &str) -> std::path::PathBuf {
+    let app = scratch.join("app src");
+    write_files(
+        &app,
+        &[("app.py", &format!("import _shenzi_maps\n{script}"))],
+    );
+    e2e::write_maps_hook(&app);
+    app
+}
+
 /// Writes `files` (path relative to `dir`, content) below `dir`, making folders.
 fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (rel, content) in files {
@@ -45,20 +57,13 @@ fn in_bare_venv(name: &str, scratch: &Path, app: &Path) -> AppRun {
 fn a_data_file_beside_the_entry_script() {
     // Pattern 3: the entry script opens `x.txt` from its own folder.
     let scratch = e2e::scratch();
-    let app = scratch.path().join("app src");
-    write_files(
-        &app,
-        &[
-            (
-                "app.py",
-                "import _shenzi_maps\nimport os\n\
-                 here = os.path.dirname(os.path.abspath(__file__))\n\
-                 with open(os.path.join(here, 'x.txt')) as f:\n    print('data:', f.read().strip())\n",
-            ),
-            ("x.txt", "beside the script\n"),
-        ],
+    let app = app_with(
+        scratch.path(),
+        "import os\n\
+         here = os.path.dirname(os.path.abspath(__file__))\n\
+         with open(os.path.join(here, 'x.txt')) as f:\n    print('data:', f.read().strip())\n",
     );
-    e2e::write_maps_hook(&app);
+    write_files(&app, &[("x.txt", "beside the script\n")]);
     let run = in_bare_venv("data beside the entry", scratch.path(), &app);
     e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
 }
@@ -90,18 +95,13 @@ fn debian_venv_with_system_site_packages_imports_an_apt_package() {
         support::describe(&origin)
     );
     let scratch = e2e::scratch();
-    let app = scratch.path().join("app src");
-    write_files(
-        &app,
-        &[(
-            "app.py",
-            "import _shenzi_maps\nimport numpy\n\
+    let app = app_with(
+        scratch.path(),
+        "import numpy\n\
              a = numpy.arange(12, dtype=float).reshape(3, 4)\n\
              print(numpy.__version__, a.sum(axis=0).tolist())\n\
              print('det', round(float(numpy.linalg.det([[2.0, 1.0], [1.0, 3.0]])), 6))\n",
-        )],
     );
-    e2e::write_maps_hook(&app);
     let mut run = AppRun::new("debian system-site venv", &python, &app, "app.py");
     run.venv = Some(venv);
     e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
@@ -114,21 +114,16 @@ fn an_imported_module_a_builtin_exclude_matches() {
     // them and reads a data file of one. (Creating a Tk window also needs Tcl's script
     // library, opened by native code: not this pattern.)
     let scratch = e2e::scratch();
-    let app = scratch.path().join("app src");
-    write_files(
-        &app,
-        &[(
-            "app.py",
-            "import _shenzi_maps\nimport importlib.resources\nimport tkinter\nimport idlelib\n\
+    let app = app_with(
+        scratch.path(),
+        "import importlib.resources\nimport tkinter\nimport idlelib\n\
              import turtledemo\nfrom pydoc_data import topics\n\
              print('tk', tkinter.TkVersion, tkinter.TclVersion)\n\
              print('idlelib', idlelib.__name__, 'turtledemo', turtledemo.__name__)\n\
              print('topics', 'if' in topics.topics)\n\
              icon = importlib.resources.files('idlelib').joinpath('Icons/idle_16.png').read_bytes()\n\
              print('icon', len(icon), icon[:4])\n",
-        )],
     );
-    e2e::write_maps_hook(&app);
     let run = in_bare_venv("imported but excluded", scratch.path(), &app);
     e2e::check_layouts(&e2e::trace(run, scratch), LAYOUTS);
 }
@@ -207,20 +202,15 @@ fn an_app_reading_every_entry_point() {
         .arg(wheels.join("shenzi_hello-1.0-py3-none-any.whl"))
         .arg(wheels.join("shenzi_tool-1.0-py3-none-any.whl"));
     support::output_ok(&mut pip);
-    let app = scratch.path().join("app src");
-    write_files(
-        &app,
-        &[(
-            "app.py",
-            "import _shenzi_maps\nimport importlib.metadata as metadata\n\
+    let app = app_with(
+        scratch.path(),
+        "import importlib.metadata as metadata\n\
              eps = metadata.entry_points()\n\
              for group in sorted(eps.groups):\n    print(group, sorted(ep.name for ep in eps.select(group=group)))\n\
              print(sorted(d.metadata['Name'] for d in metadata.distributions()))\n\
              (plugin,) = eps.select(group='shenzi_demo.plugins', name='hello')\n\
              print(plugin.load()(), 'from', plugin.dist.name, plugin.dist.version)\n",
-        )],
     );
-    e2e::write_maps_hook(&app);
     let mut run = AppRun::new("reads every entry point", &python, &app, "app.py");
     run.venv = Some(venv);
     let traced = e2e::trace(run, scratch);

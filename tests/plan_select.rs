@@ -2,24 +2,31 @@
 
 mod support;
 
-use shenzi::manifest::read_manifest;
+use shenzi::manifest::{Manifest, read_manifest};
 use shenzi::plan::select::{imported_tops, select_imported, walk};
 use support::{output_ok, trace_command};
 
-#[test]
-fn select_imported_keeps_imported_packages_and_their_metadata_only() {
+/// Traces `python -c CODE` with the wheel venv's python into `dir/m.json`.
+fn trace_wheel_venv(dir: &std::path::Path, code: &str) -> (std::path::PathBuf, Manifest) {
     let venv = support::wheel_venv();
-    let dir = tempfile::tempdir().unwrap();
-    let manifest_path = dir.path().join("m.json");
+    let manifest_path = dir.join("m.json");
     output_ok(&mut trace_command(
         &manifest_path,
         [
             venv.join("bin/python").as_os_str(),
             "-c".as_ref(),
-            "import numpy, PIL.Image".as_ref(),
+            code.as_ref(),
         ],
     ));
     let manifest = read_manifest(&manifest_path).unwrap();
+    (manifest_path, manifest)
+}
+
+#[test]
+fn select_imported_keeps_imported_packages_and_their_metadata_only() {
+    let venv = support::wheel_venv();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, manifest) = trace_wheel_venv(dir.path(), "import numpy, PIL.Image");
     let site = manifest
         .python
         .site_dirs
@@ -238,16 +245,10 @@ fn debian_site_dirs_of_a_system_site_packages_venv() {
 fn metadata_read_for_entry_points() {
     let venv = support::wheel_venv();
     let dir = tempfile::tempdir().unwrap();
-    let manifest_path = dir.path().join("m.json");
-    output_ok(&mut trace_command(
-        &manifest_path,
-        [
-            venv.join("bin/python").as_os_str(),
-            "-c".as_ref(),
-            "import importlib.metadata as m; print(len(m.entry_points()))".as_ref(),
-        ],
-    ));
-    let manifest = read_manifest(&manifest_path).unwrap();
+    let (manifest_path, manifest) = trace_wheel_venv(
+        dir.path(),
+        "import importlib.metadata as m; print(len(m.entry_points()))",
+    );
     let site = venv.join("lib/python3.11/site-packages");
     let mut tops = imported_tops(&manifest, &site);
     tops.extend(shenzi::plan::select::read_tops(&manifest, &site));

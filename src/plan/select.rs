@@ -208,6 +208,19 @@ pub fn resolve_link(root: &Path, f: &Found) -> LinkTarget {
     }
 }
 
+/// Every folder of the traced interpreter a file can belong to: the `sys.path` entries,
+/// the site dirs, the stdlib folders and lib-dynload.
+fn python_folders(manifest: &Manifest) -> impl Iterator<Item = &Path> {
+    let python = &manifest.python;
+    python
+        .sys_path
+        .iter()
+        .map(|e| e.path.as_path())
+        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
+        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
+        .chain(python.dynload.as_deref())
+}
+
 /// The top-level names below `site` that the trace imported: the first path component
 /// of every imported module file below it (unless a more specific `sys.path` folder,
 /// site dir, stdlib or prefix inside `site` holds the file), and the first dotted part
@@ -216,13 +229,7 @@ pub fn imported_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
     // A module belongs to the most specific folder it lies in: a venv inside the app's
     // folder (`project/.venv`) is the venv's, not the app's.
     let python = &manifest.python;
-    let nested: Vec<&Path> = python
-        .sys_path
-        .iter()
-        .map(|e| e.path.as_path())
-        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
-        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
-        .chain(python.dynload.as_deref())
+    let nested: Vec<&Path> = python_folders(manifest)
         .chain([python.prefix.as_path(), python.base_prefix.as_path()])
         .filter(|p| *p != site && p.starts_with(site))
         .collect();
@@ -302,14 +309,7 @@ pub fn read_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
 /// `sys.path` folder inside the root (those are other units' files).
 pub fn app_data(manifest: &Manifest) -> Vec<(PathBuf, PathBuf)> {
     let roots = app_roots(manifest);
-    let python = &manifest.python;
-    let folders: Vec<&Path> = python
-        .sys_path
-        .iter()
-        .map(|e| e.path.as_path())
-        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
-        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
-        .chain(python.dynload.as_deref())
+    let folders: Vec<&Path> = python_folders(manifest)
         .chain(roots.iter().map(PathBuf::as_path))
         .collect();
     manifest
