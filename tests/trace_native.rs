@@ -774,3 +774,58 @@ fn append_merges_native_data_and_programs() {
             .all(|r| r["syscalls"] == true)
     );
 }
+
+/// A manifest written before the system-call level (none of its fields) still reads, and
+/// `--append` merges a new run into it: one entry per program, its old `via` kept.
+#[test]
+fn a_manifest_from_before_the_system_call_level_reads_and_merges() {
+    let kit = Kit::new();
+    kit.write(
+        "app.py",
+        "import subprocess\nsubprocess.run(['uname', '-s'], stdout=subprocess.DEVNULL)\n",
+    );
+    let python = python311();
+    let (_, mut m) = kit.trace(&python, "app.py", &[]);
+    // As version 1 manifests were written before: no syscall fields at all.
+    let top = m.as_object_mut().unwrap();
+    top.remove("native_data");
+    top.remove("native_env");
+    for run in top["runs"].as_array_mut().unwrap() {
+        run.as_object_mut().unwrap().remove("syscalls");
+    }
+    for e in top["executables"].as_array_mut().unwrap() {
+        let e = e.as_object_mut().unwrap();
+        for key in ["names", "started_by", "parents", "interpreter"] {
+            e.remove(key);
+        }
+    }
+    let old = serde_json::to_string_pretty(&m).unwrap();
+    assert!(!old.contains("started_by") && !old.contains("native_data"));
+    let manifest = kit.path("m.json");
+    std::fs::write(&manifest, old).unwrap();
+    let out = shenzi()
+        .args(["trace", "--append", "-o"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(&python)
+        .arg("app.py")
+        .current_dir(kit.dir.path())
+        .env_remove(SYSCALLS_VAR)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let merged = read(&manifest);
+    let uname = program(&merged, &which("uname"));
+    assert_eq!(uname["via"], "subprocess");
+    assert_eq!(strings(&uname["started_by"]), ["subprocess"]);
+    assert_eq!(
+        merged["executables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["path"] == which("uname").as_str())
+            .count(),
+        1
+    );
+    assert!(!merged["native_data"].as_array().unwrap().is_empty());
+}

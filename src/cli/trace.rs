@@ -55,7 +55,7 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
     Ok(ExitCode::from((outcome.exit_status & 0xff) as u8))
 }
 
-/// The trace's warnings and notes, one line each (`build` prints them too).
+/// The trace's warnings and notes, one line each.
 pub fn print_notes(outcome: &TraceOutcome) {
     if let Err(reason) = &outcome.syscalls {
         eprintln!("shenzi: note: native opens and execs were not recorded ({reason})");
