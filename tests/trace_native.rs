@@ -110,42 +110,34 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The `native_data` entry for `path`.
-fn data<'a>(m: &'a Value, path: &Path) -> &'a Value {
-    let path = path.to_str().unwrap();
-    m["native_data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["path"] == path)
-        .unwrap_or_else(|| panic!("`{path}` is not in native_data: {:#}", m["native_data"]))
-}
-
-fn has_data(m: &Value, path: &Path) -> bool {
-    let path = path.to_str().unwrap();
-    m["native_data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["path"] == path)
-}
-
-/// The `executables` entry whose real path is `path`.
-fn program<'a>(m: &'a Value, path: &str) -> &'a Value {
-    m["executables"]
+/// The entry of manifest list `list` whose `path` is `path`.
+fn entry<'a>(m: &'a Value, list: &str, path: &str) -> Option<&'a Value> {
+    m[list]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["path"] == path)
+}
+
+/// The `native_data` entry for `path`.
+fn data<'a>(m: &'a Value, path: &Path) -> &'a Value {
+    let path = path.to_str().unwrap();
+    entry(m, "native_data", path)
+        .unwrap_or_else(|| panic!("`{path}` is not in native_data: {:#}", m["native_data"]))
+}
+
+fn has_data(m: &Value, path: &Path) -> bool {
+    entry(m, "native_data", path.to_str().unwrap()).is_some()
+}
+
+/// The `executables` entry whose real path is `path`.
+fn program<'a>(m: &'a Value, path: &str) -> &'a Value {
+    entry(m, "executables", path)
         .unwrap_or_else(|| panic!("`{path}` is not in executables: {:#}", m["executables"]))
 }
 
 fn has_program(m: &Value, path: &str) -> bool {
-    m["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["path"] == path)
+    entry(m, "executables", path).is_some()
 }
 
 fn stderr_lines(out: &Output) -> Vec<String> {
