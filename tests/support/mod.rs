@@ -4,6 +4,8 @@
 
 pub mod hidden;
 
+pub mod dist;
+
 pub mod example;
 
 use std::ffi::OsStr;
