@@ -481,7 +481,7 @@ fn force_replaces_only_what_shenzi_wrote() {
         .unwrap()
         .replace("\"layout\": \"minimal\"", "\"layout\": \"mine\"");
 
-    // Records that do not check out: not a dist, whatever `--discard-changes` says.
+    // Records that do not check out: not a dist, whatever the flags say.
     std::fs::write(dist.join("NOTES.txt"), "mine").unwrap();
     let cases: &[(&str, &[u8], &str)] = &[
         (
@@ -499,7 +499,7 @@ fn force_replaces_only_what_shenzi_wrote() {
     for (what, bytes, says) in cases {
         std::fs::write(&record, bytes).unwrap();
         let before = tree(&dist, true);
-        for flags in [&["--force"][..], &["--force", "--discard-changes"]] {
+        for flags in [&[][..], &["--force"], &["--force", "--discard-changes"]] {
             let out = apply("minimal", &manifest, &dist, flags);
             let err = stderr_of(&out).replace("\n  | ", " ");
             assert_eq!(out.status.code(), Some(1), "{what}: {err}");
@@ -650,6 +650,23 @@ fn a_second_apply_waits_for_the_first() {
         "{line}"
     );
     // Only the first apply's scratch folder exists: the second has not started.
+    assert_eq!(support::dist::scratch_names(scratch.path()).len(), 1);
+    // A third one, waiting too, stops on Ctrl-C, having written nothing.
+    let mut third = forced(None);
+    let mut third_err = std::io::BufReader::new(third.stderr.take().unwrap()).lines();
+    let waiting = third_err.next().unwrap().unwrap();
+    assert!(
+        waiting.starts_with("shenzi: waiting for another"),
+        "{waiting}"
+    );
+    support::dist::signal(third.id(), libc::SIGINT);
+    let rest: Vec<String> = third_err.map(Result::unwrap).collect();
+    assert_eq!(third.wait().unwrap().code(), Some(1), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted while waiting for another apply in `")),
+        "{rest:?}"
+    );
     assert_eq!(support::dist::scratch_names(scratch.path()).len(), 1);
     support::dist::signal(first.id(), libc::SIGCONT);
     let first = first.wait_with_output().unwrap();

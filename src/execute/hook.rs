@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The variable the hook reads.
-pub const VARIABLE: &str = "SHENZI_TEST_HOOK";
+const VARIABLE: &str = "SHENZI_TEST_HOOK";
 
 struct Hook {
     signal: libc::c_int,

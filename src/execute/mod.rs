@@ -1,7 +1,7 @@
 //! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, the launcher, all
 //! built beside the target and renamed into place.
 
-pub mod hook;
+mod hook;
 pub mod launcher;
 mod patch;
 mod record;

@@ -213,13 +213,9 @@ pub(super) struct PreviousDist {
 /// The largest record read (a 50,000-file dist's is about 8 MB).
 const RECORD_LIMIT: u64 = 256 << 20;
 
-/// Checks that `target`, an existing folder, is a shenzi dist `--force` may replace
-/// (the rules in the module docs).
-pub(super) fn check_previous(
-    target: &Path,
-    discard: bool,
-    interrupted: &(dyn Fn() -> bool + Sync),
-) -> Result<PreviousDist, ApplyError> {
+/// Reads the record of `target`, an existing folder, and checks that it is one this
+/// shenzi wrote (the first rule in the module docs): the record, and the folder open.
+pub(super) fn check_record(target: &Path) -> Result<(WrittenRecord, File), ApplyError> {
     let not_a_dist = |reason: String, help: &str| ApplyError::TargetNotADist {
         path: target.to_owned(),
         reason,
@@ -277,7 +273,17 @@ pub(super) fn check_previous(
             remove_it,
         ));
     }
+    Ok((record, root))
+}
 
+/// Checks that `target`, an existing folder, is a shenzi dist `--force` may replace
+/// (the rules in the module docs).
+pub(super) fn check_previous(
+    target: &Path,
+    discard: bool,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<PreviousDist, ApplyError> {
+    let (record, root) = check_record(target)?;
     let recorded: HashMap<&str, &RecordedKind> = record
         .files
         .iter()

@@ -46,8 +46,8 @@ pub(super) enum Locking {
 const RETRY: Duration = Duration::from_millis(100);
 
 /// Locks `folder` exclusively, waiting for another apply's lock; `tell` hears of the
-/// wait or of a filesystem without locks. Stops with `Interrupted` when `interrupted`
-/// becomes true while it waits.
+/// wait or of a filesystem without locks. Stops with `InterruptedWaiting` when
+/// `interrupted` becomes true while it waits.
 pub(super) fn lock(
     folder: &Path,
     tell: impl Fn(Locking),
@@ -68,7 +68,9 @@ pub(super) fn lock(
                     told = true;
                 }
                 if interrupted() {
-                    return Err(ApplyError::Interrupted);
+                    return Err(ApplyError::InterruptedWaiting {
+                        folder: folder.to_owned(),
+                    });
                 }
                 std::thread::sleep(RETRY);
             }

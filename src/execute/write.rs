@@ -226,6 +226,10 @@ pub enum ApplyError {
     #[diagnostic(code(shenzi::apply::interrupted))]
     Interrupted,
 
+    #[error("interrupted while waiting for another apply in `{folder}`; nothing was written")]
+    #[diagnostic(code(shenzi::apply::interrupted))]
+    InterruptedWaiting { folder: PathBuf },
+
     /// The check's own diagnostic; the dist was removed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -355,15 +359,11 @@ fn check_target(
         Ok(meta) if meta.is_dir() => {
             if options.force {
                 record::check_previous(target, options.discard_changes, &interrupted).map(Some)
-            } else if std::fs::symlink_metadata(target.join(RECORD_PATH)).is_ok() {
+            } else {
+                // Its record must check out for `--force` to be the advice.
+                record::check_record(target)?;
                 Err(ApplyError::TargetExists {
                     path: target.to_owned(),
-                })
-            } else {
-                Err(ApplyError::TargetNotADist {
-                    path: target.to_owned(),
-                    reason: format!("it has no `{RECORD_PATH}`"),
-                    help: "choose another output folder with `-o`, or remove it yourself".into(),
                 })
             }
         }
@@ -635,7 +635,8 @@ fn build(
 /// keeps a planner bug from ever writing outside the dist.
 fn checked(dest: &str) -> &Path {
     assert!(
-        record::safe(dest) && !dest.starts_with('/'),
+        dest.split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".."),
         "planner produced an unsafe destination `{dest}`"
     );
     Path::new(dest)
