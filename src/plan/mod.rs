@@ -84,6 +84,49 @@ pub struct DistRecord {
     pub pth: Option<String>,
 }
 
+/// The record as `apply` writes it: the plan's, every path written, and its own digest.
+/// (`verify` reads the [`DistRecord`] part of it.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenRecord {
+    #[serde(flatten)]
+    pub record: DistRecord,
+    /// Every path `apply` wrote but this record, sorted: what `--force` may remove.
+    #[serde(default)]
+    pub files: Vec<RecordedPath>,
+    /// The record's own blake3, over its bytes with these 64 hex digits written as
+    /// zeros: a record written or edited by hand does not check out. The last field
+    /// (the last line of the file).
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// One path of a dist as `apply` wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPath {
+    /// Relative to the dist root, `/`-separated.
+    pub path: String,
+    #[serde(flatten)]
+    pub kind: RecordedKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordedKind {
+    /// `mode`: permission bits in octal, as `plan --format json` writes them.
+    Dir {
+        mode: String,
+    },
+    File {
+        mode: String,
+        size: u64,
+        /// blake3 of the bytes, in hex.
+        blake3: String,
+    },
+    Symlink {
+        target: String,
+    },
+}
+
 /// What a dist's launcher starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,3 +139,6 @@ pub enum DistEntry {
 
 /// Where a dist keeps its own record; its presence marks a folder as a shenzi dist.
 pub const RECORD_PATH: &str = ".shenzi/dist.json";
+
+/// The record format `execute` writes: 2 added `files` and `digest`.
+pub const RECORD_VERSION: u32 = 2;

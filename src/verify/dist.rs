@@ -20,14 +20,13 @@ use rayon::prelude::*;
 use crate::binary::{BinaryError, ObjectInfo, read_object};
 use crate::farm::{GlibcFloor, glibc_floor};
 use crate::loader::{Attempt, LdCacheError, Miss, Rule, SearchConfig};
+/// The newest record format this shenzi reads (the one it writes).
+pub use crate::plan::RECORD_VERSION;
 use crate::plan::{DistEntry, DistRecord, RECORD_PATH};
 use crate::policy::Policy;
 
 use super::problems::{VerifyError, VerifyProblem, VerifyReport};
 use super::{Subject, normalize, prove};
-
-/// The newest record format this shenzi reads.
-pub const RECORD_VERSION: u32 = 1;
 
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;

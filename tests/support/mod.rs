@@ -4,6 +4,7 @@
 
 pub mod hidden;
 
+pub mod dist;
 pub mod e2e;
 pub mod example;
 
