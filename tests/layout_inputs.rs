@@ -291,6 +291,14 @@ fn text_problems_are_located_escaped_and_bounded() {
         "{} bytes of diagnostics",
         out.stderr.len()
     );
+    // A megabyte that is not UTF-8, on one line: 100 diagnostics, each a window.
+    std::fs::write(dir.path().join("ff.shz"), vec![0xff; 1024 * 1024]).unwrap();
+    let out = run_in(dir.path(), &["check", "ff.shz"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("shenzi::layout::invalid_utf8").count(), 100);
+    assert!(stderr.contains("shenzi::layout::too_many_diagnostics"));
+    assert!(out.stderr.len() < 96 * 1024, "{} bytes", out.stderr.len());
     // And 200 KB of `}` on 200,000 lines: the same bound.
     std::fs::write(dir.path().join("lines.shz"), "}\n".repeat(100_000)).unwrap();
     let out = run_in(dir.path(), &["check", "lines.shz"]);

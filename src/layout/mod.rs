@@ -134,6 +134,10 @@ impl Source {
         let mut out = Vec::new();
         let mut at = 0;
         for chunk in raw.utf8_chunks() {
+            // One past the limit is enough for the report to say there are more.
+            if out.len() > DIAGNOSTIC_LIMIT {
+                break;
+            }
             at += chunk.valid().len();
             let bad = chunk.invalid();
             if !bad.is_empty() {

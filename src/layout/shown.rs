@@ -404,69 +404,121 @@ fn show_line(
     out: &mut String,
     placed: &mut HashMap<usize, usize>,
 ) {
-    // The line as pieces: (source offset, shown text).
-    let mut pieces: Vec<(usize, String)> = Vec::new();
-    let mut at = base;
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let mut shown = String::new();
-            push_char(&mut shown, c, false);
-            pieces.push((at, shown));
-            at += c.len_utf8();
+    // Most lines are short, valid and plain: copied as they are, points at their
+    // offsets.
+    if let Ok(line) = std::str::from_utf8(bytes)
+        && line.len() <= LINE_WIDTH
+        && !line.chars().any(|c| hidden(c, false))
+    {
+        let at = out.len();
+        for p in points {
+            let mut local = (p - base).min(line.len());
+            while !line.is_char_boundary(local) {
+                local -= 1;
+            }
+            placed.entry(*p).or_insert(at + local);
         }
-        for b in chunk.invalid() {
-            pieces.push((at, format!("\\x{b:02x}")));
-            at += 1;
+        out.push_str(line);
+        return;
+    }
+    // Otherwise only windows of the line around the points are decoded and escaped:
+    // a line of a megabyte costs what its windows cost.
+    let len = bytes.len();
+    let mut ranges: Vec<(usize, usize)> = if len <= LINE_WIDTH {
+        vec![(0, len)]
+    } else if points.is_empty() {
+        vec![(0, snap_end(bytes, 2 * WINDOW))]
+    } else {
+        points
+            .iter()
+            .map(|p| {
+                let local = (p - base).min(len);
+                (
+                    snap_start(bytes, local.saturating_sub(WINDOW)),
+                    snap_end(bytes, (local + WINDOW).min(len)),
+                )
+            })
+            .collect()
+    };
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
         }
     }
-    let end = base + bytes.len();
-    let width: usize = pieces.iter().map(|(_, s)| s.chars().count()).sum();
-    // Which pieces to keep: all of a short line; around the points in a long one.
-    let keep: Vec<bool> = if width <= LINE_WIDTH {
-        vec![true; pieces.len()]
-    } else {
-        let mut keep = vec![false; pieces.len()];
-        let inside: Vec<usize> = points
-            .iter()
-            .map(|p| pieces.partition_point(|(o, _)| *o < *p))
-            .collect();
-        if inside.is_empty() {
-            keep.iter_mut().take(2 * WINDOW).for_each(|k| *k = true);
-        }
-        for i in inside {
-            let from = i.saturating_sub(WINDOW);
-            let to = (i + WINDOW).min(pieces.len());
-            keep[from..to].iter_mut().for_each(|k| *k = true);
-        }
-        keep
-    };
     let mut point = 0;
-    let mut eliding = false;
-    for (i, (offset, shown)) in pieces.iter().enumerate() {
-        let next = pieces.get(i + 1).map_or(end, |(o, _)| *o);
-        let here = if keep[i] {
-            eliding = false;
-            out.len()
-        } else {
-            if !eliding {
-                out.push('…');
-                eliding = true;
-            }
-            out.len() - '…'.len_utf8()
-        };
-        while point < points.len() && points[point] < next {
-            if points[point] >= *offset {
-                placed.entry(points[point]).or_insert(here);
-            }
-            point += 1;
+    let mut shown_to = 0;
+    // Points in a stretch left out land on its `…`.
+    let mut elide = |out: &mut String, until: usize, point: &mut usize| {
+        out.push('…');
+        let at = out.len() - '…'.len_utf8();
+        while *point < points.len() && points[*point] < base + until {
+            placed.entry(points[*point]).or_insert(at);
+            *point += 1;
         }
-        if keep[i] {
-            out.push_str(shown);
+        at
+    };
+    let mut spots: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in merged {
+        if a > shown_to {
+            elide(out, a, &mut point);
         }
+        let mut at = base + a;
+        for chunk in bytes[a..b].utf8_chunks() {
+            for c in chunk.valid().chars() {
+                while point < points.len() && points[point] < at + c.len_utf8() {
+                    spots.push((points[point], out.len()));
+                    point += 1;
+                }
+                push_char(out, c, false);
+                at += c.len_utf8();
+            }
+            for byte in chunk.invalid() {
+                while point < points.len() && points[point] <= at {
+                    spots.push((points[point], out.len()));
+                    point += 1;
+                }
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\x");
+                out.push(HEX[usize::from(byte >> 4)] as char);
+                out.push(HEX[usize::from(byte & 15)] as char);
+                at += 1;
+            }
+        }
+        shown_to = b;
+    }
+    if shown_to < len {
+        elide(out, len, &mut point);
+    }
+    for (p, at) in spots {
+        placed.entry(p).or_insert(at);
     }
     for p in &points[point..] {
         placed.entry(*p).or_insert(out.len());
     }
+}
+
+/// `at` moved back to the start of the character it is inside (at most 3 bytes).
+fn snap_start(bytes: &[u8], mut at: usize) -> usize {
+    for _ in 0..3 {
+        if at > 0 && at < bytes.len() && bytes[at] & 0xc0 == 0x80 {
+            at -= 1;
+        }
+    }
+    at
+}
+
+/// `at` moved on to the end of the character it is inside (at most 3 bytes).
+fn snap_end(bytes: &[u8], mut at: usize) -> usize {
+    at = at.min(bytes.len());
+    for _ in 0..3 {
+        if at < bytes.len() && bytes[at] & 0xc0 == 0x80 {
+            at += 1;
+        }
+    }
+    at
 }
 
 impl SourceCode for Excerpt {
