@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
 use shenzi::binary::edit::{ElfEdits, prepare};
 use shenzi::binary::elf::parse_object;
 use shenzi::layout::{self, Layout, Source};
@@ -18,8 +20,7 @@ use shenzi::manifest::parse_manifest;
 pub fn layout(bytes: &[u8]) {
     let source = Source::from_bytes("fuzz.shz", bytes.to_vec());
     let checked = layout::check(&source);
-    // Rendering as the command line does (escaping, windows) must hold for any spans.
-    let _ = layout::shown::to_text(&checked.report);
+    render(&checked.report);
     let Ok(formatted) = layout::format(&source) else {
         return;
     };
@@ -37,6 +38,16 @@ pub fn layout(bytes: &[u8]) {
         (None, None) => {}
         _ => panic!("fmt changed whether the layout checks"),
     }
+}
+
+/// Renders a report as the command line does, through `layout::shown` (escapes,
+/// windows, labels moved into the excerpt), which must hold for any spans. Lines are
+/// not wrapped: textwrap, miette's, took most of an execution.
+fn render(report: &dyn miette::Diagnostic) {
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::none()).with_wrap_lines(false);
+    // Rendering into a String fails only if a Display impl does.
+    let _ = handler.render_report(&mut out, &layout::shown::shown(report));
 }
 
 /// Everything a checked layout says, without spans (formatting moves every span).
@@ -120,9 +131,7 @@ pub fn manifest(bytes: &[u8]) {
                 .unwrap_or_else(|err| panic!("to_json's output is refused: {err:?}\n{json}"));
             assert_eq!(back, manifest, "the manifest changed through to_json");
         }
-        Err(err) => {
-            let _ = layout::shown::to_text(err.as_ref());
-        }
+        Err(err) => render(err.as_ref()),
     }
 }
 
