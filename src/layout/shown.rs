@@ -11,7 +11,7 @@
 //!   heading is computed on the original text (the column counts characters, an invalid
 //!   byte as one).
 //! - **Each diagnostic prints a bounded amount.** Only the lines around its labels are
-//!   kept, a line longer than [`LINE_WIDTH`] characters is shown as windows around the
+//!   kept, a line longer than [`LINE_WIDTH`] bytes is shown as windows around the
 //!   labels with `…` for what is left out, a label is cut after [`LABEL_LINES`] lines,
 //!   and a message line after [`MESSAGE_WIDTH`] characters.
 //!
@@ -27,9 +27,9 @@ use miette::{
     MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents,
 };
 
-/// A line of source longer than this many characters is shown in windows.
+/// A line of source longer than this many bytes is shown in windows.
 pub const LINE_WIDTH: usize = 120;
-/// Characters kept on each side of a label's start and end in a long line.
+/// Bytes kept on each side of a label's start and end in a long line.
 const WINDOW: usize = 30;
 /// A label is cut after this many lines.
 pub const LABEL_LINES: usize = 6;
