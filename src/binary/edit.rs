@@ -317,6 +317,10 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         old: b.slice(strtab_off, strsz)?,
         added: Vec::new(),
     };
+    // New strings go right after the table: its last string would run on into them.
+    if strings.old.last() != Some(&0) {
+        return declined("its dynamic string table does not end with a NUL byte");
+    }
 
     let mut writes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut new: Vec<(u64, u64)> = entries.clone();
