@@ -306,6 +306,12 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     if !terminated {
         return declined("its dynamic section has no end marker (`DT_NULL`)");
     }
+    // Readers disagree on which of two string tables counts (goblin takes the last).
+    for (tag, name) in [(DT_STRTAB, "DT_STRTAB"), (DT_STRSZ, "DT_STRSZ")] {
+        if entries.iter().filter(|(t, _)| *t == tag).count() > 1 {
+            return declined(format!("its dynamic section gives `{name}` twice"));
+        }
+    }
     let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
     let (Some(strtab), Some(strsz)) = (value(DT_STRTAB), value(DT_STRSZ)) else {
         return declined("it has no dynamic string table");
@@ -317,6 +323,10 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         old: b.slice(strtab_off, strsz)?,
         added: Vec::new(),
     };
+    // New strings go right after the table: its last string would run on into them.
+    if strings.old.last() != Some(&0) {
+        return declined("its dynamic string table does not end with a NUL byte");
+    }
 
     let mut writes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut new: Vec<(u64, u64)> = entries.clone();
@@ -603,6 +613,12 @@ fn rename_version_files(
     renames: &[(String, String)],
     writes: &mut Vec<(u64, Vec<u8>)>,
 ) -> Result<(), Declined> {
+    // Readers disagree on which of two string tables counts (goblin takes the last).
+    for (tag, name) in [(DT_STRTAB, "DT_STRTAB"), (DT_STRSZ, "DT_STRSZ")] {
+        if entries.iter().filter(|(t, _)| *t == tag).count() > 1 {
+            return declined(format!("its dynamic section gives `{name}` twice"));
+        }
+    }
     let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
     let (Some(verneed), Some(count)) = (value(DT_VERNEED), value(DT_VERNEEDNUM)) else {
         return Ok(());

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use merge::MergeError;
-pub use read::{ManifestError, read_manifest};
+pub use read::{ManifestError, parse_manifest, read_manifest};
 
 /// The manifest format this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;
