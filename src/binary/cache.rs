@@ -103,7 +103,7 @@ impl Binary {
     pub fn hash(&self) -> ContentHash {
         *self
             .hash
-            .get_or_init(|| match super::elf::map_file(&self.path) {
+            .get_or_init(|| match super::file::map_file(&self.path) {
                 Ok(bytes) => *blake3::hash(&bytes).as_bytes(),
                 Err(_) => {
                     let mut hasher = blake3::Hasher::new();
@@ -166,7 +166,7 @@ impl BinaryCache {
         }
         // Mapped, not read: parsing touches the headers only, and hashing a 25 MB
         // library touches the page cache directly, with no copy.
-        let Ok(bytes) = super::elf::map_file(path) else {
+        let Ok(bytes) = super::file::map_file(path) else {
             return Probe::Missing;
         };
         let contents = match parse_object(&bytes) {

@@ -484,6 +484,14 @@ impl<F: FileSystem + ?Sized> Search<'_, F> {
                     });
                     Step::Next
                 }
+                // Checked after class and machine, as `open_verify` does.
+                Contents::Elf(info) if !info.is_loadable_type() => Step::Stop(
+                    path,
+                    format!(
+                        "it is an ELF file of type {}, and only executables and shared objects (`ET_EXEC`, `ET_DYN`) can be loaded",
+                        info.elf_type
+                    ),
+                ),
                 Contents::Elf(info) => {
                     if system && !self.allowed_system(info, &path) {
                         self.searched.push(Attempt {
