@@ -127,27 +127,58 @@ pub fn not_a_file(path: &Path, err: &std::io::Error) -> NotAFile {
     NotAFile::Unreadable(err.to_string())
 }
 
+/// Why [`open_file`] did not give a regular file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Opening failed (absent, a link loop, permission denied, ...).
+    Io(std::io::Error),
+    /// It opened, and is not a regular file.
+    Special(FileKind),
+}
+
+impl OpenError {
+    /// What stands at `path`, as [`check_regular`] says it.
+    pub fn not_a_file(&self, path: &Path) -> NotAFile {
+        match self {
+            OpenError::Io(err) => not_a_file(path, err),
+            OpenError::Special(kind) => NotAFile::Special(*kind),
+        }
+    }
+}
+
+impl From<OpenError> for std::io::Error {
+    fn from(err: OpenError) -> std::io::Error {
+        match err {
+            OpenError::Io(err) => err,
+            OpenError::Special(kind) => std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("it is {}, not a regular file", kind.described()),
+            ),
+        }
+    }
+}
+
 /// Opens `path` for reading if it is a regular file (symlinks followed). It is opened
 /// with `O_NONBLOCK` and checked with `fstat` on the open file, so a FIFO put in its
-/// place never blocks and a device is never read; anything but a regular file is an
-/// error of kind `InvalidInput` that says what it is.
-pub fn open_regular(path: &Path) -> std::io::Result<(File, Metadata)> {
+/// place never blocks and a device is never read.
+pub fn open_file(path: &Path) -> Result<(File, Metadata), OpenError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
+        .open(path)
+        .map_err(OpenError::Io)?;
+    let meta = file.metadata().map_err(OpenError::Io)?;
     if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "it is {}, not a regular file",
-                FileKind::of(&meta.file_type()).described()
-            ),
-        ));
+        return Err(OpenError::Special(FileKind::of(&meta.file_type())));
     }
     Ok((file, meta))
+}
+
+/// [`open_file`], with anything but a regular file an error of kind `InvalidInput`
+/// that says what it is.
+pub fn open_regular(path: &Path) -> std::io::Result<(File, Metadata)> {
+    Ok(open_file(path)?)
 }
 
 /// A file's bytes, mapped when large enough to be worth it.

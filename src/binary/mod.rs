@@ -8,4 +8,6 @@ pub mod file;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
 pub use elf::{BinaryError, ObjectInfo, VersionNeed, arch_name, parse_object, read_object};
-pub use file::{FileBytes, FileKind, NotAFile, check_regular, map_file, open_regular};
+pub use file::{
+    FileBytes, FileKind, NotAFile, OpenError, check_regular, map_file, open_file, open_regular,
+};
