@@ -204,3 +204,130 @@ fn many_impossible_values_are_capped() {
         "{text}"
     );
 }
+
+/// The default layout, taking scripts, data files and programs too.
+const EVERYTHING: &str = r#"
+unit scripts {
+  take app.scripts
+  to "app/{file}"
+}
+
+unit data {
+  take app.data
+  to "app/{path}"
+}
+
+unit tools {
+  take app.executables
+  to "tools/{file}"
+}
+"#;
+
+const APP: &str = r#"
+import ctypes, os, subprocess, sys
+here = os.path.dirname(os.path.abspath(__file__))
+print(open(os.path.join(here, "data.txt")).read().strip())
+ctypes.CDLL(os.path.join(here, "libplain.so"))
+subprocess.run(["mytool"], check=True)
+subprocess.run([sys.executable, os.path.join(here, "child.py")], check=True)
+"#;
+
+/// Files a manifest names (a data file, a script, a program, a native object) replaced
+/// after the trace by a FIFO, a folder, `/dev/null` and a link loop: `apply` says of each
+/// what it is and which entry names it, never blocks on the FIFO nor reads the device,
+/// and writes nothing.
+#[test]
+fn manifest_entries_that_are_not_files_say_what_they_are() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(scratch.path()).unwrap();
+    let app = root.join("app");
+    std::fs::create_dir_all(app.join("bin")).unwrap();
+    std::fs::write(app.join("app.py"), APP).unwrap();
+    std::fs::write(app.join("data.txt"), "data\n").unwrap();
+    std::fs::write(app.join("child.py"), "print('child')\n").unwrap();
+    std::fs::write(app.join("bin/mytool"), "#!/bin/sh\necho tool\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        app.join("bin/mytool"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(root.join("plain.c"), "int plain(void) { return 7; }\n").unwrap();
+    let built = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(app.join("libplain.so"))
+        .arg(root.join("plain.c"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", support::describe(&built));
+
+    let manifest = root.join("shenzi.json");
+    let path = format!("{}:/usr/bin:/bin", app.join("bin").display());
+    support::output_ok(
+        support::trace_command(
+            &manifest,
+            [support::python311().as_os_str(), "app.py".as_ref()],
+        )
+        .current_dir(&app)
+        .env("PATH", &path),
+    );
+    let layout = root.join("everything.shz");
+    let default = std::fs::read_to_string(support::repo_root().join("layouts/default.shz"))
+        .unwrap()
+        .replace(
+            "unit programs {\n  take app.executables\n  action skip\n}\n",
+            "",
+        );
+    std::fs::write(&layout, default + EVERYTHING).unwrap();
+    // Intact, it applies.
+    let dist = root.join("dist");
+    let out = support::apply(layout.to_str().unwrap(), &manifest, &dist, &[]);
+    assert!(out.status.success(), "{}", support::describe(&out));
+    std::fs::remove_dir_all(&dist).unwrap();
+
+    std::fs::remove_file(app.join("data.txt")).unwrap();
+    mkfifo(&app.join("data.txt"));
+    std::fs::remove_file(app.join("child.py")).unwrap();
+    std::fs::create_dir(app.join("child.py")).unwrap();
+    std::fs::remove_file(app.join("bin/mytool")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", app.join("bin/mytool")).unwrap();
+    std::fs::remove_file(app.join("libplain.so")).unwrap();
+    std::os::unix::fs::symlink("libplain-again.so", app.join("libplain.so")).unwrap();
+    std::os::unix::fs::symlink("libplain.so", app.join("libplain-again.so")).unwrap();
+
+    let out = run_guarded(
+        shenzi()
+            .arg("apply")
+            .arg(&layout)
+            .arg(&manifest)
+            .arg("-o")
+            .arg(&dist),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", support::describe(&out));
+    assert!(!dist.exists());
+    // One line per message, however the terminal width wrapped it.
+    let words = |t: &str| -> String {
+        t.split_whitespace()
+            .filter(|w| *w != "|")
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let text = words(&support::text(&out.stderr).replace(&root.display().to_string(), "[tmp]"));
+    for expected in [
+        "`[tmp]/app/data.txt` (a data file, in `data_files`) is a named pipe (FIFO), not a file",
+        "`[tmp]/app/child.py` (a script, in `scripts`) is a folder, not a file",
+        "`[tmp]/app/bin/mytool` (the program `mytool`, in `executables`) is a character device, not a file",
+        "`[tmp]/app/libplain.so` (the run-time load `[tmp]/app/libplain.so`, in `native.loads`) is a symbolic link that loops back on itself",
+    ] {
+        assert_eq!(
+            text.matches(&words(expected)).count(),
+            1,
+            "{expected}\n{text}"
+        );
+    }
+    assert!(!text.contains("no longer exists"), "{text}");
+    assert!(
+        !text.contains("shenzi::plan::unclaimed"),
+        "said once: {text}"
+    );
+}

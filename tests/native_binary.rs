@@ -145,7 +145,7 @@ fn non_elf_truncated_and_damaged_files_are_reported_not_panics() {
                 b.contents,
                 Contents::Corrupt(_) | Contents::Elf(_)
             )),
-            Probe::Missing => panic!("the file exists"),
+            other => panic!("the file exists: {other:?}"),
         }
     }
     assert!(corrupt_seen >= 4, "short cuts must be reported as damaged");
@@ -170,9 +170,12 @@ fn non_elf_truncated_and_damaged_files_are_reported_not_panics() {
     assert!(read_object(&farpath).is_err());
 
     assert_eq!(cache.probe(&dir.path().join("absent.so")), Probe::Missing);
+    // A folder where a library should be stops the loader ("cannot read file data").
     assert_eq!(
         cache.probe(dir.path()),
-        Probe::Missing,
+        Probe::NotAFile(shenzi::binary::NotAFile::Special(
+            shenzi::binary::FileKind::Directory
+        )),
         "a directory is not a library"
     );
 }
@@ -212,7 +215,7 @@ fn each_file_is_read_once_and_identical_bytes_share_a_hash() {
         .into_iter()
         .map(|p| match p {
             Probe::File(b) => b,
-            Probe::Missing => panic!("exists"),
+            other => panic!("exists: {other:?}"),
         })
         .collect();
     assert_eq!(

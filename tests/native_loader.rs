@@ -841,3 +841,64 @@ fn damaged_headers_are_accepted_or_refused_as_the_loader_does() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Rule (glibc 2.36, measured): a search candidate that is not a regular file stops the
+/// search where the loader stops: a folder ("cannot read file data"), a device
+/// (`/dev/null`: "file too short") or a link loop (`ELOOP`); a link to nothing, or a path
+/// through a file (`ENOTDIR`), is absent and the search goes on. A FIFO makes the
+/// real loader block forever, so only the resolver is asked about it: it stops there.
+#[test]
+fn special_files_on_the_search_path_stop_or_skip_as_the_loader_does() {
+    let kit = Kit::new();
+    let good = kit.plain("good/libspecial.so.1", "libspecial.so.1");
+    let user = kit.lib(
+        "u/libspecial_user.so",
+        Lib {
+            soname: "libspecial_user.so",
+            needs: &[&good],
+            ..Lib::default()
+        },
+    );
+    let at = |case: &str| kit.path(&format!("{case}/libspecial.so.1"));
+    std::fs::create_dir_all(at("folder")).unwrap();
+    std::fs::create_dir_all(kit.path("null")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", at("null")).unwrap();
+    std::fs::create_dir_all(kit.path("loop")).unwrap();
+    std::os::unix::fs::symlink("again", at("loop")).unwrap();
+    std::os::unix::fs::symlink("libspecial.so.1", kit.path("loop/again")).unwrap();
+    std::fs::create_dir_all(kit.path("dangling")).unwrap();
+    std::os::unix::fs::symlink("nowhere", at("dangling")).unwrap();
+    std::fs::write(kit.path("afile"), "").unwrap();
+    std::fs::create_dir_all(kit.path("fifo")).unwrap();
+    let fifo = std::ffi::CString::new(at("fifo").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+    for (case, dir, found) in [
+        ("folder", kit.path("folder"), false),
+        ("/dev/null", kit.path("null"), false),
+        ("link loop", kit.path("loop"), false),
+        ("path through a file", kit.path("afile"), true),
+        ("link to nothing", kit.path("dangling"), true),
+    ] {
+        let lp = format!("{}:{}", dir.display(), kit.path("good").display());
+        let real = kit.real(&[&user], Some(&lp));
+        assert_eq!(real.is_ok(), found, "{case}: glibc {real:?}");
+        let simulated = kit.simulated(&[&user], Some(&lp));
+        assert_eq!(real.ok(), simulated.ok(), "{case}");
+    }
+
+    let cache = BinaryCache::new();
+    let config = host();
+    let object = opened(&cache, &user);
+    let lp = shenzi::loader::split_library_path(&format!(
+        "{}:{}",
+        kit.path("fifo").display(),
+        kit.path("good").display()
+    ));
+    let res = resolve_need(&cache, &config, &object, "libspecial.so.1", &lp);
+    assert!(res.found.is_none());
+    let (path, reason) = res.unusable.unwrap();
+    assert_eq!(path, at("fifo"));
+    assert!(reason.contains("wait on it forever"), "{reason}");
+}

@@ -85,6 +85,17 @@ impl fmt::Display for NotAFile {
 }
 
 impl NotAFile {
+    /// The sentence every phase says about a manifest entry's path:
+    /// `` `/dev/null` (a data file, in `data_files`) is a character device, not a file ``.
+    pub fn about(&self, path: &Path, entry: &str) -> String {
+        format!("`{}` ({entry}) {self}", path.display())
+    }
+
+    /// Whether nothing is there at all (rather than something that is not a file).
+    pub fn is_absent(&self) -> bool {
+        matches!(self, NotAFile::Absent | NotAFile::DanglingLink(_))
+    }
+
     /// What to do about it, for a path a manifest entry names.
     pub fn help(&self) -> &'static str {
         match self {

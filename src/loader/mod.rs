@@ -28,7 +28,7 @@ pub use ldcache::{CacheEntry, LdCache, LdCacheError};
 pub use process::{Event, Object, Process, Start, split_preload};
 
 use crate::binary::elf::{EM_AARCH64, EM_X86_64};
-use crate::binary::{Binary, BinaryCache, Contents, FileId, ObjectInfo, Probe};
+use crate::binary::{Binary, BinaryCache, Contents, FileId, FileKind, NotAFile, ObjectInfo, Probe};
 use crate::policy::Policy;
 
 /// How the resolver looks at files. [`BinaryCache`] is the host's file system; a
@@ -474,6 +474,18 @@ impl<F: FileSystem + ?Sized> Search<'_, F> {
                     miss: Miss::Absent,
                 });
                 Step::Next
+            }
+            Probe::NotAFile(why) => {
+                let blocks = matches!(why, NotAFile::Special(FileKind::Fifo));
+                let reason = format!(
+                    "it {why}{}",
+                    if blocks {
+                        ": the real loader would wait on it forever"
+                    } else {
+                        ""
+                    }
+                );
+                Step::Stop(path, reason)
             }
             Probe::File(binary) => match &binary.contents {
                 Contents::Elf(info) if !self.config.accepts(info) => {
