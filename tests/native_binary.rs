@@ -232,26 +232,6 @@ fn each_file_is_read_once_and_identical_bytes_share_a_hash() {
     );
 }
 
-/// Every regular ELF file below `root` (symlinks not followed), sorted.
-fn elf_files(root: &Path, max_depth: usize) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
-        .max_depth(max_depth)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            let mut magic = [0u8; 4];
-            std::fs::File::open(p)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-                .is_ok()
-                && &magic == b"\x7fELF"
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// What goblin's full parse (sections included) says of an object, in shenzi's terms:
 /// an independent reader to check shenzi's loader-view reader against on intact files.
 fn goblin_view(bytes: &[u8]) -> Option<shenzi::binary::ObjectInfo> {
@@ -308,9 +288,12 @@ fn goblin_view(bytes: &[u8]) -> Option<shenzi::binary::ObjectInfo> {
 fn the_loader_view_agrees_with_a_full_parse_on_every_real_file() {
     let python = support::python311();
     let prefix = python.parent().unwrap().parent().unwrap();
-    let mut files = elf_files(prefix, usize::MAX);
-    files.extend(elf_files(&support::wheel_venv(), usize::MAX));
-    files.extend(elf_files(Path::new("/usr/lib/x86_64-linux-gnu"), 1));
+    let mut files = support::elf_files(prefix, usize::MAX);
+    files.extend(support::elf_files(&support::wheel_venv(), usize::MAX));
+    files.extend(support::elf_files(
+        Path::new("/usr/lib/x86_64-linux-gnu"),
+        1,
+    ));
     let mut compared = 0;
     let mut py_main = 0;
     let mut wrong = Vec::new();
@@ -335,18 +318,6 @@ fn the_loader_view_agrees_with_a_full_parse_on_every_real_file() {
         py_main >= 2,
         "the interpreter and libpython define Py_BytesMain"
     );
-}
-
-/// A small deterministic generator (xorshift64*), so mutations are the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 /// Reads `bytes` and edits them the two ways apply does (a RUNPATH that fits, one that
@@ -423,7 +394,7 @@ fn truncated_and_mutated_objects_never_panic_the_reader_or_the_editor() {
     // Cut in its section headers or after: still loadable. Cut in its segments: not.
     assert!(readable > 0 && readable < original.len() / 2, "{readable}");
 
-    let mut rng = Rng(0x005e_ed0f_5e4d);
+    let mut rng = support::Rng(0x005e_ed0f_5e4d);
     for case in 0..3000 {
         let mut bytes = original.clone();
         let flips = 1 + rng.next() % 8;

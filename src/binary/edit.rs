@@ -340,14 +340,7 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     let Some(capacity) = capacity else {
         return declined("its dynamic section has no end marker (`DT_NULL`)");
     };
-    // The loader keeps the last entry of a tag that appears twice.
-    let value = |tag: u64| {
-        entries
-            .iter()
-            .rev()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, v)| *v)
-    };
+    let value = |tag: u64| last_value(&entries, tag);
     let (Some(strtab), Some(strsz)) = (value(DT_STRTAB), value(DT_STRSZ)) else {
         return declined("it has no dynamic string table");
     };
@@ -704,6 +697,16 @@ fn dynamic_table(entries: &[(u64, u64)], slots: usize) -> Vec<u8> {
     table
 }
 
+/// The value of dynamic tag `tag`: of the last entry, as the loader keeps the last of a
+/// tag that appears twice.
+fn last_value(entries: &[(u64, u64)], tag: u64) -> Option<u64> {
+    entries
+        .iter()
+        .rev()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, v)| *v)
+}
+
 /// The new name `renames` gives `name`, if any.
 fn renamed_to<'r>(renames: &'r [(String, String)], name: &[u8]) -> Option<&'r str> {
     renames
@@ -722,13 +725,7 @@ fn rename_version_files(
     renames: &[(String, String)],
     writes: &mut Vec<(u64, Vec<u8>)>,
 ) -> Result<(), Declined> {
-    let value = |tag: u64| {
-        entries
-            .iter()
-            .rev()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, v)| *v)
-    };
+    let value = |tag: u64| last_value(entries, tag);
     let (Some(verneed), Some(count)) = (value(DT_VERNEED), value(DT_VERNEEDNUM)) else {
         return Ok(());
     };

@@ -319,18 +319,7 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        self.push_item(
-            unit,
-            source,
-            vars,
-            package,
-            (
-                meta.permissions().mode(),
-                meta.len(),
-                (meta.dev(), meta.ino()),
-            ),
-        );
+        self.push_item(unit, source, vars, package, identity(&meta));
     }
 
     /// [`Planner::push`] of a file a manifest entry names (`what`, e.g. "a data file, in
@@ -353,19 +342,8 @@ impl<'a> Planner<'a> {
         if !layout_unit.selects(subject) {
             return;
         }
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         match crate::binary::check_regular(&source) {
-            Ok(meta) => self.push_item(
-                unit,
-                source,
-                vars,
-                None,
-                (
-                    meta.permissions().mode(),
-                    meta.len(),
-                    (meta.dev(), meta.ino()),
-                ),
-            ),
+            Ok(meta) => self.push_item(unit, source, vars, None, identity(&meta)),
             Err(why) => self.problems.push(Problem::EntryFile {
                 path: source,
                 what: what.to_owned(),
@@ -1648,6 +1626,16 @@ fn package_name(top: &str) -> String {
         Some(dist) => dist.split('-').next().unwrap_or(dist).to_owned(),
         None => top.split('.').next().unwrap_or(top).to_owned(),
     }
+}
+
+/// Mode, size and identity (device, inode) of a file, as [`Planner::push_item`] takes them.
+fn identity(meta: &std::fs::Metadata) -> (u32, u64, (u64, u64)) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    (
+        meta.permissions().mode(),
+        meta.len(),
+        (meta.dev(), meta.ino()),
+    )
 }
 
 fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {
