@@ -26,7 +26,7 @@ use petgraph::visit::EdgeRef;
 pub use diagnostics::NativeProblem;
 pub use floor::{GlibcFloor, VersionFloor, glibc_floor};
 
-use crate::binary::{Binary, BinaryCache, ContentHash, Contents, ObjectInfo, Probe};
+use crate::binary::{Binary, BinaryCache, ContentHash, Contents, NotAFile, ObjectInfo, Probe};
 use crate::loader::{self, Found, Opened, Process, Rule, SearchConfig};
 use crate::manifest::{LoadVia, Manifest, ModuleKind, ObjectKind};
 use crate::policy::Policy;
@@ -287,7 +287,9 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
     let policy = input.policy;
     let follow = move |o: &Opened| !is_system(policy, &o.info, &o.path);
     let exe = manifest.python.realpath.clone();
-    if b.root_object(&exe, "the interpreter").is_none() {
+    if b.root_object(&exe, "the interpreter, `python.realpath`")
+        .is_none()
+    {
         b.check_sonames();
         return b.farm;
     }
@@ -323,7 +325,11 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
     };
 
     let dlopen = |b: &mut Builder<'_>, caller: usize, name: &str, kind: RootKind| {
-        if name.contains('/') && b.root_object(Path::new(name), "a traced object").is_none() {
+        let what = match &kind {
+            RootKind::Import { module } => format!("the extension module `{module}`, in `modules`"),
+            _ => "a mapped object, in `native.objects`".to_owned(),
+        };
+        if name.contains('/') && b.root_object(Path::new(name), &what).is_none() {
             return;
         }
         let mut sim = startup.clone();
@@ -361,6 +367,15 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
             via: load.via,
             caller: load.caller.clone(),
         };
+        // A load the trace saw succeed names a file that was there: say what is there now.
+        // (One that failed in the traced run fails here too, as a missing need.)
+        let what = format!("the run-time load `{}`, in `native.loads`", load.name);
+        if load.resolved.is_some()
+            && asked.contains('/')
+            && b.root_object(Path::new(&asked), &what).is_none()
+        {
+            continue;
+        }
         let mut sim = startup.clone();
         let caller = match &caller_path {
             Some(p) => {
@@ -556,12 +571,33 @@ impl Builder<'_> {
 
     /// Reads a root file and checks that it is a loadable object; reports it otherwise.
     fn root_object(&mut self, path: &Path, what: &str) -> Option<Arc<ObjectInfo>> {
+        // A path is said once, by the first root that names it (a run-time load, then the
+        // mapped object it is).
+        let said = self.farm.problems.iter().any(|p| {
+            matches!(p, NativeProblem::MissingRoot { path: p, .. } | NativeProblem::NotAFileRoot { path: p, .. } if p == path)
+        });
+        let mut not_a_file = |why: NotAFile| {
+            if said {
+                return;
+            }
+            let (path, what) = (path.to_owned(), what.to_owned());
+            self.farm.problems.push(if why.is_absent() {
+                NativeProblem::MissingRoot { path, what, why }
+            } else {
+                NativeProblem::NotAFileRoot { path, what, why }
+            });
+        };
         match self.cache.probe(path) {
             Probe::Missing => {
-                self.farm.problems.push(NativeProblem::MissingRoot {
-                    path: path.to_owned(),
-                    what: what.to_owned(),
-                });
+                // Absent, a link to nothing, or unreadable: one more look says which.
+                let why = crate::binary::check_regular(path)
+                    .err()
+                    .unwrap_or(NotAFile::Absent);
+                not_a_file(why);
+                None
+            }
+            Probe::NotAFile(why) => {
+                not_a_file(why);
                 None
             }
             Probe::File(bin) => match &bin.contents {

@@ -5,6 +5,8 @@
 //! `docs/manifest.schema.json`. Every list is sorted and every map is ordered, so the
 //! same runs give the same bytes.
 
+mod check;
+mod locate;
 mod merge;
 mod read;
 
@@ -13,8 +15,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use check::ValueProblem;
 pub use merge::MergeError;
-pub use read::{ManifestError, parse_manifest, read_manifest};
+pub use read::{MAX_MANIFEST_BYTES, ManifestError, parse_manifest, read_manifest};
 
 /// The manifest format this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;

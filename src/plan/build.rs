@@ -176,9 +176,27 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
         },
         input.cache,
     );
-    planner
+    // A path the planner already said is not a file (the interpreter's) is said once.
+    let said: BTreeSet<PathBuf> = planner
         .problems
-        .extend(graph.problems.iter().cloned().map(Problem::Native));
+        .iter()
+        .filter_map(|p| match p {
+            Problem::EntryFile { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    planner.problems.extend(
+        graph
+            .problems
+            .iter()
+            .filter(|p| match p {
+                crate::farm::NativeProblem::MissingRoot { path, .. }
+                | crate::farm::NativeProblem::NotAFileRoot { path, .. } => !said.contains(path),
+                _ => true,
+            })
+            .cloned()
+            .map(Problem::Native),
+    );
     planner.take_libraries(&graph);
     planner.place();
     let floor = graph.glibc_floor();
@@ -301,29 +319,48 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        self.push_item(
-            unit,
-            source,
-            vars,
-            package,
-            (
-                meta.permissions().mode(),
-                meta.len(),
-                (meta.dev(), meta.ino()),
-            ),
-        );
+        self.push_item(unit, source, vars, package, identity(&meta));
     }
 
-    /// [`Planner::push`] of one file, selected by and with only its file name.
-    fn push_named(&mut self, unit: UnitId, path: &Path) {
+    /// [`Planner::push`] of a file a manifest entry names (`what`, e.g. "a data file, in
+    /// `data_files`"): a path that is not a regular file is a problem that says what is
+    /// there (a folder, a FIFO, a device, a link loop), as the farm says it of native
+    /// objects; it is never opened, and never silently left out. A unit that skips its
+    /// files reads none of them: nothing to say.
+    fn push_entry(
+        &mut self,
+        unit: UnitId,
+        subject: &str,
+        source: PathBuf,
+        vars: BTreeMap<Var, String>,
+        what: &str,
+    ) {
+        let layout_unit = self.input.layout.unit(unit);
+        if layout_unit.action.value == Action::Skip {
+            return self.push(unit, subject, source, vars, None);
+        }
+        if !layout_unit.selects(subject) {
+            return;
+        }
+        match crate::binary::check_regular(&source) {
+            Ok(meta) => self.push_item(unit, source, vars, None, identity(&meta)),
+            Err(why) => self.problems.push(Problem::EntryFile {
+                path: source,
+                what: what.to_owned(),
+                why,
+            }),
+        }
+    }
+
+    /// [`Planner::push_entry`] of one file, selected by and with only its file name.
+    fn push_named(&mut self, unit: UnitId, path: &Path, what: &str) {
         let file = file_name(path);
-        self.push(
+        self.push_entry(
             unit,
             &file.clone(),
             path.to_path_buf(),
             vars([(Var::File, file)]),
-            None,
+            what,
         );
     }
 
@@ -360,7 +397,9 @@ impl<'a> Planner<'a> {
             let id = UnitId(index);
             for kind in unit.kinds.iter().map(|k| k.value) {
                 match kind {
-                    Kind::Interpreter => self.push_named(id, &python.realpath),
+                    Kind::Interpreter => {
+                        self.push_named(id, &python.realpath, "the interpreter, `python.realpath`")
+                    }
                     Kind::Stdlib => {
                         // Site folders are other units' business, including the base
                         // interpreter's own when a venv hides it from the manifest.
@@ -415,13 +454,14 @@ impl<'a> Planner<'a> {
                             .filter(|(_, f)| !inside_stdlib(f))
                             .collect();
                         for (name, file) in modules {
+                            let what = format!("the extension module `{name}`, in `modules`");
                             let rel = self.import_rel(&file);
                             let v = vars([
                                 (Var::Path, rel.clone()),
                                 (Var::File, file_name(&file)),
                                 (Var::Module, name),
                             ]);
-                            self.push(id, &rel, file, v, None);
+                            self.push_entry(id, &rel, file, v, &what);
                         }
                     }
                     Kind::Entry => {
@@ -429,7 +469,11 @@ impl<'a> Planner<'a> {
                             manifest.entry.kind,
                             EntryKind::Script | EntryKind::ConsoleScript
                         ) {
-                            self.push_named(id, Path::new(&manifest.entry.target));
+                            self.push_named(
+                                id,
+                                Path::new(&manifest.entry.target),
+                                "the entry script, `entry.target`",
+                            );
                         }
                     }
                     Kind::AppModules => {
@@ -447,7 +491,7 @@ impl<'a> Planner<'a> {
                     }
                     Kind::Scripts => {
                         for script in &manifest.scripts {
-                            self.push_named(id, &script.path);
+                            self.push_named(id, &script.path, "a script, in `scripts`");
                         }
                     }
                     Kind::Data => {
@@ -457,7 +501,8 @@ impl<'a> Planner<'a> {
                                 (Var::Path, rel.clone()),
                                 (Var::File, file_name(&data.path)),
                             ]);
-                            self.push(id, &rel, data.path.clone(), v, None);
+                            let what = "a data file, in `data_files`";
+                            self.push_entry(id, &rel, data.path.clone(), v, what);
                         }
                     }
                     Kind::Executables => {
@@ -468,7 +513,8 @@ impl<'a> Planner<'a> {
                                     (Var::Name, exe.name.clone()),
                                     (Var::File, file.clone()),
                                 ]);
-                                self.push(id, &file, path.clone(), v, None);
+                                let what = format!("the program `{}`, in `executables`", exe.name);
+                                self.push_entry(id, &file, path.clone(), v, &what);
                             }
                         }
                     }
@@ -1401,7 +1447,12 @@ impl<'a> Planner<'a> {
             return;
         }
         let manifest = self.input.manifest;
-        let taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
+        let mut taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
+        // A file already reported as not a file is not also "unclaimed".
+        taken.extend(self.problems.iter().filter_map(|p| match p {
+            Problem::EntryFile { path, .. } => Some(path.as_path()),
+            _ => None,
+        }));
         let mut traced: BTreeSet<&Path> = manifest
             .modules
             .iter()
@@ -1575,6 +1626,16 @@ fn package_name(top: &str) -> String {
         Some(dist) => dist.split('-').next().unwrap_or(dist).to_owned(),
         None => top.split('.').next().unwrap_or(top).to_owned(),
     }
+}
+
+/// Mode, size and identity (device, inode) of a file, as [`Planner::push_item`] takes them.
+fn identity(meta: &std::fs::Metadata) -> (u32, u64, (u64, u64)) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    (
+        meta.permissions().mode(),
+        meta.len(),
+        (meta.dev(), meta.ino()),
+    )
 }
 
 fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use miette::{LabeledSpan, NamedSource, Severity};
 
+use crate::binary::NotAFile;
 use crate::farm::NativeProblem;
 use crate::layout::Span;
 
@@ -53,6 +54,12 @@ pub enum Problem {
     Launcher { span: Span, reason: String },
     /// A folder or file that cannot be read.
     Unreadable { path: PathBuf, reason: String },
+    /// A file a manifest entry (`what`) names is not there, or is not a regular file.
+    EntryFile {
+        path: PathBuf,
+        what: String,
+        why: NotAFile,
+    },
     /// From the farm graph.
     Native(NativeProblem),
 }
@@ -75,6 +82,8 @@ impl Problem {
             Problem::NoLandmark { .. } => "shenzi::plan::stdlib_not_found",
             Problem::Launcher { .. } => "shenzi::plan::launcher",
             Problem::Unreadable { .. } => "shenzi::plan::unreadable",
+            Problem::EntryFile { why, .. } if why.is_absent() => "shenzi::plan::missing_file",
+            Problem::EntryFile { .. } => "shenzi::plan::not_a_file",
             Problem::Native(_) => "shenzi::plan::native",
         }
     }
@@ -134,6 +143,7 @@ impl Problem {
             Problem::Unreadable { path, reason } => {
                 format!("cannot read `{}`: {reason}", path.display())
             }
+            Problem::EntryFile { path, what, why } => why.about(path, what),
             Problem::Native(p) => p.to_string(),
         }
     }
@@ -164,6 +174,7 @@ impl Problem {
             ),
             Problem::Launcher { .. } => Some("check the launcher's `python`, `path` and `entry`".into()),
             Problem::Unreadable { .. } => Some("check the file's permissions; the trace saw it".into()),
+            Problem::EntryFile { why, .. } => Some(why.help().into()),
             Problem::Native(p) => miette::Diagnostic::help(p).map(|h| h.to_string()),
         }
     }
