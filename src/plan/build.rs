@@ -170,7 +170,7 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
     let graph = farm::build(
         FarmInput {
             manifest: input.manifest,
-            extensions: Some(&extensions),
+            shipped: Some(&extensions),
             policy: Some(&policy),
             config: input.host,
         },

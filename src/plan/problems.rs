@@ -61,6 +61,7 @@ impl Problem {
     pub fn is_error(&self) -> bool {
         match self {
             Problem::Unclaimed { error, .. } => *error,
+            Problem::Native(p) => p.is_error(),
             _ => true,
         }
     }
