@@ -126,6 +126,19 @@ pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
     })
 }
 
+/// Whether the file at `path` starts with the ELF magic: four bytes read, nothing
+/// mapped or parsed (the planner's cheap look at every file a unit ships, before the
+/// binary cache parses the few that are ELF). A file shorter than four bytes is not.
+pub fn starts_like_elf(path: &Path) -> std::io::Result<bool> {
+    let file = std::fs::File::open(path)?;
+    let mut magic = [0u8; 4];
+    match std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0) {
+        Ok(()) => Ok(magic == *ELF_MAGIC),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A file's bytes, mapped when large enough to be worth it.
 pub enum FileBytes {
     Mapped(memmap2::Mmap),
