@@ -66,6 +66,22 @@ pub enum NativeProblem {
         help("the file is truncated or damaged; reinstall the package that owns it")
     )]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "{call} failed in the traced run, and `{name}` cannot be loaded on this machine either ({reason}): the dist goes without it"
+    )]
+    #[diagnostic(
+        code(shenzi::native::failed_load),
+        severity(Warning),
+        help(
+            "the app ran on without it, so it is not a need; if the dist must carry it, install it where the loader finds it and trace again"
+        )
+    )]
+    FailedLoad {
+        /// The request, as a user reads it (`ctypes.CDLL("libtbb.so.12") in optpkg`).
+        call: String,
+        name: String,
+        reason: String,
+    },
     /// A manifest entry's path where nothing is.
     #[error("{}", why.about(path, what))]
     #[diagnostic(code(shenzi::native::missing_root), help("{}", why.help()))]
@@ -83,4 +99,12 @@ pub enum NativeProblem {
         what: String,
         why: NotAFile,
     },
+}
+
+impl NativeProblem {
+    /// Whether it stops a plan: everything but a run-time load the traced run could not
+    /// make either.
+    pub fn is_error(&self) -> bool {
+        !matches!(self, NativeProblem::FailedLoad { .. })
+    }
 }
