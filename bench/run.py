@@ -345,13 +345,14 @@ class Bench:
         self.out(
             "## 5. Trace overhead", "",
             "%d interleaved rounds; milliseconds, median (min–max); the whole run, to exit." % self.args.fast_runs, "",
-            "| app | untraced | `shenzi trace` | traced ÷ untraced |", "| --- | --- | --- | --- |",
+            "| app | untraced | `shenzi trace`, audit only | `shenzi trace` | audit only ÷ untraced | traced ÷ untraced |",
+            "| --- | --- | --- | --- | --- | --- |",
         )
         kept = {}
         for name, app, cwd in apps:
-            plain, traced = trace_overhead.measure(name, app, cwd, env.shenzi, self.args.fast_runs)
-            kept[name] = {"untraced": plain, "traced": traced}
-            self.out(trace_overhead.row(name, plain, traced))
+            plain, audit, traced = trace_overhead.measure(name, app, cwd, env.shenzi, self.args.fast_runs)
+            kept[name] = {"untraced": plain, "audit_only": audit, "traced": traced}
+            self.out(trace_overhead.row(name, plain, audit, traced))
         self.keep("trace", kept)
         self.out("", "Command: %s (also `python3 bench/trace_overhead.py`)." % show(
             [env.shenzi, "trace", "-o", "M.json", "--", env.app_python, APP]), "")

@@ -61,7 +61,7 @@ fn main() {
                     },
                 )
             }),
-            Probe::Missing => None,
+            Probe::Missing | Probe::NotAFile(_) => None,
         })
         .collect();
     let bytes: u64 = elfs

@@ -30,37 +30,11 @@ fn run_app(launcher: &Path, cwd: &Path) -> Output {
         .unwrap()
 }
 
-/// Path, kind, link target and mode of every entry; content hashes of files.
+/// The tree below `root`, without the root itself (its mode is checked apart).
 fn tree(root: &Path, with_hashes: bool) -> Vec<String> {
-    let mut out: Vec<String> = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .into_iter()
-        .map(|e| {
-            let e = e.unwrap();
-            let meta = e.path().symlink_metadata().unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-            if meta.file_type().is_symlink() {
-                format!(
-                    "{rel} -> {}",
-                    std::fs::read_link(e.path()).unwrap().display()
-                )
-            } else if meta.is_dir() {
-                format!("{rel}/ {:o}", meta.mode() & 0o777)
-            } else if with_hashes {
-                let hash = blake3::hash(&std::fs::read(e.path()).unwrap());
-                format!(
-                    "{rel} {:o} {} mtime={}",
-                    meta.mode() & 0o777,
-                    hash.to_hex(),
-                    meta.mtime()
-                )
-            } else {
-                format!("{rel} {:o}", meta.mode() & 0o777)
-            }
-        })
-        .collect();
-    out.sort();
-    out
+    let mut tree = support::dist::tree(root, with_hashes);
+    tree.retain(|l| !l.starts_with("./ "));
+    tree
 }
 
 #[test]
@@ -466,4 +440,327 @@ fn count_pycs(dir: &Path) -> usize {
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "pyc"))
         .count()
+}
+
+/// The variable of the writer's test hook (`src/execute/hook.rs`).
+const HOOK: &str = "SHENZI_TEST_HOOK";
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The dist file whose path ends with `suffix`.
+fn find_in(dist: &Path, suffix: &str) -> PathBuf {
+    walkdir::WalkDir::new(dist)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} in {}", dist.display()))
+}
+
+/// `--force` replaces a folder only when its record checks out, and only when it holds
+/// nothing but what the record lists; `--discard-changes` accepts the loss and says so.
+#[test]
+fn force_replaces_only_what_shenzi_wrote() {
+    let (scratch, _app, manifest) = traced_example();
+    let cold = scratch.path().join("cold");
+    let dist = scratch.path().join("dist");
+    for d in [&cold, &dist] {
+        let out = apply("minimal", &manifest, d, &[]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let record = dist.join(".shenzi/dist.json");
+    let good = std::fs::read(&record).unwrap();
+    let mut older: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    older["version"] = 1.into();
+    let older = older.as_object_mut().unwrap();
+    older.remove("files");
+    older.remove("digest");
+    let older = serde_json::to_vec_pretty(&older).unwrap();
+    let edited = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("\"layout\": \"minimal\"", "\"layout\": \"mine\"");
+
+    // Records that do not check out: not a dist, whatever the flags say.
+    std::fs::write(dist.join("NOTES.txt"), "mine").unwrap();
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "hand-written",
+            b"{\"version\":1}\n",
+            "its `.shenzi/dist.json` is not a dist record",
+        ),
+        ("older", &older, "its record was written by an older shenzi"),
+        (
+            "edited",
+            edited.as_bytes(),
+            "its `.shenzi/dist.json` was not written as shenzi writes it (its digest does not match)",
+        ),
+    ];
+    for (what, bytes, says) in cases {
+        std::fs::write(&record, bytes).unwrap();
+        let before = tree(&dist, true);
+        for flags in [&[][..], &["--force"], &["--force", "--discard-changes"]] {
+            let out = apply("minimal", &manifest, &dist, flags);
+            let err = stderr_of(&out).replace("\n  | ", " ");
+            assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+            assert!(
+                err.contains("`") && err.contains("is not a shenzi dist"),
+                "{what}: {err}"
+            );
+            assert!(err.contains(says), "{what}: {err}");
+            assert_eq!(tree(&dist, true), before, "{what}");
+        }
+    }
+    std::fs::write(&record, &good).unwrap();
+
+    // A file the user added, a folder of theirs, a file they edited: listed, kept.
+    std::fs::create_dir(dist.join("mine")).unwrap();
+    std::fs::write(dist.join("mine/data.csv"), "1,2\n").unwrap();
+    let app_py = find_in(&dist, "greeter/__init__.py");
+    let original = std::fs::read(&app_py).unwrap();
+    let mut changed = original.clone();
+    changed.extend(b"# debugging\n");
+    std::fs::write(&app_py, &changed).unwrap();
+    let before = tree(&dist, true);
+    let out = apply("minimal", &manifest, &dist, &["--force"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("shenzi::apply::target_changed"), "{err}");
+    let rel = app_py.strip_prefix(&dist).unwrap().display().to_string();
+    assert!(
+        err.contains("holds 3 paths that shenzi did not write there"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "  NOTES.txt (added)\n  |   {rel} (changed)\n  |   mine/ (added)\n"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("`--discard-changes`"), "{err}");
+    assert_eq!(tree(&dist, true), before);
+
+    // What loses nothing is no reason to refuse: a file deleted, a mode changed, an
+    // edit undone (its time is not the dist's any more).
+    std::fs::remove_file(dist.join("NOTES.txt")).unwrap();
+    std::fs::remove_dir_all(dist.join("mine")).unwrap();
+    std::fs::write(&app_py, &original).unwrap();
+    std::fs::remove_file(find_in(&dist, "greeter/greeting.txt")).unwrap();
+    std::fs::set_permissions(
+        dist.join("bin/app"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let out = apply("minimal", &manifest, &dist, &["--force"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(tree(&dist, true), tree(&cold, true));
+
+    // `--discard-changes` replaces it and names what it deleted.
+    std::fs::write(dist.join("NOTES.txt"), "mine").unwrap();
+    let out = apply(
+        "minimal",
+        &manifest,
+        &dist,
+        &["--force", "--discard-changes"],
+    );
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("shenzi: deleted 1 path you added to or changed in the previous dist (`--discard-changes`): NOTES.txt (added)\n"),
+        "{err}"
+    );
+    assert_eq!(tree(&dist, true), tree(&cold, true));
+    assert!(support::dist::scratch_names(scratch.path()).is_empty());
+
+    // `--discard-changes` alone is a usage error.
+    let out = apply("minimal", &manifest, &dist, &["--discard-changes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}
+
+/// Folders get mode 0755 like files get their planned mode: the umask changes nothing.
+#[test]
+fn the_umask_changes_nothing_in_the_dist() {
+    let (scratch, _app, manifest) = traced_example();
+    let mut trees = Vec::new();
+    for umask in ["000", "022", "077"] {
+        let dist = scratch.path().join(format!("umask-{umask}"));
+        let out = Command::new("/bin/sh")
+            .args(["-c", "umask \"$0\"; exec \"$@\"", umask])
+            .arg(env!("CARGO_BIN_EXE_shenzi"))
+            .args(["apply", "default"])
+            .arg(&manifest)
+            .arg("-o")
+            .arg(&dist)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "umask {umask}: {}", stderr_of(&out));
+        let tree = support::dist::tree(&dist, true);
+        let folders: Vec<&String> = tree.iter().filter(|l| l.contains("/ ")).collect();
+        assert!(folders.len() > 10, "{folders:?}");
+        assert!(
+            folders.iter().all(|l| l.ends_with("/ 755")),
+            "umask {umask}: {:?}",
+            folders
+                .iter()
+                .filter(|l| !l.ends_with("/ 755"))
+                .collect::<Vec<_>>()
+        );
+        trees.push(tree);
+    }
+    assert_eq!(trees[0], trees[1], "umask 000 and 022");
+    assert_eq!(trees[1], trees[2], "umask 022 and 077");
+}
+
+/// A second apply into the folder of a running one waits for it and says so; both
+/// finish, one after the other, and leave a whole dist and no scratch folder.
+#[test]
+fn a_second_apply_waits_for_the_first() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let (scratch, _app, manifest) = traced_example();
+    let dist = scratch.path().join("dist");
+    assert!(apply("minimal", &manifest, &dist, &[]).status.success());
+    let forced = |hook: Option<&str>| {
+        let mut cmd = shenzi();
+        cmd.args(["apply", "minimal"])
+            .arg(&manifest)
+            .arg("-o")
+            .arg(&dist)
+            .arg("--force")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(hook) = hook {
+            cmd.env(HOOK, hook);
+        }
+        cmd.spawn().unwrap()
+    };
+    // The first stops with the lock held, half-way through its copies.
+    let first = forced(Some("stop@file:10"));
+    support::dist::wait_stopped(first.id());
+    let mut second = forced(None);
+    let mut lines = std::io::BufReader::new(second.stderr.take().unwrap()).lines();
+    let line = lines
+        .next()
+        .expect("the second apply says something")
+        .unwrap();
+    assert!(
+        line.starts_with("shenzi: waiting for another `shenzi apply` writing in `")
+            && line.ends_with("` to finish (one apply at a time per folder)"),
+        "{line}"
+    );
+    // Only the first apply's scratch folder exists: the second has not started.
+    assert_eq!(support::dist::scratch_names(scratch.path()).len(), 1);
+    // A third one, waiting too, stops on Ctrl-C, having written nothing.
+    let mut third = forced(None);
+    let mut third_err = std::io::BufReader::new(third.stderr.take().unwrap()).lines();
+    let waiting = third_err.next().unwrap().unwrap();
+    assert!(
+        waiting.starts_with("shenzi: waiting for another"),
+        "{waiting}"
+    );
+    support::dist::signal(third.id(), libc::SIGINT);
+    let rest: Vec<String> = third_err.map(Result::unwrap).collect();
+    assert_eq!(third.wait().unwrap().code(), Some(1), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted while waiting for another apply in `")),
+        "{rest:?}"
+    );
+    assert_eq!(support::dist::scratch_names(scratch.path()).len(), 1);
+    support::dist::signal(first.id(), libc::SIGCONT);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(second.wait().unwrap().success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("shenzi: wrote ")),
+        "{rest:?}"
+    );
+    let verified = shenzi().arg("verify").arg(&dist).output().unwrap();
+    assert!(verified.status.success(), "{}", stderr_of(&verified));
+    assert!(support::dist::scratch_names(scratch.path()).is_empty());
+}
+
+/// Before it writes, an apply removes the scratch folders of its target whose writer is
+/// gone — one a killed apply left, one whose pid was reused — and says so in one line;
+/// it keeps a live writer's, another target's, and folders not named by this shenzi.
+#[test]
+fn scratch_folders_of_killed_applies_are_removed_and_no_others() {
+    use std::process::Stdio;
+    let (scratch, _app, manifest) = traced_example();
+    let dir = scratch.path();
+    let killed = shenzi()
+        .args(["apply", "minimal"])
+        .arg(&manifest)
+        .arg("-o")
+        .arg(dir.join("dist"))
+        .env(HOOK, "kill@file:50")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed_pid = killed.id();
+    let status = killed.wait_with_output().unwrap().status;
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    let left = support::dist::scratch_names(dir);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].starts_with(&format!(".dist.shenzi-{killed_pid}-")),
+        "{left:?}"
+    );
+
+    let mut live = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
+    let (live_pid, live_start) = (live.id(), support::dist::start_time(live.id()));
+    let mut gone = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
+    let (gone_pid, gone_start) = (gone.id(), support::dist::start_time(gone.id()));
+    drop(gone.stdin.take());
+    gone.wait().unwrap();
+    let made = [
+        (format!(".dist.shenzi-{gone_pid}-{gone_start}-aaaaaa"), true),
+        (
+            format!(".dist.shenzi-{live_pid}-{}-bbbbbb", live_start + 1),
+            true,
+        ),
+        (
+            format!(".dist.shenzi-{live_pid}-{live_start}-cccccc"),
+            false,
+        ),
+        (
+            format!(".other.shenzi-{gone_pid}-{gone_start}-dddddd"),
+            false,
+        ),
+        (".dist.shenzi-eeeeee".to_owned(), false),
+    ];
+    for (name, _) in &made {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("part"), "x").unwrap();
+    }
+    let not_a_folder = format!(".dist.shenzi-{gone_pid}-{gone_start}-ffffff");
+    std::fs::write(dir.join(&not_a_folder), "x").unwrap();
+
+    let out = apply("minimal", &manifest, &dir.join("dist"), &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("shenzi: removed "))
+        .unwrap_or_else(|| panic!("no cleanup line: {err}"));
+    assert!(
+        line.starts_with("shenzi: removed 3 scratch folders left by killed applies ("),
+        "{line}"
+    );
+    let mut removed: Vec<&str> = vec![&left[0]];
+    removed.extend(made.iter().filter(|m| m.1).map(|m| m.0.as_str()));
+    for name in &removed {
+        assert!(line.contains(&format!("`{name}`")), "{name}: {line}");
+    }
+    let mut kept: Vec<String> = made.iter().filter(|m| !m.1).map(|m| m.0.clone()).collect();
+    kept.push(not_a_folder);
+    kept.sort();
+    assert_eq!(support::dist::scratch_names(dir), kept);
+    drop(live.stdin.take());
+    live.wait().unwrap();
 }

@@ -111,10 +111,12 @@ fn options(target: &Path, patcher: &Patchelf) -> ApplyOptions<'static> {
     ApplyOptions {
         target: target.to_owned(),
         force: false,
+        discard_changes: false,
         patcher: Some(patcher),
         native_edits: true,
         mtime: 315_532_800,
         progress: None,
+        notice: None,
         check: None,
     }
 }
@@ -230,15 +232,63 @@ fn an_existing_target_is_refused_unless_it_is_a_dist_and_forced() {
         write_dist(&plan, &options(&dist, &patcher)),
         Err(ApplyError::TargetExists { .. })
     ));
+    // A file shenzi did not write stops `--force`; `discard_changes` deletes it.
     std::fs::write(dist.join("stale-file"), "old").unwrap();
     let mut opts = options(&dist, &patcher);
     opts.force = true;
-    write_dist(&plan, &opts).unwrap();
-    assert!(
-        !dist.join("stale-file").exists(),
-        "the previous dist was replaced whole"
-    );
+    let err = write_dist(&plan, &opts).unwrap_err();
+    assert!(matches!(err, ApplyError::TargetChanged { .. }), "{err:?}");
+    assert!(err.to_string().contains("  stale-file (added)"), "{err}");
+    assert_eq!(std::fs::read(dist.join("stale-file")).unwrap(), b"old");
+    opts.discard_changes = true;
+    let summary = write_dist(&plan, &opts).unwrap();
+    assert!(!dist.join("stale-file").exists());
+    assert_eq!(summary.discarded.len(), 1, "{summary:?}");
     assert!(leftovers(out.path()).is_empty());
+}
+
+/// The record lists every path written — folders, files with their hash, symlinks with
+/// their target — and nothing else; modes are fixed whatever the umask.
+#[test]
+fn the_record_lists_every_path_as_written() {
+    let f = fixture();
+    let (target, _) = f.apply("dist");
+    let text = std::fs::read_to_string(target.join(RECORD_PATH)).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["version"], 2);
+    assert!(
+        text.ends_with(&format!("  \"digest\": {}\n}}\n", record["digest"])),
+        "{text}"
+    );
+    let listed: Vec<(String, String)> = record["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap().to_owned();
+            let what = match f["kind"].as_str().unwrap() {
+                "dir" => format!("dir {}", f["mode"].as_str().unwrap()),
+                "symlink" => format!("-> {}", f["target"].as_str().unwrap()),
+                "file" => format!(
+                    "file {} {}",
+                    f["mode"].as_str().unwrap(),
+                    f["blake3"].as_str().unwrap()
+                ),
+                other => panic!("unknown kind {other}"),
+            };
+            (path, format!("{what} mtime=315532800"))
+        })
+        .collect();
+    let on_disk: Vec<(String, String)> = tree(&target)
+        .into_iter()
+        .filter(|(path, _)| path != RECORD_PATH)
+        .collect();
+    assert_eq!(listed, on_disk);
+    assert!(
+        listed
+            .iter()
+            .any(|(p, w)| p == ".shenzi" && w.starts_with("dir 755"))
+    );
 }
 
 #[test]
@@ -389,6 +439,14 @@ impl Fixture {
         opts.force = true;
         write_dist(&self.plan, &opts).unwrap()
     }
+
+    /// `--force --discard-changes` onto `target`, a previous dist the user changed.
+    fn discard(&self, target: &Path) -> shenzi::execute::ApplySummary {
+        let mut opts = options(target, &self.patcher);
+        opts.force = true;
+        opts.discard_changes = true;
+        write_dist(&self.plan, &opts).unwrap()
+    }
 }
 
 fn inode(path: &Path) -> u64 {
@@ -468,7 +526,16 @@ fn a_dist_file_edited_by_the_user_is_not_reused() {
     restore_time(&dist.join(PYC));
     let edited = inode(&dist.join(DATA));
 
-    let summary = f.reapply(&dist);
+    // Changed files are not replaced without `discard_changes`.
+    let mut opts = options(&dist, &f.patcher);
+    opts.force = true;
+    let err = write_dist(&f.plan, &opts).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("  {DATA} (changed)\n  {PYC} (changed)")),
+        "{err}"
+    );
+    let summary = f.discard(&dist);
     assert_eq!(summary.reused, 0, "{summary:?}");
     assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"payload\n");
     assert_ne!(inode(&dist.join(DATA)), edited);
@@ -522,7 +589,7 @@ fn a_dist_file_reached_through_a_symlink_is_not_reused() {
     std::fs::rename(dist.join("data"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, dist.join("data")).unwrap();
 
-    let summary = f.reapply(&dist);
+    let summary = f.discard(&dist);
     assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
     assert!(dist.join("data").symlink_metadata().unwrap().is_dir());
     assert_ne!(inode(&dist.join(DATA)), inode(&outside.join("data.txt")));

@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use miette::{GraphicalReportHandler, GraphicalTheme};
 use shenzi::layout::{self, Source};
 use shenzi::manifest::read_manifest;
 
@@ -22,22 +21,20 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
+/// As the command line shows it: through `shown`, which escapes control characters
+/// and windows long lines.
 pub fn render(report: &layout::LayoutReport) -> String {
-    let mut out = String::new();
-    GraphicalReportHandler::new_themed(GraphicalTheme::none())
-        .with_width(100)
-        .render_report(&mut out, report)
-        .expect("rendering into a string");
-    out
+    layout::shown::to_text(report)
 }
 
 fn check_fixture(path: &Path) -> layout::Checked {
-    let text = std::fs::read_to_string(path).expect("fixture text");
+    let bytes = std::fs::read(path).expect("fixture bytes");
     let name = format!(
         "tests/fixtures/layout/diagnostics/{}",
         path.file_name().unwrap().to_string_lossy()
     );
-    let source = Source::new(name, text.clone());
+    let source = Source::from_bytes(name, bytes);
+    let text = source.text.clone();
     if text
         .lines()
         .next()

@@ -20,24 +20,6 @@ type Loads = BTreeSet<(String, String)>;
 
 const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
 
-fn elf_files(root: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            let mut magic = [0u8; 4];
-            std::fs::File::open(p)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-                .is_ok()
-                && &magic == b"\x7fELF"
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// `(name, path-or-"not found")` for every object `ld.so --list` names, but the
 /// loader itself and the vDSO.
 fn real(file: &Path) -> BTreeSet<(String, String)> {
@@ -102,7 +84,7 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
         let dirs = python_dirs(&interp.path);
         let (exe, dynload, libdir) = (&dirs[0], &dirs[1], &dirs[2]);
         files.push(exe.clone());
-        files.extend(elf_files(dynload));
+        files.extend(support::elf_files(dynload, usize::MAX));
         // pyenv's shared libpython.
         if let Ok(entries) = std::fs::read_dir(libdir) {
             for e in entries.filter_map(Result::ok) {
@@ -123,7 +105,7 @@ fn resolver_agrees_with_ld_so_on_every_real_elf() {
         "lxml",
         "cryptography",
     ] {
-        let found = elf_files(&site.join(package));
+        let found = support::elf_files(&site.join(package), usize::MAX);
         assert!(
             !found.is_empty() || package.ends_with(".libs"),
             "no ELF in {package}"

@@ -559,3 +559,85 @@ fn renames_apply_to_the_old_names_and_added_needs_come_once() {
         ["libm.so.6", "libthird.so", "libextra.so", "libc.so.6"]
     );
 }
+
+/// A library whose section header table the loader never reads is damaged four ways
+/// (pointing past the end, overwritten, cut off, an entry size of 7): patchelf refuses
+/// each, shenzi's writer edits each (a RUNPATH that needs a new segment) into a file the
+/// loader loads and follows. A table that does not lie in the file is dropped from the
+/// header (the new segment may sit where it pointed); one that does is kept, with only
+/// the entries that exactly describe a moved table updated.
+#[test]
+fn an_object_with_damaged_section_headers_is_edited_and_still_loads() {
+    let kit = Kit::new();
+    let (dep, user) = needing_dep(&kit, &[], &[]);
+    let pristine = std::fs::read(&user).unwrap();
+    let shoff = u64::from_le_bytes(pristine[40..48].try_into().unwrap()) as usize;
+    let shnum = u16::from_le_bytes(pristine[60..62].try_into().unwrap()) as usize;
+    type Damage = fn(&mut Vec<u8>, usize, usize);
+    let damages: [(&str, Damage, bool); 4] = [
+        (
+            "past the end",
+            |b, _, _| {
+                let far = b.len() as u64 + (1 << 20);
+                b[40..48].copy_from_slice(&far.to_le_bytes());
+            },
+            false,
+        ),
+        (
+            "overwritten",
+            |b, shoff, shnum| {
+                for (i, byte) in b.iter_mut().enumerate().skip(shoff).take(shnum * 64) {
+                    *byte = (i * 37 % 251) as u8;
+                }
+            },
+            true,
+        ),
+        ("cut off", |b, shoff, _| b.truncate(shoff), false),
+        (
+            "entry size 7",
+            |b, _, _| b[58..60].copy_from_slice(&7u16.to_le_bytes()),
+            false,
+        ),
+    ];
+    let edits = runpath(&[
+        "$ORIGIN/an/entry/longer/than/any/string/the/library/has",
+        "$ORIGIN/../../deps",
+    ]);
+    let dep = std::fs::canonicalize(dep).unwrap();
+    for (i, (name, damage, table_kept)) in damages.into_iter().enumerate() {
+        let mut bytes = pristine.clone();
+        damage(&mut bytes, shoff, shnum);
+        let damaged = kit.path(&format!("damaged{i}/libuser.so"));
+        std::fs::create_dir_all(damaged.parent().unwrap()).unwrap();
+        std::fs::write(&damaged, &bytes).unwrap();
+        // patchelf reads section headers: it refuses the first three.
+        let patchelf =
+            Patchelf::find(None)
+                .unwrap()
+                .patch_into(&damaged, &kit.path("pe.so"), &edits);
+        assert_eq!(patchelf.is_err(), i < 3, "{name}: patchelf {patchelf:?}");
+
+        let out = kit.path(&format!("dist/x{i}/libuser.so"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let info = edit(&damaged, &out, &edits);
+        assert_eq!(Some(&info.runpath), edits.runpath.as_ref(), "{name}");
+        assert_eq!(info.needed, parse(&user).needed, "{name}");
+        let written = std::fs::read(&out).unwrap();
+        let new_shoff = u64::from_le_bytes(written[40..48].try_into().unwrap());
+        if table_kept {
+            assert_eq!(&written[40..48], &bytes[40..48], "{name}: table kept");
+        } else {
+            assert_eq!(new_shoff, 0, "{name}: table dropped");
+            assert_eq!(&written[60..64], &[0; 4], "{name}: no sections, no names");
+        }
+        let loaded = kit
+            .real(&[&out], None)
+            .unwrap_or_else(|e| panic!("{name}: the loader refuses the edited file: {e}"));
+        assert!(
+            loaded
+                .iter()
+                .any(|l| std::fs::canonicalize(l).ok().as_ref() == Some(&dep)),
+            "{name}: {loaded:?}"
+        );
+    }
+}

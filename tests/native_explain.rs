@@ -36,17 +36,17 @@ fn trace(python: &Path, manifest: &Path, code: &str) {
     assert!(status.success());
 }
 
-/// Machine-specific prefixes replaced by stable names.
+/// Machine-specific prefixes replaced by stable names: the venv by its real path and by
+/// the path it was run from (they differ when `.cache` is a symlink, as in a worktree).
 fn redact(text: &str, venv: &Path) -> String {
-    let venv = std::fs::canonicalize(venv).unwrap();
-    text.replace(
-        &venv
-            .join("lib/python3.11/site-packages")
-            .display()
-            .to_string(),
-        "[site-packages]",
-    )
-    .replace(&venv.display().to_string(), "[venv]")
+    let mut text = text.to_owned();
+    for venv in [std::fs::canonicalize(venv).unwrap(), venv.to_path_buf()] {
+        let site = venv.join("lib/python3.11/site-packages");
+        text = text
+            .replace(&site.display().to_string(), "[site-packages]")
+            .replace(&venv.display().to_string(), "[venv]");
+    }
+    text
 }
 
 #[test]

@@ -43,15 +43,11 @@ fn trace(kit: &Kit, code: &str) -> Manifest {
 }
 
 /// The graph of `manifest` on this machine.
-fn build(
-    manifest: &Manifest,
-    extensions: Option<&[PathBuf]>,
-    policy: Option<&Policy>,
-) -> FarmGraph {
+fn build(manifest: &Manifest, shipped: Option<&[PathBuf]>, policy: Option<&Policy>) -> FarmGraph {
     farm::build(
         FarmInput {
             manifest,
-            extensions,
+            shipped,
             policy,
             config: &kit::host(),
         },
@@ -150,7 +146,8 @@ fn two_files_with_one_soname_are_a_clash() {
 }
 
 /// A need nothing provides: the diagnostic names the object, the need and every place
-/// searched; the real `ctypes.CDLL` failed on it too.
+/// searched; the real `ctypes.CDLL` failed on it too, so the load is a warning, not a
+/// need.
 #[test]
 fn a_missing_need_is_a_diagnostic_with_the_places_searched() {
     let kit = Kit::new();
@@ -198,6 +195,22 @@ fn a_missing_need_is_a_diagnostic_with_the_places_searched() {
         rendered.contains("shenzi::native::missing_need"),
         "{rendered}"
     );
+    // The load failed in the traced run too: a warning naming what it lacks, and the
+    // library is no part of the graph (nothing brings it into a dist).
+    let failed = g
+        .problems
+        .iter()
+        .find(|p| matches!(p, NativeProblem::FailedLoad { .. }))
+        .expect("the failed load is reported");
+    assert!(!failed.is_error());
+    assert!(
+        failed.to_string().contains(&format!(
+            "`{}` needs `libgone.so.7`, found nowhere",
+            user.display()
+        )),
+        "{failed}"
+    );
+    assert_eq!(g.node_by_path(&user), None);
 }
 
 /// Content identity: the same bytes at two paths are one node with both paths as
@@ -276,8 +289,10 @@ fn bad_roots_are_reported_and_the_rest_still_builds() {
     bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
     let arm = kit.path("ok/libarm_ext.so");
     std::fs::write(&arm, &bytes).unwrap();
+    // Cut from the host-machine library: the loader skips another machine's object on
+    // its header, before it could notice the cut.
     let cut = kit.path("ok/libcut_ext.so");
-    std::fs::write(&cut, &bytes[..100]).unwrap();
+    std::fs::write(&cut, &std::fs::read(&good).unwrap()[..100]).unwrap();
     let text = kit.path("ok/text_ext.so");
     std::fs::write(&text, "print('hi')\n").unwrap();
     let gone = kit.path("ok/gone_ext.so");
@@ -407,4 +422,86 @@ fn a_library_dlopened_from_c_is_a_root() {
             .iter()
             .any(|r| r.kind == RootKind::Mapped && r.node != node)
     );
+}
+
+/// A run-time load that failed in the traced run (a probe the app handles) and that the
+/// loader cannot make here either is a warning, not a need of `_ctypes`.
+#[test]
+fn a_failed_probe_is_a_warning_not_a_need() {
+    let kit = Kit::new();
+    let manifest = trace(
+        &kit,
+        "import ctypes\ntry:\n    ctypes.CDLL('libshenzi_absent.so.9')\nexcept OSError:\n    pass\n",
+    );
+    let load = manifest
+        .native
+        .loads
+        .iter()
+        .find(|l| l.name == "libshenzi_absent.so.9")
+        .expect("the trace records the probe");
+    assert_eq!(load.resolved, None);
+    let g = graph(&manifest);
+    let [problem] = g.problems.as_slice() else {
+        panic!("{:?}", g.problems);
+    };
+    assert!(
+        matches!(problem, NativeProblem::FailedLoad { name, .. } if name == "libshenzi_absent.so.9"),
+        "{problem:?}"
+    );
+    assert!(!problem.is_error());
+    assert_eq!(
+        miette::Diagnostic::code(problem).unwrap().to_string(),
+        "shenzi::native::failed_load"
+    );
+    assert!(
+        problem
+            .to_string()
+            .starts_with("ctypes.CDLL(\"libshenzi_absent.so.9\")"),
+        "{problem}"
+    );
+}
+
+/// Objects the dist ships that the traced run never loaded are roots of their own: a
+/// program resolved as a process of its own (its C++ runtime found), a library as a
+/// `dlopen` from the interpreter. Two such builds of one SONAME, never loaded together,
+/// are no clash.
+#[test]
+fn shipped_objects_the_run_never_loaded_are_roots() {
+    let kit = Kit::new();
+    let program = kit.cxx_program(&kit.path("pkg/data/bin/tool"), "ok");
+    let library = kit.cxx_lib(&kit.path("pkg/libextra.so.2"), "libextra.so.2", &[], &[]);
+    let SameSoname { a, b, .. } = kit.same_soname();
+    let manifest = trace(&kit, "pass");
+    let policy = Policy::from_preset(policy::preset("glibc").unwrap());
+    let shipped = vec![program.clone(), library.clone(), a.clone(), b.clone()];
+    let g = build(&manifest, Some(&shipped), Some(&policy));
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    let root = |path: &Path| {
+        g.roots
+            .iter()
+            .find(|r| r.path.ends_with(path.file_name().unwrap()))
+            .unwrap_or_else(|| panic!("{} is no root: {:?}", path.display(), g.roots))
+    };
+    assert_eq!(root(&program).kind, RootKind::Shipped { program: true });
+    assert_eq!(root(&library).kind, RootKind::Shipped { program: false });
+    for object in [&program, &library] {
+        let node = root(object).node;
+        let needs: Vec<&str> = g
+            .graph
+            .edges(node)
+            .map(|e| e.weight().name.as_str())
+            .collect();
+        assert!(
+            needs.contains(&"libstdc++.so.6") && needs.contains(&"libgcc_s.so.1"),
+            "{}: {needs:?}",
+            object.display()
+        );
+    }
+    // Both libdup.so.1 files are in the graph, each reached from its own dependent.
+    let dups = g
+        .graph
+        .node_weights()
+        .filter(|n| n.info.soname.as_deref() == Some("libdup.so.1"))
+        .count();
+    assert_eq!(dups, 2);
 }

@@ -578,3 +578,327 @@ fn preloaded_objects_are_loaded_first_and_reused_by_soname() {
     assert_eq!(kit::held(&process, &probe), real);
     assert!(has(&real, &pre) && !has(&real, &own), "{real:?}");
 }
+
+/// One way to damage or alter a library: a name, what it does to the bytes, and
+/// whether glibc still loads the result (checked against the real loader below).
+type Damage = (&'static str, fn(&mut Vec<u8>, &Layout), bool);
+
+/// Where the parts of a pristine fixture library are, read with goblin.
+struct Layout {
+    phoff: usize,
+    phnum: usize,
+    shoff: usize,
+    shnum: usize,
+    verneed: usize,
+}
+
+impl Layout {
+    fn of(bytes: &[u8]) -> Layout {
+        let elf = goblin::elf::Elf::parse(bytes).unwrap();
+        let verneed = elf
+            .section_headers
+            .iter()
+            .find(|s| s.sh_type == goblin::elf::section_header::SHT_GNU_VERNEED)
+            .expect("the fixture needs a glibc symbol version")
+            .sh_offset as usize;
+        Layout {
+            phoff: elf.header.e_phoff as usize,
+            phnum: elf.header.e_phnum as usize,
+            shoff: elf.header.e_shoff as usize,
+            shnum: elf.header.e_shnum as usize,
+            verneed,
+        }
+    }
+
+    /// File offsets of the program headers of type `p_type`.
+    fn phdrs(&self, bytes: &[u8], p_type: u32) -> Vec<usize> {
+        (0..self.phnum)
+            .map(|i| self.phoff + i * 56)
+            .filter(|&at| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == p_type)
+            .collect()
+    }
+}
+
+fn put_u16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+
+/// Section headers are not read by the loader; everything else here is checked by it.
+const DAMAGES: &[Damage] = &[
+    (
+        "section table past the end",
+        |b, _| {
+            let len = b.len() as u64;
+            put_u64(b, 40, len + (1 << 20))
+        },
+        true,
+    ),
+    (
+        "section table overwritten",
+        |b, l| {
+            for (i, byte) in b.iter_mut().enumerate().skip(l.shoff).take(l.shnum * 64) {
+                *byte = (i * 37 % 251) as u8;
+            }
+        },
+        true,
+    ),
+    ("section count 0xffff", |b, _| put_u16(b, 60, 0xffff), true),
+    ("section table cut off", |b, l| b.truncate(l.shoff), true),
+    ("section entry size 7", |b, _| put_u16(b, 58, 7), true),
+    (
+        "section name index 0xfffe",
+        |b, _| put_u16(b, 62, 0xfffe),
+        true,
+    ),
+    (
+        "dynamic segment's file offset wrong",
+        |b, l| {
+            for at in l.phdrs(b, PT_DYNAMIC) {
+                put_u64(b, at + 8, 0x10);
+            }
+        },
+        true,
+    ),
+    (
+        "dynamic segment's sizes wrong",
+        |b, l| {
+            for at in l.phdrs(b, PT_DYNAMIC) {
+                put_u64(b, at + 32, 0x7fff_ffff);
+                put_u64(b, at + 40, 0x7fff_ffff);
+            }
+        },
+        true,
+    ),
+    (
+        "GNU OS ABI, ABI version 3",
+        |b, _| {
+            b[7] = 3;
+            b[8] = 3;
+        },
+        true,
+    ),
+    (
+        "GNU OS ABI, ABI version 4",
+        |b, _| {
+            b[7] = 3;
+            b[8] = 4;
+        },
+        false,
+    ),
+    ("System V ABI version 1", |b, _| b[8] = 1, false),
+    ("FreeBSD OS ABI", |b, _| b[7] = 9, false),
+    ("nonzero identification padding", |b, _| b[12] = 1, false),
+    ("identification version 2", |b, _| b[6] = 2, false),
+    ("ELF version 2", |b, _| b[20] = 2, false),
+    ("big-endian", |b, _| b[5] = 2, false),
+    ("unknown data encoding", |b, _| b[5] = 7, false),
+    ("ELF32 class", |b, _| b[4] = 1, false),
+    ("aarch64 machine", |b, _| put_u16(b, 18, 183), false),
+    ("relocatable type", |b, _| put_u16(b, 16, 1), false),
+    (
+        "program header entry size 55",
+        |b, _| put_u16(b, 54, 55),
+        false,
+    ),
+    (
+        "program headers past the end",
+        |b, _| {
+            let len = b.len() as u64;
+            put_u64(b, 32, len)
+        },
+        false,
+    ),
+    (
+        "no dynamic segment",
+        |b, l| {
+            for at in l.phdrs(b, PT_DYNAMIC) {
+                b[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+            }
+        },
+        false,
+    ),
+    (
+        "no loadable segment",
+        |b, l| {
+            for at in l.phdrs(b, PT_LOAD) {
+                b[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+            }
+        },
+        false,
+    ),
+    (
+        "cut inside a loadable segment",
+        |b, _| b.truncate(0x1800),
+        false,
+    ),
+    (
+        "address and offset apart within a page",
+        |b, l| {
+            let last = *l.phdrs(b, PT_LOAD).last().unwrap();
+            let vaddr = u64::from_le_bytes(b[last + 16..last + 24].try_into().unwrap());
+            put_u64(b, last + 16, vaddr + 8);
+        },
+        false,
+    ),
+    (
+        "version need record version 2",
+        |b, l| put_u16(b, l.verneed, 2),
+        false,
+    ),
+];
+
+/// Shenzi accepts exactly the objects glibc loads: a library damaged or altered each way
+/// of [`DAMAGES`] is loaded by path and found by a search by both the real loader and the
+/// resolver, or refused by both; a search skips a candidate both skip (another class or
+/// machine) and stops at one both stop at. Section headers are never needed: what the
+/// reader says of a library with damaged section headers is what it says of the intact
+/// one (needs, SONAME, symbol versions for the glibc floor).
+#[test]
+fn damaged_headers_are_accepted_or_refused_as_the_loader_does() {
+    let kit = Kit::new();
+    let src = kit.path("src/libcase.c");
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint libcase(const char *s) { return puts(s); }\n",
+    )
+    .unwrap();
+    let good = kit.path("good/libcase.so.1");
+    std::fs::create_dir_all(good.parent().unwrap()).unwrap();
+    kit::gcc(&[
+        "-shared",
+        "-fPIC",
+        src.to_str().unwrap(),
+        "-o",
+        good.to_str().unwrap(),
+        "-Wl,-soname,libcase.so.1",
+    ]);
+    let user = kit.lib(
+        "user/libcase_user.so",
+        Lib {
+            soname: "libcase_user.so",
+            needs: &[&good],
+            ..Lib::default()
+        },
+    );
+    let pristine = std::fs::read(&good).unwrap();
+    let layout = Layout::of(&pristine);
+    let intact = shenzi::binary::parse_object(&pristine).unwrap().unwrap();
+    assert!(
+        intact
+            .version_needs
+            .iter()
+            .any(|v| v.version == "GLIBC_2.2.5"),
+        "{intact:?}"
+    );
+
+    let mut wrong = Vec::new();
+    for (i, (name, damage, loads)) in DAMAGES.iter().enumerate() {
+        let mut bytes = pristine.clone();
+        damage(&mut bytes, &layout);
+        let path = kit.path(&format!("case{i}/libcase.so.1"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+
+        let real = kit.real(&[&path], None);
+        let simulated = kit.simulated(&[&path], None);
+        if real.is_ok() != *loads {
+            wrong.push(format!(
+                "{name}: glibc {real:?}, the table says loads={loads}"
+            ));
+        }
+        if real.is_ok() != simulated.is_ok() {
+            wrong.push(format!(
+                "{name}: by path, glibc {real:?}, shenzi {simulated:?}"
+            ));
+        }
+        // First on the search path, before the intact copy.
+        let lp = format!(
+            "{}:{}",
+            kit.path(&format!("case{i}")).display(),
+            kit.path("good").display()
+        );
+        let real = kit.real(&[&user], Some(&lp));
+        let simulated = kit.simulated(&[&user], Some(&lp));
+        if real != simulated && !(real.is_err() && simulated.is_err()) {
+            wrong.push(format!(
+                "{name}: by search, glibc {real:?}, shenzi {simulated:?}"
+            ));
+        }
+        if *loads {
+            let info = shenzi::binary::parse_object(&bytes);
+            if info.as_ref().ok() != Some(&Some(intact.clone())) {
+                wrong.push(format!("{name}: read as {info:?}, intact {intact:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Rule (glibc 2.36, measured): a search candidate that is not a regular file stops the
+/// search where the loader stops: a folder ("cannot read file data"), a device
+/// (`/dev/null`: "file too short") or a link loop (`ELOOP`); a link to nothing, or a path
+/// through a file (`ENOTDIR`), is absent and the search goes on. A FIFO makes the
+/// real loader block forever, so only the resolver is asked about it: it stops there.
+#[test]
+fn special_files_on_the_search_path_stop_or_skip_as_the_loader_does() {
+    let kit = Kit::new();
+    let good = kit.plain("good/libspecial.so.1", "libspecial.so.1");
+    let user = kit.lib(
+        "u/libspecial_user.so",
+        Lib {
+            soname: "libspecial_user.so",
+            needs: &[&good],
+            ..Lib::default()
+        },
+    );
+    let at = |case: &str| kit.path(&format!("{case}/libspecial.so.1"));
+    std::fs::create_dir_all(at("folder")).unwrap();
+    std::fs::create_dir_all(kit.path("null")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", at("null")).unwrap();
+    std::fs::create_dir_all(kit.path("loop")).unwrap();
+    std::os::unix::fs::symlink("again", at("loop")).unwrap();
+    std::os::unix::fs::symlink("libspecial.so.1", kit.path("loop/again")).unwrap();
+    std::fs::create_dir_all(kit.path("dangling")).unwrap();
+    std::os::unix::fs::symlink("nowhere", at("dangling")).unwrap();
+    std::fs::write(kit.path("afile"), "").unwrap();
+    std::fs::create_dir_all(kit.path("fifo")).unwrap();
+    let fifo = std::ffi::CString::new(at("fifo").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+    for (case, dir, found) in [
+        ("folder", kit.path("folder"), false),
+        ("/dev/null", kit.path("null"), false),
+        ("link loop", kit.path("loop"), false),
+        ("path through a file", kit.path("afile"), true),
+        ("link to nothing", kit.path("dangling"), true),
+    ] {
+        let lp = format!("{}:{}", dir.display(), kit.path("good").display());
+        let real = kit.real(&[&user], Some(&lp));
+        assert_eq!(real.is_ok(), found, "{case}: glibc {real:?}");
+        let simulated = kit.simulated(&[&user], Some(&lp));
+        assert_eq!(real.ok(), simulated.ok(), "{case}");
+    }
+
+    let cache = BinaryCache::new();
+    let config = host();
+    let object = opened(&cache, &user);
+    let lp = shenzi::loader::split_library_path(&format!(
+        "{}:{}",
+        kit.path("fifo").display(),
+        kit.path("good").display()
+    ));
+    let res = resolve_need(&cache, &config, &object, "libspecial.so.1", &lp);
+    assert!(res.found.is_none());
+    let (path, reason) = res.unusable.unwrap();
+    assert_eq!(path, at("fifo"));
+    assert!(reason.contains("wait on it forever"), "{reason}");
+}

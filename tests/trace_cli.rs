@@ -189,6 +189,8 @@ fn append_is_an_order_independent_union_and_keeps_the_first_entry() {
         "executables",
         "data_files",
         "scripts",
+        "native_data",
+        "native_env",
     ] {
         assert_eq!(ab[key], ba[key], "`{key}` depends on merge order");
     }

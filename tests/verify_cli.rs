@@ -168,6 +168,24 @@ fn a_fresh_dist_passes_and_every_mutation_fails_with_a_precise_diagnostic() {
     );
     insta::assert_snapshot!("python_side", redact(&err, scratch.path()));
 
+    // A run-time load's library gone: the app's `ctypes.CDLL("libz.so.1")` (the record
+    // lists it, with `_ctypes` as its caller) would not find it, though no `DT_NEEDED`
+    // names the served link.
+    let record = std::fs::read_to_string(dist.join(".shenzi/dist.json")).unwrap();
+    assert!(record.contains("\"name\": \"libz.so.1\""), "{record}");
+    let unserved = mutant(&dist, "unserved");
+    std::fs::remove_file(unserved.join("lib/runtime/libz.so.1")).unwrap();
+    let out = verify(&unserved);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(codes(&err), ["shenzi::verify::unserved_load"], "{err}");
+    assert!(
+        err.contains(
+            "the app loads `libz.so.1` at run time through `python/lib/python3.11/lib-dynload/"
+        ),
+        "{err}"
+    );
+
     // Relocation breakers: a link out of the dist, and an absolute RUNPATH that finds
     // libpython only while the dist sits where it is now.
     let moved = mutant(&dist, "absolute");

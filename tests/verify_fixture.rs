@@ -231,3 +231,46 @@ fn module_entries_pth_folders_and_the_launcher_are_checked() {
         "{err}"
     );
 }
+
+/// What the record lists as shipped as it is (the build machine could not load it
+/// either) is not held against the dist for what the record says it lacks, nor for being
+/// damaged; anything else about it still is.
+#[test]
+fn objects_the_record_ships_as_they_are_are_held_to_what_they_do_not_lack() {
+    let kit = Kit::new();
+    let root = kit.path("dist");
+    dist_skeleton(&root);
+    kit.needs_gone("dist/lib/liboptional.so", "$ORIGIN");
+    let lib = kit.plain("dist/lib/libcut.so", "libcut.so");
+    let bytes = std::fs::read(&lib).unwrap();
+    std::fs::write(&lib, &bytes[..100]).unwrap();
+    let err = verify_fails(&root);
+    assert!(
+        err.contains("shenzi::verify::corrupt_binary")
+            && err.contains("`lib/liboptional.so` needs `libgone.so.7`"),
+        "{err}"
+    );
+
+    let path = root.join(".shenzi/dist.json");
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["as_is"] = serde_json::json!([
+        { "path": "lib/libcut.so", "unloadable": "damaged: too short" },
+        { "path": "lib/liboptional.so", "missing": ["libgone.so.7"] },
+    ]);
+    std::fs::write(&path, record.to_string()).unwrap();
+    let out = verify(&root);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("2 objects shipped as they are"), "{err}");
+
+    // Listed for another need: its real miss still counts.
+    record["as_is"][1]["missing"] = serde_json::json!(["libother.so.1"]);
+    std::fs::write(&path, record.to_string()).unwrap();
+    let err = verify_fails(&root);
+    assert!(
+        err.contains("`lib/liboptional.so` needs `libgone.so.7`"),
+        "{err}"
+    );
+    assert!(!err.contains("corrupt_binary"), "{err}");
+}

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use rayon::prelude::*;
 
 use super::elf::{ObjectInfo, parse_object};
+use super::file::{FileKind, NotAFile, not_a_file};
 
 /// A file's identity on disk: the loader dedups objects by device and inode; size and
 /// modification time make a cached answer safe against a file rewritten in place.
@@ -103,7 +104,7 @@ impl Binary {
     pub fn hash(&self) -> ContentHash {
         *self
             .hash
-            .get_or_init(|| match super::elf::map_file(&self.path) {
+            .get_or_init(|| match super::file::map_file(&self.path) {
                 Ok(bytes) => *blake3::hash(&bytes).as_bytes(),
                 Err(_) => {
                     let mut hasher = blake3::Hasher::new();
@@ -120,13 +121,30 @@ impl Binary {
     }
 }
 
-/// What is at a path, as the loader's `open` would see it.
+/// What is at a path, as the loader's `open` would see it (glibc 2.36, measured).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// Nothing there (or a directory, or unreadable): the loader moves on.
+    /// Nothing there (`ENOENT`: absent, or a link to nothing), not readable (`EACCES`),
+    /// or a path through a file (`ENOTDIR`: the loader marks such a search folder as
+    /// absent the first time, normally while looking for libc): the loader moves on.
     Missing,
     /// A readable file.
     File(Arc<Binary>),
+    /// Something the loader stops at: a folder ("cannot read file data"), a device
+    /// (`/dev/null`: "file too short"), a FIFO (it blocks on it forever), a link loop
+    /// (`ELOOP` ends the search list it is in; shenzi stops there, erring towards a
+    /// reported failure).
+    NotAFile(NotAFile),
+}
+
+/// What a failed `stat` or `open` of `path` means to the loader.
+fn failed(path: &Path, err: &std::io::Error) -> Probe {
+    match err.kind() {
+        std::io::ErrorKind::NotFound
+        | std::io::ErrorKind::PermissionDenied
+        | std::io::ErrorKind::NotADirectory => Probe::Missing,
+        _ => Probe::NotAFile(not_a_file(path, err)),
+    }
 }
 
 /// Reads, parses and hashes each file once per run, in parallel when asked for many.
@@ -154,11 +172,12 @@ impl BinaryCache {
     }
 
     fn probe_uncached(&self, path: &Path) -> Probe {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return Probe::Missing;
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(err) => return failed(path, &err),
         };
         if !meta.is_file() {
-            return Probe::Missing;
+            return Probe::NotAFile(NotAFile::Special(FileKind::of(&meta.file_type())));
         }
         let id = FileId::of(&meta);
         if let Some(hit) = lock(&self.by_id).get(&id) {
@@ -166,8 +185,9 @@ impl BinaryCache {
         }
         // Mapped, not read: parsing touches the headers only, and hashing a 25 MB
         // library touches the page cache directly, with no copy.
-        let Ok(bytes) = super::elf::map_file(path) else {
-            return Probe::Missing;
+        let bytes = match super::file::map_file(path) {
+            Ok(bytes) => bytes,
+            Err(err) => return failed(path, &err),
         };
         let contents = match parse_object(&bytes) {
             Ok(Some(info)) => Contents::Elf(Arc::new(info)),
@@ -204,7 +224,7 @@ impl BinaryCache {
     pub fn get(&self, path: &Path) -> Option<Arc<Binary>> {
         match self.probe(path) {
             Probe::File(b) => Some(b),
-            Probe::Missing => None,
+            Probe::Missing | Probe::NotAFile(_) => None,
         }
     }
 

@@ -19,6 +19,14 @@
 //!   stay where they were, unreferenced. Renamed needs are renamed in `.gnu.version_r`
 //!   too, as the loader matches symbol versions to objects by that name.
 //!
+//! Only objects the loader can load are edited, read as [`super::elf`] reads them: the
+//! dynamic segment at `PT_DYNAMIC`'s address (not its file offset), the last of a tag
+//! that appears twice. Section headers are not needed: the loader never reads them, and
+//! a library whose table is cut off or overwritten loads. Entries that exactly describe
+//! a moved table are updated; a table that does not lie in the file is dropped from the
+//! ELF header (the new segment may now be where it pointed). Writes that would overlap
+//! (damaged headers that share bytes) are declined.
+//!
 //! Executables (the interpreter) are mapped by the kernel, which before Linux 5.18
 //! computed `AT_PHDR` as the first segment's address plus `e_phoff`: for them the new
 //! segment keeps the first segment's distance between file offset and address, so
@@ -260,13 +268,17 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     if e_type != ET_EXEC && e_type != ET_DYN {
         return declined("neither an executable nor a shared object");
     }
-    let phoff = b.u64(32)?;
-    let shoff = b.u64(40)?;
-    let (phentsize, phnum) = (b.u16(54)?, b.u16(56)?);
-    let (shentsize, shnum) = (b.u16(58)?, b.u16(60)?);
-    if phentsize as usize != PHDR || (shnum != 0 && shentsize as usize != SHDR) {
-        return declined("unusual header entry sizes");
+    // Only what the loader can load, read as the loader reads it: what the edit
+    // changes below is then what the loader sees.
+    if let Err(reason) = super::elf::parse_whole(bytes) {
+        return declined(format!("the loader cannot load it: {reason}"));
     }
+    let phoff = b.u64(32)?;
+    let (phentsize, phnum) = (b.u16(54)?, b.u16(56)?);
+    if phentsize as usize != PHDR {
+        return declined("unusual program header entry size");
+    }
+    let sections = SectionTable::read(&b)?;
     let phdrs: Vec<Phdr> = (0..u64::from(phnum))
         .map(|i| Phdr::read(&b, offset(phoff, i * PHDR as u64)?))
         .collect::<Result<_, _>>()?;
@@ -274,8 +286,13 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     // segment's address plus `e_phoff`: a moved table must keep that relation.
     let executable = e_type == ET_EXEC || phdrs.iter().any(|p| p.p_type == PT_INTERP);
     let loads: Vec<&Phdr> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    if loads.is_empty() || loads.windows(2).any(|w| w[0].vaddr > w[1].vaddr) {
-        return declined("its loadable segments are missing or out of order");
+    let disjoint_in_order = loads.windows(2).all(|w| {
+        w[0].vaddr
+            .checked_add(w[0].filesz.max(w[0].memsz))
+            .is_some_and(|end| end <= w[1].vaddr)
+    });
+    if loads.is_empty() || !disjoint_in_order {
+        return declined("its loadable segments are missing, out of order or overlapping");
     }
     let mut dynamics = phdrs.iter().filter(|p| p.p_type == PT_DYNAMIC);
     let (Some(dynamic), None) = (dynamics.next(), dynamics.next()) else {
@@ -288,25 +305,42 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
             .find(|p| p.vaddr <= vaddr && vaddr - p.vaddr < p.filesz)
             .and_then(|p| p.offset.checked_add(vaddr - p.vaddr))
     };
+    // The loader reads the dynamic entries at `PT_DYNAMIC`'s address, not its file
+    // offset: edit what it reads, and only a table that lies in one segment's file bytes.
+    let dynamic_at = match file_offset(dynamic.vaddr) {
+        Some(at)
+            if file_offset(dynamic.vaddr.saturating_add(dynamic.filesz.max(1) - 1))
+                == at.checked_add(dynamic.filesz.max(1) - 1) =>
+        {
+            at
+        }
+        _ => return declined("its dynamic segment does not lie in its loadable segments"),
+    };
+    let dynamic = Phdr {
+        offset: dynamic_at,
+        ..*dynamic
+    };
 
-    // The dynamic entries, up to (not including) the first DT_NULL.
-    let capacity = dynamic.filesz / DYN as u64;
+    // The dynamic entries, up to (not including) the first DT_NULL; the slots after it
+    // that are all zeros are room to grow into.
+    let slots_in_segment = dynamic.filesz / DYN as u64;
     let mut entries: Vec<(u64, u64)> = Vec::new();
-    let mut terminated = false;
-    for i in 0..capacity {
+    let mut capacity = None;
+    for i in 0..slots_in_segment {
         let at = offset(dynamic.offset, i * DYN as u64)?;
         b.slice(at, DYN as u64)?;
         let (tag, val) = (b.u64(at)?, b.u64(at + 8)?);
-        if tag == DT_NULL {
-            terminated = true;
-            break;
+        match capacity {
+            None if tag == DT_NULL => capacity = Some(i + 1),
+            None => entries.push((tag, val)),
+            Some(_) if tag == DT_NULL && val == 0 => capacity = Some(i + 1),
+            Some(_) => break,
         }
-        entries.push((tag, val));
     }
-    if !terminated {
+    let Some(capacity) = capacity else {
         return declined("its dynamic section has no end marker (`DT_NULL`)");
-    }
-    let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+    };
+    let value = |tag: u64| last_value(&entries, tag);
     let (Some(strtab), Some(strsz)) = (value(DT_STRTAB), value(DT_STRSZ)) else {
         return declined("it has no dynamic string table");
     };
@@ -317,6 +351,10 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         old: b.slice(strtab_off, strsz)?,
         added: Vec::new(),
     };
+    // New strings go right after the table: its last string would run on into them.
+    if strings.old.last() != Some(&0) {
+        return declined("its dynamic string table does not end with a NUL byte");
+    }
 
     let mut writes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut new: Vec<(u64, u64)> = entries.clone();
@@ -384,6 +422,7 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
         // In place: the same slots, what is left over becomes DT_NULL.
         writes.push((dynamic.offset, dynamic_table(&new, slots)));
         writes.sort_by_key(|(at, _)| *at);
+        disjoint(&writes)?;
         return Ok(ElfPatch {
             writes,
             len: file_len,
@@ -476,37 +515,114 @@ pub fn prepare(bytes: &[u8], edits: &ElfEdits) -> Result<ElfPatch, Declined> {
     let mut ehdr = b.slice(0, EHDR as u64)?.to_vec();
     ehdr[32..40].copy_from_slice(&start.to_le_bytes());
     ehdr[56..58].copy_from_slice(&(phnum + 1).to_le_bytes());
-    writes.push((0, ehdr));
 
-    // Section headers, so that tools reading sections see the new tables too.
-    if shoff != 0 && shnum != 0 {
-        for i in 0..u64::from(shnum) {
-            let at = offset(shoff, i * SHDR as u64)?;
-            b.slice(at, SHDR as u64)?;
-            let (sh_type, flags, offset) = (b.u32(at + 4)?, b.u64(at + 8)?, b.u64(at + 24)?);
-            let moved = if sh_type == SHT_STRTAB && flags & SHF_ALLOC != 0 && offset == strtab_off {
-                Some((strtab_at, new_strsz))
-            } else if sh_type == SHT_DYNAMIC && dynamic_moves {
-                Some((dynamic_at, dynamic_len))
-            } else {
-                None
-            };
-            if let Some((offset, size)) = moved {
-                let mut fields = Vec::with_capacity(24);
-                fields.extend(vaddr_of(offset).to_le_bytes());
-                fields.extend(offset.to_le_bytes());
-                fields.extend(size.to_le_bytes());
-                writes.push((at + 16, fields));
+    // Section headers, so that tools reading sections see the new tables too: only the
+    // entries that describe exactly the tables moved. The loader never reads them; a
+    // table that does not lie in the file (cut off, pointing past the end, a wrong
+    // entry size) is dropped from the header, as the bytes it points at may now be the
+    // new segment's.
+    match sections {
+        SectionTable::Absent => {}
+        SectionTable::Unusable => {
+            ehdr[40..48].fill(0); // e_shoff
+            ehdr[60..64].fill(0); // e_shnum, e_shstrndx
+        }
+        SectionTable::At {
+            offset: shoff,
+            count,
+        } => {
+            for i in 0..count {
+                let at = offset(shoff, i * SHDR as u64)?;
+                let (sh_type, flags) = (b.u32(at + 4)?, b.u64(at + 8)?);
+                let (addr, off, size) = (b.u64(at + 16)?, b.u64(at + 24)?, b.u64(at + 32)?);
+                let moved = if sh_type == SHT_STRTAB
+                    && flags & SHF_ALLOC != 0
+                    && (addr, off, size) == (strtab, strtab_off, strsz)
+                {
+                    Some((strtab_at, new_strsz))
+                } else if sh_type == SHT_DYNAMIC
+                    && dynamic_moves
+                    && (addr, off) == (dynamic.vaddr, dynamic.offset)
+                {
+                    Some((dynamic_at, dynamic_len))
+                } else {
+                    None
+                };
+                if let Some((offset, size)) = moved {
+                    let mut fields = Vec::with_capacity(24);
+                    fields.extend(vaddr_of(offset).to_le_bytes());
+                    fields.extend(offset.to_le_bytes());
+                    fields.extend(size.to_le_bytes());
+                    writes.push((at + 16, fields));
+                }
             }
         }
     }
+    writes.push((0, ehdr));
 
     writes.push((start, segment));
     writes.sort_by_key(|(at, _)| *at);
+    disjoint(&writes)?;
     Ok(ElfPatch {
         writes,
         len: start + segment_len,
     })
+}
+
+/// The section header table as the ELF header describes it.
+enum SectionTable {
+    /// `e_shoff` is 0: no table.
+    Absent,
+    /// A table that does not lie in the file, or of an entry size that is not 64.
+    Unusable,
+    /// `count` entries of 64 bytes at `offset`, all inside the file.
+    At { offset: u64, count: u64 },
+}
+
+impl SectionTable {
+    fn read(b: &Bytes<'_>) -> Result<SectionTable, Declined> {
+        let shoff = b.u64(40)?;
+        let (shentsize, shnum) = (b.u16(58)?, b.u16(60)?);
+        if shoff == 0 {
+            return Ok(SectionTable::Absent);
+        }
+        if shentsize as usize != SHDR {
+            return Ok(SectionTable::Unusable);
+        }
+        // More than 0xff00 sections: the count is entry 0's `sh_size`.
+        let count = match shnum {
+            0 => match b.u64(shoff.saturating_add(32)) {
+                Ok(count) => count,
+                Err(_) => return Ok(SectionTable::Unusable),
+            },
+            n => u64::from(n),
+        };
+        let fits = count
+            .checked_mul(SHDR as u64)
+            .is_some_and(|len| b.slice(shoff, len).is_ok());
+        Ok(if count > 0 && fits {
+            SectionTable::At {
+                offset: shoff,
+                count,
+            }
+        } else {
+            SectionTable::Unusable
+        })
+    }
+}
+
+/// Declines writes that overlap: damaged headers can make two tables share bytes (a
+/// section header inside the dynamic section), and no order of writing them is right.
+fn disjoint(writes: &[(u64, Vec<u8>)]) -> Result<(), Declined> {
+    for pair in writes.windows(2) {
+        let [(at, bytes), (next, _)] = pair else {
+            continue;
+        };
+        if at.saturating_add(bytes.len() as u64) > *next {
+            return declined("its headers overlap each other");
+        }
+    }
+    Ok(())
 }
 
 /// Where an appended segment goes: file offset, address, and the alignment it shares
@@ -585,6 +701,16 @@ fn dynamic_table(entries: &[(u64, u64)], slots: usize) -> Vec<u8> {
     table
 }
 
+/// The value of dynamic tag `tag`: of the last entry, as the loader keeps the last of a
+/// tag that appears twice.
+fn last_value(entries: &[(u64, u64)], tag: u64) -> Option<u64> {
+    entries
+        .iter()
+        .rev()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, v)| *v)
+}
+
 /// The new name `renames` gives `name`, if any.
 fn renamed_to<'r>(renames: &'r [(String, String)], name: &[u8]) -> Option<&'r str> {
     renames
@@ -603,7 +729,7 @@ fn rename_version_files(
     renames: &[(String, String)],
     writes: &mut Vec<(u64, Vec<u8>)>,
 ) -> Result<(), Declined> {
-    let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+    let value = |tag: u64| last_value(entries, tag);
     let (Some(verneed), Some(count)) = (value(DT_VERNEED), value(DT_VERNEEDNUM)) else {
         return Ok(());
     };

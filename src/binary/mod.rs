@@ -4,8 +4,10 @@
 pub mod cache;
 pub mod edit;
 pub mod elf;
+pub mod file;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
-pub use elf::{
-    BinaryError, FileBytes, ObjectInfo, VersionNeed, arch_name, map_file, parse_object, read_object,
+pub use elf::{BinaryError, ObjectInfo, VersionNeed, arch_name, parse_object, read_object};
+pub use file::{
+    FileBytes, FileKind, NotAFile, OpenError, check_regular, map_file, open_file, open_regular,
 };

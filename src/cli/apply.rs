@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use clap::Args;
 
 use crate::binary::BinaryCache;
-use crate::execute::{ApplyError, ApplyOptions, CheckFailure, Patchelf, Patcher, write_dist};
+use crate::execute::{
+    ApplyError, ApplyOptions, CheckFailure, Notice, Patchelf, Patcher, StaleFolder, write_dist,
+};
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
@@ -30,10 +32,15 @@ pub struct ApplyArgs {
     /// The dist folder to write.
     #[arg(short, long, default_value = "dist")]
     pub output: PathBuf,
-    /// Replace the output when it is a previous shenzi dist (its unchanged, unpatched
-    /// files are hard-linked into the new dist instead of copied).
+    /// Replace the output when it is a previous shenzi dist whose record checks out and
+    /// that holds only what shenzi wrote (its unchanged, unpatched files are hard-linked
+    /// into the new dist instead of copied).
     #[arg(long)]
     pub force: bool,
+    /// With `--force`: replace the dist even when files were added to it or changed in
+    /// it since shenzi wrote it; they are deleted with it (and listed).
+    #[arg(long, requires = "force")]
+    pub discard_changes: bool,
     /// The patchelf to use for binaries shenzi does not edit itself (default: `patchelf`
     /// on `PATH`).
     #[arg(long, value_name = "PATH")]
@@ -98,11 +105,21 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         &args.layout,
         &args.manifest,
         &args.output,
-        args.force,
+        Replace {
+            force: args.force,
+            discard_changes: args.discard_changes,
+        },
         args.patchelf.as_deref(),
         args.elf_writer,
         !args.no_verify,
     )
+}
+
+/// Whether an apply may replace a previous dist, and one the user changed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replace {
+    pub force: bool,
+    pub discard_changes: bool,
 }
 
 /// Who writes ELF edits.
@@ -124,7 +141,10 @@ pub fn apply(
         layout,
         manifest,
         output,
-        force,
+        Replace {
+            force,
+            discard_changes: false,
+        },
         patchelf,
         ElfWriter::Shenzi,
         true,
@@ -137,7 +157,7 @@ pub fn apply_with(
     layout: &str,
     manifest: &Path,
     output: &Path,
-    force: bool,
+    replace: Replace,
     patchelf: Option<&Path>,
     writer: ElfWriter,
     verify: bool,
@@ -185,11 +205,20 @@ pub fn apply_with(
             }
         }
     };
+    let notice = |notice: Notice| {
+        let line = notice_line(&notice);
+        match &bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    };
     let summary = write_dist(
         &planned.plan,
         &ApplyOptions {
             target: output.to_owned(),
-            force,
+            force: replace.force,
+            discard_changes: replace.discard_changes,
+            notice: Some(&notice),
             patcher: patcher.as_ref().map(|p| p as &dyn Patcher),
             native_edits: writer == ElfWriter::Shenzi,
             mtime: mtime(),
@@ -234,6 +263,29 @@ pub fn apply_with(
         summary.patched,
         summary.elapsed.as_secs_f64()
     );
+    if !summary.discarded.is_empty() {
+        const SHOWN: usize = 10;
+        let mut shown: Vec<String> = summary
+            .discarded
+            .iter()
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        if summary.discarded.len() > SHOWN {
+            shown.push(format!("and {} more", summary.discarded.len() - SHOWN));
+        }
+        eprintln!(
+            "shenzi: deleted {} you added to or changed in the previous dist (`--discard-changes`): {}",
+            count(summary.discarded.len() as u64, "path"),
+            shown.join(", ")
+        );
+    }
+    if let Some(kept) = &summary.kept {
+        eprintln!(
+            "shenzi: warning: paths appeared in the previous dist while it was being replaced; what is left of it is in `{}`",
+            kept.display()
+        );
+    }
     let verified = verified
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -255,6 +307,64 @@ pub fn apply_with(
         eprintln!("shenzi: largest packages: {}", largest.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line for what an apply tells as it happens.
+fn notice_line(notice: &Notice) -> String {
+    match notice {
+        Notice::Waiting { folder } => format!(
+            "shenzi: waiting for another `shenzi apply` writing in `{}` to finish (one apply at a time per folder)",
+            folder.display()
+        ),
+        Notice::NoLock { folder, error } => format!(
+            "shenzi: warning: cannot lock `{}` ({error}); an apply running there at the same time is not kept out",
+            folder.display()
+        ),
+        Notice::RemovedStale(stale) => {
+            let name = |s: &StaleFolder| {
+                s.path.file_name().map_or_else(
+                    || s.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            };
+            let removed: Vec<&StaleFolder> = stale.iter().filter(|s| s.error.is_none()).collect();
+            let mut parts = Vec::new();
+            if !removed.is_empty() {
+                let by = if removed.len() == 1 {
+                    "a killed apply"
+                } else {
+                    "killed applies"
+                };
+                parts.push(format!(
+                    "removed {} left by {by} ({}): {}",
+                    count(removed.len() as u64, "scratch folder"),
+                    megabytes(removed.iter().map(|s| s.bytes).sum()),
+                    removed
+                        .iter()
+                        .map(|s| format!("`{}`", name(s)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for failed in stale.iter().filter(|s| s.error.is_some()) {
+                parts.push(format!(
+                    "cannot remove `{}`, left by a killed apply ({})",
+                    name(failed),
+                    failed.error.as_deref().unwrap_or_default()
+                ));
+            }
+            format!("shenzi: {}", parts.join("; "))
+        }
+    }
+}
+
+/// `n` and the noun, plural when it is.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(n))
+    }
 }
 
 /// `3700` as `3,700`.

@@ -53,7 +53,7 @@ pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
     let graph = farm::build(
         FarmInput {
             manifest: &manifest,
-            extensions: None,
+            shipped: None,
             policy: Some(&policy),
             config: &config,
         },

@@ -1,9 +1,14 @@
 //! How diagnostics look: graphical with colour on a terminal, plain text otherwise, and
-//! never colour when `NO_COLOR` is set.
+//! never colour when `NO_COLOR` is set. Every report goes through
+//! [`crate::layout::shown`] first: what came from the input is escaped, and each
+//! diagnostic prints a bounded amount.
 
+use std::fmt;
 use std::io::IsTerminal;
 
-use miette::{GraphicalTheme, MietteHandlerOpts};
+use miette::{Diagnostic, GraphicalTheme, MietteHandlerOpts, ReportHandler};
+
+use crate::layout::shown::shown;
 
 pub fn install() {
     let terminal = std::io::stderr().is_terminal();
@@ -18,6 +23,15 @@ pub fn install() {
         } else {
             opts.graphical_theme(GraphicalTheme::none()).width(100)
         };
-        Box::new(opts.build())
+        Box::new(Escaping(Box::new(opts.build())))
     }));
+}
+
+/// Renders a safe copy of each report with the handler it wraps.
+struct Escaping(Box<dyn ReportHandler>);
+
+impl ReportHandler for Escaping {
+    fn debug(&self, diagnostic: &dyn Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(&shown(diagnostic), f)
+    }
 }

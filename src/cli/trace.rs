@@ -4,11 +4,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::trace::{TraceRequest, trace};
+use crate::trace::{SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
 
 /// Run a Python program under the tracer and write the manifest of what it used.
 ///
-/// The program's output and exit status pass through unchanged.
+/// The program's output and exit status pass through unchanged. Files opened and programs
+/// started by native code and by every descendant are recorded at the system-call level
+/// (a seccomp filter; `SHENZI_TRACE_SYSCALLS=0` turns it off).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append -- pytest tests/"
@@ -35,6 +37,35 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         output: args.output,
         append: args.append,
     })?;
+    print_notes(&outcome);
+    let native = match &outcome.syscalls {
+        Ok(counts) => format!(
+            ", {} native data files, {} programs",
+            counts.native_data, counts.programs
+        ),
+        Err(_) => String::new(),
+    };
+    eprintln!(
+        "shenzi: wrote `{}`: {} process(es), {} modules, {} native objects{native}",
+        outcome.output.display(),
+        outcome.processes,
+        outcome.modules,
+        outcome.objects
+    );
+    Ok(ExitCode::from((outcome.exit_status & 0xff) as u8))
+}
+
+/// The trace's warnings and notes, one line each.
+pub fn print_notes(outcome: &TraceOutcome) {
+    if let Err(reason) = &outcome.syscalls {
+        eprintln!("shenzi: note: native opens and execs were not recorded ({reason})");
+    }
+    for program in &outcome.lost_privileges {
+        eprintln!(
+            "shenzi: warning: `{}` is set-user-ID, set-group-ID or has file capabilities: under the trace it ran without them (`no_new_privs`); trace with `{SYSCALLS_VAR}=0` if the app needs them",
+            program.display()
+        );
+    }
     for (pid, interpreter) in &outcome.foreign {
         eprintln!(
             "shenzi: warning: process {pid} ran another interpreter (`{}`); its imports are not in the manifest",
@@ -47,12 +78,4 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
             outcome.still_running
         );
     }
-    eprintln!(
-        "shenzi: wrote `{}`: {} process(es), {} modules, {} native objects",
-        outcome.output.display(),
-        outcome.processes,
-        outcome.modules,
-        outcome.objects
-    );
-    Ok(ExitCode::from((outcome.exit_status & 0xff) as u8))
 }

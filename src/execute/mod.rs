@@ -1,9 +1,16 @@
 //! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, the launcher, all
 //! built beside the target and renamed into place.
 
+mod hook;
 pub mod launcher;
 mod patch;
+mod record;
+mod scratch;
 mod write;
 
 pub use patch::{ElfEdits, PatchError, Patchelf, Patcher};
-pub use write::{ApplyError, ApplyOptions, ApplySummary, CheckFailure, CheckFn, write_dist};
+pub use record::Difference;
+pub use scratch::StaleFolder;
+pub use write::{
+    ApplyError, ApplyOptions, ApplySummary, CheckFailure, CheckFn, Notice, write_dist,
+};

@@ -2,8 +2,15 @@
 //!
 //! The dist is built in a hidden folder beside the target and renamed into place at the
 //! end (swapped atomically with `renameat2(RENAME_EXCHANGE)` when `--force` replaces a
-//! previous dist), so a failure or an interrupt leaves no half dist. Nothing is written
-//! outside that folder and the target; sources are only read.
+//! previous dist; `RENAME_NOREPLACE` otherwise), so a failure, an interrupt or a
+//! `kill -9` leaves no half dist: the target is the previous dist or the new one, whole.
+//! Nothing is written outside that folder and the target; sources are only read. An
+//! apply holds a lock on the folder of the target while it works and removes the
+//! scratch folders killed applies left there ([`super::scratch`]); `--force` replaces
+//! only a dist whose record checks out ([`super::record`]).
+//!
+//! Every path gets a fixed mode, whatever the umask: files the planned mode, folders
+//! (the dist's root too) `0755`, the record `0644`; and one fixed time.
 //!
 //! # Re-apply reuses unchanged files
 //!
@@ -16,14 +23,17 @@
 //! - the entry is a copy **without ELF edits** (patched binaries are always rewritten by
 //!   the patcher; proving an old patched file equal would mean patching anyway);
 //! - `OLD/dest` is a regular file reached without following any symlink, inside the old
-//!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`; before Linux 5.6,
-//!   which lacks it, nothing is reused);
+//!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or one
+//!   `openat(O_NOFOLLOW)` per segment before Linux 5.6);
+//! - the check of the old dist hashed it in full and found the bytes its record lists
+//!   (a user may have edited a dist file and restored its time), and it is still that
+//!   inode with that change time (not written since);
 //! - it has one link (`nlink == 1`), so the new dist never shares an inode with anything
 //!   outside the old dist, and the same owner as the files this apply creates;
 //! - its permission bits are the planned mode, its mtime is the fixed mtime (whole
 //!   seconds), and its size is the source's;
-//! - its bytes equal the source's, read and compared in full (a user may have edited a
-//!   dist file and restored its time); for a stamped `.pyc`, bytes 8..12 equal the stamp.
+//! - the source's blake3, read in full, is the old file's (for a stamped `.pyc`, with
+//!   bytes 8..12 taken as the stamp).
 //!
 //! Anything else, and any link that fails (another filesystem, too many links, no
 //! permission), falls back to the normal copy. Linking changes nothing in the old dist
@@ -31,11 +41,9 @@
 //! after it, deleting the old dist only drops the second name of each reused file.
 //! Only access times may differ from a cold apply's (the old file's, as last read).
 
-use std::collections::HashMap;
-use std::ffi::CString;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,15 +53,30 @@ use miette::Diagnostic;
 use rayon::prelude::*;
 use thiserror::Error;
 
+use super::hook;
 use super::patch::{PatchError, Patcher};
+use super::record::{self, Difference, OldFile, PreviousDist, c_path};
+use super::scratch::{self, Locking, StaleFolder};
 use crate::binary::edit::{self, Declined, ElfPatch};
-use crate::plan::{Content, Plan, PlannedEntry, RECORD_PATH};
+use crate::plan::{
+    Content, Plan, PlannedEntry, RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath,
+    WrittenRecord,
+};
+
+/// The mode of every folder of a dist, its root included.
+const FOLDER_MODE: u32 = 0o755;
+
+/// The mode of the dist record.
+const RECORD_MODE: u32 = 0o644;
 
 /// How to write a dist.
 pub struct ApplyOptions<'a> {
     pub target: PathBuf,
-    /// Replace the target when it is a previous shenzi dist.
+    /// Replace the target when it is a previous shenzi dist whose record checks out.
     pub force: bool,
+    /// With `force`, replace it even when paths were added to it or changed in it
+    /// (they are deleted with it, and listed in the summary).
+    pub discard_changes: bool,
     /// Writes the ELF edits shenzi declines to write itself (`patchelf`); `None` when
     /// there is none, which is an error only if some binary needs it.
     pub patcher: Option<&'a dyn Patcher>,
@@ -64,9 +87,23 @@ pub struct ApplyOptions<'a> {
     pub mtime: i64,
     /// Called with (entries done, entries in all) as the work goes.
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// Hears what the user should know as it happens (a wait, a cleanup).
+    pub notice: Option<&'a (dyn Fn(Notice) + Sync)>,
     /// Run on the finished folder before it is renamed into place (`verify`); an error
     /// discards the dist.
     pub check: Option<&'a CheckFn>,
+}
+
+/// Something an apply tells as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Another apply holds the lock on the folder of the target; this one waits for it.
+    Waiting { folder: PathBuf },
+    /// The folder's filesystem has no `flock`: two applies there are not kept apart.
+    NoLock { folder: PathBuf, error: String },
+    /// Scratch folders left by applies that were killed, removed before writing (or not
+    /// removable: see each one's `error`).
+    RemovedStale(Vec<StaleFolder>),
 }
 
 /// A check of a finished dist folder; its error is the diagnostic to show.
@@ -121,17 +158,24 @@ pub struct ApplySummary {
     /// Files hard-linked from the previous dist because they were already exactly what
     /// this apply writes (see the module docs).
     pub reused: u64,
+    /// Paths added to or changed in the previous dist, deleted with it
+    /// (`discard_changes`).
+    pub discarded: Vec<Difference>,
+    /// Where the rest of the previous dist was kept: paths that appeared in it while it
+    /// was being replaced, which its record does not list.
+    pub kept: Option<PathBuf>,
     pub elapsed: Duration,
 }
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum ApplyError {
-    #[error("`{path}` exists and is not a shenzi dist; refusing to replace it")]
-    #[diagnostic(
-        code(shenzi::apply::target_not_a_dist),
-        help("choose another output folder with `-o`, or remove it yourself")
-    )]
-    TargetNotADist { path: PathBuf },
+    #[error("`{path}` exists and is not a shenzi dist: {reason}; refusing to replace it")]
+    #[diagnostic(code(shenzi::apply::target_not_a_dist), help("{help}"))]
+    TargetNotADist {
+        path: PathBuf,
+        reason: String,
+        help: String,
+    },
 
     #[error("`{path}` is a previous shenzi dist")]
     #[diagnostic(
@@ -139,6 +183,21 @@ pub enum ApplyError {
         help("pass `--force` to replace it")
     )]
     TargetExists { path: PathBuf },
+
+    #[error(
+        "`{path}` holds {count} that shenzi did not write there or that changed since; refusing to delete them:\n{listing}"
+    )]
+    #[diagnostic(
+        code(shenzi::apply::target_changed),
+        help(
+            "move what you want to keep out of `{}` and apply again, or add `--discard-changes` to replace the dist and delete them", path.display()
+        )
+    )]
+    TargetChanged {
+        path: PathBuf,
+        count: String,
+        listing: String,
+    },
 
     #[error("the folder `{path}` that should hold the dist does not exist")]
     #[diagnostic(
@@ -167,13 +226,20 @@ pub enum ApplyError {
     #[diagnostic(code(shenzi::apply::interrupted))]
     Interrupted,
 
+    #[error("interrupted while waiting for another apply in `{folder}`; nothing was written")]
+    #[diagnostic(code(shenzi::apply::interrupted))]
+    InterruptedWaiting { folder: PathBuf },
+
     /// The check's own diagnostic; the dist was removed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     CheckFailed(CheckFailure),
 }
 
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
+pub(super) fn io<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
     move |source| ApplyError::Io {
         action,
         path: path.to_owned(),
@@ -185,7 +251,6 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
 pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummary, ApplyError> {
     let started = Instant::now();
     let target = &options.target;
-    let replacing = check_target(target, options.force)?;
     let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -193,6 +258,32 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     if !parent.is_dir() {
         return Err(ApplyError::NoParent { path: parent });
     }
+    let tell = |notice: Notice| {
+        if let Some(notice_fn) = options.notice {
+            notice_fn(notice);
+        }
+    };
+    let _interrupts = InterruptFlag::install();
+    // Held until this function returns: the dist is in place, or nothing was changed.
+    let _lock = scratch::lock(
+        &parent,
+        |locking| match locking {
+            Locking::Waiting => tell(Notice::Waiting {
+                folder: parent.clone(),
+            }),
+            Locking::Unsupported(e) => tell(Notice::NoLock {
+                folder: parent.clone(),
+                error: e.to_string(),
+            }),
+        },
+        interrupted,
+    )?;
+    let stale = scratch::remove_stale(&parent, target);
+    if !stale.is_empty() {
+        tell(Notice::RemovedStale(stale));
+    }
+    let previous_dist = check_target(target, options)?;
+    hook::point("locked");
     // Every ELF edit is worked out before anything is written, so a binary that needs
     // a missing patchelf costs nothing.
     let patches = prepare_patches(plan, options.native_edits)?;
@@ -208,24 +299,18 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
             .into());
         }
     }
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dist".into());
     // Dropping `scratch` removes the half-built dist on every early return.
-    let scratch = tempfile::Builder::new()
-        .prefix(&format!(".{name}.shenzi-"))
-        .tempdir_in(&parent)
-        .map_err(io("create a folder beside", target))?;
+    let scratch = scratch::create(&parent, target)?;
     let root = scratch.path();
+    set_mode(root, FOLDER_MODE)?;
+    hook::point("scratch");
 
-    let _interrupts = InterruptFlag::install();
-    let previous = if replacing {
-        Previous::open(target, root)
-    } else {
-        None
-    };
-    let summary = build(plan, &patches, root, options, previous.as_ref())?;
+    let previous = previous_dist
+        .as_ref()
+        .and_then(|p| Previous::open(target, root, &p.files));
+    let mut summary = build(plan, &patches, root, options, previous.as_ref())?;
+    drop(previous);
+    hook::point("written");
     set_mtimes(plan, &patches, root, options.mtime)?;
     if interrupted() {
         return Err(ApplyError::Interrupted);
@@ -233,34 +318,50 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     if let Some(check) = options.check {
         check(root).map_err(ApplyError::CheckFailed)?;
     }
+    hook::point("checked");
 
-    if replacing {
+    if let Some(old) = previous_dist {
         exchange(root, target)?;
-        // `scratch` now holds the previous dist. Removed here, so that the time reported
-        // includes it; a file it cannot remove is left, as a drop would.
-        drop(previous);
-        let _ = scratch.close();
+        // The scratch folder now holds the previous dist, which is removed by its
+        // record, not whole.
+        let swapped = scratch.keep();
+        hook::point("exchanged");
+        let left = record::remove_previous(&swapped, &old.record, options.discard_changes, || {
+            hook::point("removed")
+        });
+        if !left.is_empty() {
+            summary.kept = Some(keep_aside(&swapped, target));
+        }
+        summary.discarded = old.discarded;
     } else {
         let built = scratch.keep();
-        std::fs::rename(&built, target).map_err(|e| {
+        rename_new(&built, target).map_err(|e| {
             let _ = std::fs::remove_dir_all(&built);
             io("move the new dist to", target)(e)
         })?;
     }
+    hook::point("done");
     Ok(ApplySummary {
         elapsed: started.elapsed(),
         ..summary
     })
 }
 
-/// Whether an existing target will be replaced; refuses what may not be.
-fn check_target(target: &Path, force: bool) -> Result<bool, ApplyError> {
+/// The previous dist `--force` replaces, checked; `None` when there is no target.
+/// Refuses what may not be replaced.
+fn check_target(
+    target: &Path,
+    options: &ApplyOptions<'_>,
+) -> Result<Option<PreviousDist>, ApplyError> {
     match std::fs::symlink_metadata(target) {
-        Err(_) => Ok(false),
-        Ok(meta) if meta.is_dir() && target.join(RECORD_PATH).is_file() => {
-            if force {
-                Ok(true)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("read", target)(e)),
+        Ok(meta) if meta.is_dir() => {
+            if options.force {
+                record::check_previous(target, options.discard_changes, &interrupted).map(Some)
             } else {
+                // Its record must check out for `--force` to be the advice.
+                record::check_record(target)?;
                 Err(ApplyError::TargetExists {
                     path: target.to_owned(),
                 })
@@ -268,7 +369,23 @@ fn check_target(target: &Path, force: bool) -> Result<bool, ApplyError> {
         }
         Ok(_) => Err(ApplyError::TargetNotADist {
             path: target.to_owned(),
+            reason: "it is not a folder".into(),
+            help: "choose another output folder with `-o`, or remove it yourself".into(),
         }),
+    }
+}
+
+/// Moves what is left of a replaced dist to a name the scratch cleanup never takes
+/// (`NAME.shenzi-kept-PID`, visible); where it is now.
+fn keep_aside(old: &Path, target: &Path) -> PathBuf {
+    let kept = old.with_file_name(format!(
+        "{}kept-{}",
+        scratch::prefix(target).trim_start_matches('.'),
+        std::process::id()
+    ));
+    match rename_new(old, &kept) {
+        Ok(()) => kept,
+        Err(_) => old.to_owned(),
     }
 }
 
@@ -308,12 +425,21 @@ fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError>
         .collect()
 }
 
+/// A written file as the record lists it.
+fn recorded_file(mode: u32, (hash, size): (blake3::Hash, u64)) -> RecordedKind {
+    RecordedKind::File {
+        mode: record::mode_text(mode & 0o777),
+        size,
+        blake3: hash.to_hex().to_string(),
+    }
+}
+
 fn build(
     plan: &Plan,
     patches: &Patches<'_>,
     root: &Path,
     options: &ApplyOptions<'_>,
-    previous: Option<&Previous>,
+    previous: Option<&Previous<'_>>,
 ) -> Result<ApplySummary, ApplyError> {
     let total = plan.entries.len() as u64 + 1;
     let done = AtomicU64::new(0);
@@ -324,10 +450,12 @@ fn build(
         }
     };
     let mut summary = ApplySummary::default();
+    // Every path written, for the record.
+    let mut written: BTreeMap<&str, RecordedKind> = BTreeMap::new();
 
     // Every folder once, parents before children (sorted paths put a folder before
     // what is inside it).
-    let mut folders: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut folders: BTreeSet<&str> = BTreeSet::new();
     for entry in &plan.entries {
         let dest = checked(&entry.dest).to_str().unwrap_or_default();
         if matches!(entry.content, Content::Dir) {
@@ -343,6 +471,11 @@ fn build(
             at = parent;
         }
     }
+    let record_folder = Path::new(RECORD_PATH)
+        .parent()
+        .and_then(Path::to_str)
+        .unwrap_or_default();
+    folders.insert(record_folder);
     for folder in &folders {
         let path = root.join(folder);
         match std::fs::create_dir(&path) {
@@ -350,6 +483,10 @@ fn build(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
             Err(e) => return Err(io("create", &path)(e)),
         }
+        // Set, not asked of `mkdir`: the umask must not change the dist.
+        set_mode(&path, FOLDER_MODE)?;
+        written.insert(folder, record::dir(folder, FOLDER_MODE).kind);
+        hook::point("folder");
     }
 
     let copies: Vec<&PlannedEntry> = plan
@@ -361,66 +498,79 @@ fn build(
     let patched = AtomicU64::new(0);
     let by_patchelf = AtomicU64::new(0);
     let reused = AtomicU64::new(0);
-    copies.par_iter().try_for_each(|entry| {
-        if interrupted() {
-            return Err(ApplyError::Interrupted);
-        }
-        let Content::Copy {
-            source,
-            mode,
-            edits,
-            stamp_pyc,
-            ..
-        } = &entry.content
-        else {
-            unreachable!("filtered to copies above");
-        };
-        let rel = checked(&entry.dest);
-        let dest = root.join(rel);
-        let edits = edits.as_ref().filter(|e| !e.is_empty());
-        let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
-        if edits.is_none()
-            && previous
-                .is_some_and(|p| p.reuse(rel, source, *mode, *stamp_pyc, options.mtime, &dest))
-        {
-            reused.fetch_add(1, Ordering::Relaxed);
-        } else if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
-            // Written once, by patchelf, from the source (never a copy patched after).
-            let patcher = options.patcher.ok_or_else(|| PatchError::Needed {
-                file: PathBuf::from(&entry.dest),
-                why: why.to_string(),
-            })?;
-            patcher.patch_into(source, &dest, edits)?;
-            patched.fetch_add(1, Ordering::Relaxed);
-            by_patchelf.fetch_add(1, Ordering::Relaxed);
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
-                .map_err(io("set the mode of", &dest))?;
-        } else {
-            let (file, was_reflinked) = copy_file(source, &dest)?;
-            if was_reflinked {
-                reflinked.fetch_add(1, Ordering::Relaxed);
+    let hashed: Vec<(&str, RecordedKind)> = copies
+        .par_iter()
+        .map(|entry| {
+            if interrupted() {
+                return Err(ApplyError::Interrupted);
             }
-            if let Some(Prepared::Native(patch)) = prepared {
-                write_patch(&file, patch).map_err(io("patch", &dest))?;
+            let Content::Copy {
+                source,
+                mode,
+                edits,
+                stamp_pyc,
+                ..
+            } = &entry.content
+            else {
+                unreachable!("filtered to copies above");
+            };
+            let rel = checked(&entry.dest);
+            let dest = root.join(rel);
+            let edits = edits.as_ref().filter(|e| !e.is_empty());
+            let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
+            let reuse = edits
+                .is_none()
+                .then(|| {
+                    previous.and_then(|p| {
+                        p.reuse(&entry.dest, source, *mode, *stamp_pyc, options.mtime, &dest)
+                    })
+                })
+                .flatten();
+            let content = if let Some(content) = reuse {
+                reused.fetch_add(1, Ordering::Relaxed);
+                content
+            } else if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
+                // Written once, by patchelf, from the source (never a copy patched after).
+                let patcher = options.patcher.ok_or_else(|| PatchError::Needed {
+                    file: PathBuf::from(&entry.dest),
+                    why: why.to_string(),
+                })?;
+                patcher.patch_into(source, &dest, edits)?;
                 patched.fetch_add(1, Ordering::Relaxed);
-            }
-            if *stamp_pyc {
-                stamp(&file, &dest, options.mtime)?;
-            }
-            // Mode and time through the open file: no more path lookups.
-            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
-                .map_err(io("set the mode of", &dest))?;
-            let time = std::time::UNIX_EPOCH + Duration::from_secs(options.mtime.max(0) as u64);
-            file.set_times(
-                std::fs::FileTimes::new()
-                    .set_accessed(time)
-                    .set_modified(time),
-            )
-            .map_err(io("set the time of", &dest))?;
-        }
-        tick();
-        Ok(())
-    })?;
+                by_patchelf.fetch_add(1, Ordering::Relaxed);
+                set_mode(&dest, *mode)?;
+                let file = File::open(&dest).map_err(io("read", &dest))?;
+                record::hash_file(&file, None).map_err(io("read", &dest))?
+            } else {
+                let (file, was_reflinked) = copy_file(source, &dest)?;
+                if was_reflinked {
+                    reflinked.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(Prepared::Native(patch)) = prepared {
+                    write_patch(&file, patch).map_err(io("patch", &dest))?;
+                    patched.fetch_add(1, Ordering::Relaxed);
+                }
+                if *stamp_pyc {
+                    stamp(&file, &dest, options.mtime)?;
+                }
+                // Mode and time through the open file: no more path lookups.
+                file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+                    .map_err(io("set the mode of", &dest))?;
+                let time = std::time::UNIX_EPOCH + Duration::from_secs(options.mtime.max(0) as u64);
+                file.set_times(
+                    std::fs::FileTimes::new()
+                        .set_accessed(time)
+                        .set_modified(time),
+                )
+                .map_err(io("set the time of", &dest))?;
+                record::hash_file(&file, None).map_err(io("read", &dest))?
+            };
+            hook::point("file");
+            tick();
+            Ok((entry.dest.as_str(), recorded_file(*mode, content)))
+        })
+        .collect::<Result<_, ApplyError>>()?;
+    written.extend(hashed);
     for entry in &copies {
         if let Content::Copy { size, .. } = entry.content {
             summary.files += 1;
@@ -437,11 +587,21 @@ fn build(
         match &entry.content {
             Content::Symlink { target } => {
                 std::os::unix::fs::symlink(target, &path).map_err(io("link", &path))?;
+                written.insert(
+                    &entry.dest,
+                    RecordedKind::Symlink {
+                        target: target.clone(),
+                    },
+                );
                 summary.symlinks += 1;
                 tick();
             }
             Content::Bytes { data, mode } => {
                 write_new(&path, data, *mode)?;
+                written.insert(
+                    &entry.dest,
+                    recorded_file(*mode, (blake3::hash(data), data.len() as u64)),
+                );
                 summary.files += 1;
                 summary.bytes += data.len() as u64;
                 tick();
@@ -450,14 +610,23 @@ fn build(
         }
     }
 
-    let record = root.join(RECORD_PATH);
-    if let Some(parent) = record.parent() {
-        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
-    }
-    // Serialising plain structs of strings cannot fail.
-    let mut text = serde_json::to_string_pretty(&plan.record).expect("record serialises");
-    text.push('\n');
-    write_new(&record, text.as_bytes(), 0o644)?;
+    let mut dist_record = WrittenRecord {
+        record: plan.record.clone(),
+        files: written
+            .into_iter()
+            .map(|(path, kind)| RecordedPath {
+                path: path.to_owned(),
+                kind,
+            })
+            .collect(),
+        digest: String::new(),
+    };
+    dist_record.record.version = RECORD_VERSION;
+    write_new(
+        &root.join(RECORD_PATH),
+        &record::render(&dist_record),
+        RECORD_MODE,
+    )?;
     tick();
     Ok(summary)
 }
@@ -466,13 +635,16 @@ fn build(
 /// keeps a planner bug from ever writing outside the dist.
 fn checked(dest: &str) -> &Path {
     assert!(
-        !dest.starts_with('/')
-            && dest
-                .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != ".."),
+        dest.split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".."),
         "planner produced an unsafe destination `{dest}`"
     );
     Path::new(dest)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), ApplyError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
+        .map_err(io("set the mode of", path))
 }
 
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), ApplyError> {
@@ -484,8 +656,7 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), ApplyError> {
         .open(path)
         .map_err(io("create", path))?;
     file.write_all(data).map_err(io("write", path))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
-        .map_err(io("set the mode of", path))
+    set_mode(path, mode)
 }
 
 /// Writes `mtime` into a timestamp-based `.pyc` header (bytes 8..12, little endian),
@@ -504,9 +675,11 @@ const FICLONE: libc::c_ulong = 0x4004_9409;
 /// Copies with the cheapest means the filesystem offers: a reflink, else
 /// `copy_file_range` (what `std::io::copy` uses between files on Linux). Never a hard
 /// link: the copy may be patched and gets its own mode and mtime. True when reflinked.
+/// The copy is open for reading too, to be hashed.
 fn copy_file(source: &Path, dest: &Path) -> Result<(File, bool), ApplyError> {
     let mut from = File::open(source).map_err(io("read", source))?;
     let mut to = OpenOptions::new()
+        .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
@@ -532,158 +705,84 @@ fn write_patch(file: &File, patch: &ElfPatch) -> std::io::Result<()> {
 }
 
 /// The dist being replaced, as a source of files this apply would write unchanged.
-struct Previous {
+struct Previous<'a> {
     /// The old dist's root, as given.
     root: PathBuf,
     /// The same folder, open: old files are opened beneath it, never through a symlink.
     dir: File,
     /// Owner and group of the files this apply creates (those of its scratch folder).
     owner: (u32, u32),
+    /// The old dist's files its check proved to hold what its record lists.
+    files: &'a HashMap<String, OldFile>,
 }
 
-/// Bytes compared at a time.
-const CHUNK: usize = 128 * 1024;
-
-impl Previous {
+impl<'a> Previous<'a> {
     /// None when the old dist cannot be opened: then nothing is reused.
-    fn open(root: &Path, scratch: &Path) -> Option<Self> {
+    fn open(root: &Path, scratch: &Path, files: &'a HashMap<String, OldFile>) -> Option<Self> {
         let dir = File::open(root).ok()?;
         let meta = std::fs::metadata(scratch).ok()?;
         Some(Self {
             root: root.to_owned(),
             dir,
             owner: (meta.uid(), meta.gid()),
+            files,
         })
     }
 
     /// Hard-links `OLD/rel` to `dest` when it is exactly what copying `source` would
-    /// write there (the rule in the module docs). False, with nothing left at `dest`,
-    /// when it is not or when anything fails: the caller copies instead.
+    /// write there (the rule in the module docs): its hash and size then. `None`, with
+    /// nothing left at `dest`, when it is not or when anything fails: the caller copies
+    /// instead.
     fn reuse(
         &self,
-        rel: &Path,
+        rel: &str,
         source: &Path,
         mode: u32,
         stamp_pyc: bool,
         mtime: i64,
         dest: &Path,
-    ) -> bool {
-        let Ok(old) = self.open_beneath(rel) else {
-            return false;
-        };
-        let Ok(meta) = old.metadata() else {
-            return false;
-        };
+    ) -> Option<(blake3::Hash, u64)> {
+        let proven = self.files.get(rel)?;
+        let old = record::open_for_reading(&self.dir, Path::new(rel)).ok()?;
+        let meta = old.metadata().ok()?;
         // As the copy writes them: the time clamped, the stamp the low 32 bits.
         let stamp = stamp_pyc.then(|| (mtime as u32).to_le_bytes());
         let mtime = mtime.max(0);
         if !meta.file_type().is_file()
+            || (meta.dev(), meta.ino()) != (proven.dev, proven.ino)
+            || (meta.ctime(), meta.ctime_nsec()) != proven.ctime
+            || meta.len() != proven.size
             || meta.nlink() != 1
             || (meta.uid(), meta.gid()) != self.owner
             || meta.mode() & 0o7777 != mode & 0o777
             || meta.mtime() != mtime
             || meta.mtime_nsec() != 0
         {
-            return false;
+            return None;
         }
-        let Ok(new) = File::open(source) else {
-            return false;
-        };
-        if !new.metadata().is_ok_and(|m| m.len() == meta.len()) {
-            return false;
+        let new = File::open(source).ok()?;
+        if !new.metadata().is_ok_and(|m| m.len() == proven.size) {
+            return None;
         }
-        if !same_bytes(&old, &new, stamp).unwrap_or(false) {
-            return false;
+        match record::hash_file(&new, stamp) {
+            Ok((hash, len)) if hash == proven.hash && len == proven.size => {}
+            _ => return None,
         }
-        if std::fs::hard_link(self.root.join(rel), dest).is_err() {
-            return false;
-        }
+        std::fs::hard_link(self.root.join(rel), dest).ok()?;
         // The path was checked through the open file; make sure the name linked is that
         // same file, still linked nowhere else.
         let linked = std::fs::symlink_metadata(dest);
         let again = old.metadata();
         match (linked, again) {
             (Ok(l), Ok(a)) if (l.dev(), l.ino()) == (meta.dev(), meta.ino()) && a.nlink() == 2 => {
-                true
+                Some((proven.hash, proven.size))
             }
             _ => {
                 let _ = std::fs::remove_file(dest);
-                false
+                None
             }
         }
     }
-
-    /// Opens a file of the old dist for reading, refusing any symlink on the way and
-    /// anything outside the old dist; without changing its access time when allowed
-    /// (a file this apply may not open so is not its own anyway).
-    fn open_beneath(&self, rel: &Path) -> std::io::Result<File> {
-        let path = c_path(rel)?;
-        // SAFETY: `open_how` is plain integers; all-zero is its documented default.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        // Non-blocking so that a FIFO put where a file was is not waited on.
-        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOATIME) as u64;
-        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
-        // SAFETY: a valid folder descriptor, NUL-terminated path and `open_how` of the
-        // size passed.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.dir.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a descriptor just opened and owned by nothing else.
-        Ok(unsafe { File::from_raw_fd(fd as libc::c_int) })
-    }
-}
-
-/// Whether two files of the same length hold the same bytes, `new`'s bytes 8..12 taken
-/// as `stamp` when given (a `.pyc` as `stamp` would write it).
-fn same_bytes(old: &File, new: &File, stamp: Option<[u8; 4]>) -> std::io::Result<bool> {
-    let mut a = vec![0u8; CHUNK];
-    let mut b = vec![0u8; CHUNK];
-    let mut at = 0usize;
-    loop {
-        let n = read_full(old, &mut a)?;
-        if read_full(new, &mut b)? != n {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-        if let Some(stamp) = stamp
-            && at == 0
-        {
-            if n < 12 {
-                return Ok(false);
-            }
-            b[8..12].copy_from_slice(&stamp);
-        }
-        if a[..n] != b[..n] {
-            return Ok(false);
-        }
-        at += n;
-    }
-}
-
-/// Reads until `buf` is full or the file ends; the count read.
-fn read_full(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Gives every path the same modification time, children before their folders.
@@ -706,7 +805,6 @@ fn set_mtimes(
         .map(|e| root.join(checked(&e.dest)))
         .collect();
     paths.push(root.join(RECORD_PATH));
-    paths.push(root.join(".shenzi"));
     // Every folder needs its time too, set after everything inside it.
     let mut dirs: Vec<PathBuf> = plan
         .entries
@@ -751,31 +849,39 @@ fn set_mtime(path: &Path, mtime: i64) -> Result<(), ApplyError> {
     }
 }
 
-/// `path` for a libc call; a path with a NUL byte (none from the OS has one) is
-/// `InvalidInput`.
-fn c_path(path: &Path) -> std::io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
-}
-
-/// Swaps the new dist with the previous one in one step.
-fn exchange(new: &Path, target: &Path) -> Result<(), ApplyError> {
-    let a = c_path(new).map_err(io("replace", target))?;
-    let b = c_path(target).map_err(io("replace", target))?;
-    // SAFETY: two valid NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
+/// `renameat2` of `from` to `to` with `flags`.
+fn rename2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
+    let a = c_path(from)?;
+    let b = c_path(to)?;
+    // SAFETY: two valid NUL-terminated paths.
     let rc = unsafe {
         libc::renameat2(
             libc::AT_FDCWD,
             a.as_ptr(),
             libc::AT_FDCWD,
             b.as_ptr(),
-            libc::RENAME_EXCHANGE,
+            flags,
         )
     };
     if rc == 0 {
         Ok(())
     } else {
-        Err(io("replace", target)(std::io::Error::last_os_error()))
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Swaps the new dist with the previous one in one step.
+fn exchange(new: &Path, target: &Path) -> Result<(), ApplyError> {
+    rename2(new, target, libc::RENAME_EXCHANGE).map_err(io("replace", target))
+}
+
+/// Renames `from` to `to`, which must not exist (not even as an empty folder).
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    match rename2(from, to, libc::RENAME_NOREPLACE) {
+        // A filesystem without the flag: the plain rename still never replaces a
+        // non-empty folder.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => std::fs::rename(from, to),
+        other => other,
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use miette::Diagnostic;
 use thiserror::Error;
 
+use crate::binary::NotAFile;
+
 /// One problem found while building the farm graph. All are collected.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Diagnostic)]
 pub enum NativeProblem {
@@ -64,10 +66,45 @@ pub enum NativeProblem {
         help("the file is truncated or damaged; reinstall the package that owns it")
     )]
     Corrupt { path: PathBuf, reason: String },
-    #[error("`{path}` ({what}) no longer exists")]
-    #[diagnostic(
-        code(shenzi::native::missing_root),
-        help("the environment changed since the trace; re-run `shenzi trace`")
+    #[error(
+        "{call} failed in the traced run, and `{name}` cannot be loaded on this machine either ({reason}): the dist goes without it"
     )]
-    MissingRoot { path: PathBuf, what: String },
+    #[diagnostic(
+        code(shenzi::native::failed_load),
+        severity(Warning),
+        help(
+            "the app ran on without it, so it is not a need; if the dist must carry it, install it where the loader finds it and trace again"
+        )
+    )]
+    FailedLoad {
+        /// The request, as a user reads it (`ctypes.CDLL("libtbb.so.12") in optpkg`).
+        call: String,
+        name: String,
+        reason: String,
+    },
+    /// A manifest entry's path where nothing is.
+    #[error("{}", why.about(path, what))]
+    #[diagnostic(code(shenzi::native::missing_root), help("{}", why.help()))]
+    MissingRoot {
+        path: PathBuf,
+        what: String,
+        why: NotAFile,
+    },
+    /// A manifest entry's path where something other than a file is: a folder, a
+    /// device, a FIFO, a link loop.
+    #[error("{}", why.about(path, what))]
+    #[diagnostic(code(shenzi::native::not_a_file), help("{}", why.help()))]
+    NotAFileRoot {
+        path: PathBuf,
+        what: String,
+        why: NotAFile,
+    },
+}
+
+impl NativeProblem {
+    /// Whether it stops a plan: everything but a run-time load the traced run could not
+    /// make either.
+    pub fn is_error(&self) -> bool {
+        !matches!(self, NativeProblem::FailedLoad { .. })
+    }
 }

@@ -5,12 +5,18 @@
 //! with both paths kept as aliases); edges are needs, labelled with the name asked and
 //! the search rule that found the file. Roots are what the trace saw start a load: the
 //! interpreter, the extension modules of the selected units, run-time loads (`ctypes`,
-//! `cffi`), and mapped objects nothing else explains. Cycles are allowed.
+//! `cffi`), and mapped objects nothing else explains; and every other ELF object the
+//! dist ships, which the traced run never loaded (a library kept inside a package, a
+//! helper program under `<pkg>/data/bin`): it must reach its needs in the dist all the
+//! same. Cycles are allowed.
 //!
 //! Each root's closure is resolved as the loader would, in a process holding the
-//! interpreter and what it loads at start-up, so a library is resolved with what its
-//! own root would give it; two different files under one SONAME across the closures is
-//! reported, since one process can hold only one. All problems are collected.
+//! interpreter and what it loads at start-up (a shipped program: in a process of its
+//! own), so a library is resolved with what its own root would give it; two different
+//! files under one SONAME across the closures of what the trace loaded is reported,
+//! since one process can hold only one. All problems are collected; a run-time load
+//! that failed in the traced run and fails here too is not a need
+//! ([`NativeProblem::FailedLoad`], a warning).
 
 mod diagnostics;
 mod floor;
@@ -26,7 +32,7 @@ use petgraph::visit::EdgeRef;
 pub use diagnostics::NativeProblem;
 pub use floor::{GlibcFloor, VersionFloor, glibc_floor};
 
-use crate::binary::{Binary, BinaryCache, ContentHash, Contents, ObjectInfo, Probe};
+use crate::binary::{Binary, BinaryCache, ContentHash, Contents, NotAFile, ObjectInfo, Probe};
 use crate::loader::{self, Found, Opened, Process, Rule, SearchConfig};
 use crate::manifest::{LoadVia, Manifest, ModuleKind, ObjectKind};
 use crate::policy::Policy;
@@ -85,6 +91,10 @@ pub enum RootKind {
     },
     /// Loaded at start-up because `LD_PRELOAD` names it.
     Preload { name: String },
+    /// Shipped by the dist but not loaded by the traced run: a library or extension
+    /// module (resolved as a `dlopen` from the interpreter), or a program (resolved as a
+    /// process of its own).
+    Shipped { program: bool },
     /// Mapped in the traced process, but nothing traced explains how.
     Mapped,
 }
@@ -106,7 +116,14 @@ pub struct Root {
 impl Root {
     /// How a user reads this root (`import numpy._core._multiarray_umath`).
     pub fn label(&self) -> String {
-        match &self.kind {
+        self.kind.label()
+    }
+}
+
+impl RootKind {
+    /// How a user reads a root of this kind (`import numpy._core._multiarray_umath`).
+    pub fn label(&self) -> String {
+        match self {
             RootKind::Executable => "the interpreter".into(),
             RootKind::Import { module } => format!("import {module}"),
             RootKind::RuntimeLoad { name, via, caller } => {
@@ -122,6 +139,12 @@ impl Root {
             }
             RootKind::Preload { name } => format!("LD_PRELOAD={name}"),
             RootKind::Mapped => "mapped by the traced process (no traced cause)".into(),
+            RootKind::Shipped { program: false } => {
+                "shipped in the dist (the traced run did not load it)".into()
+            }
+            RootKind::Shipped { program: true } => {
+                "a program shipped in the dist (the traced run did not start it)".into()
+            }
         }
     }
 }
@@ -131,9 +154,11 @@ impl Root {
 pub struct FarmInput<'a> {
     /// The trace.
     pub manifest: &'a Manifest,
-    /// The extension modules to root the graph at (those of the selected units); `None`
-    /// for every extension module the trace imported.
-    pub extensions: Option<&'a [PathBuf]>,
+    /// The binaries the dist ships, to root the graph at: the extension modules of the
+    /// selected units and every other loadable ELF object they ship (an executable, by
+    /// its `PT_INTERP` or `ET_EXEC`, is resolved as a process of its own); `None` for
+    /// every extension module the trace imported.
+    pub shipped: Option<&'a [PathBuf]>,
     /// The libraries the target provides: found, but not followed and not bundled.
     pub policy: Option<&'a Policy>,
     /// The machine to resolve on (normally [`SearchConfig::host`]).
@@ -270,7 +295,7 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         .iter()
         .map(|o| o.path.clone())
         .collect();
-    prefetch.extend(extension_roots(&input).into_iter().map(|(_, p)| p));
+    prefetch.extend(input.shipped.into_iter().flatten().cloned());
     cache.read_all(&prefetch);
 
     let library_path = manifest
@@ -287,7 +312,9 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
     let policy = input.policy;
     let follow = move |o: &Opened| !is_system(policy, &o.info, &o.path);
     let exe = manifest.python.realpath.clone();
-    if b.root_object(&exe, "the interpreter").is_none() {
+    if b.root_object(&exe, "the interpreter, `python.realpath`")
+        .is_none()
+    {
         b.check_sonames();
         return b.farm;
     }
@@ -323,7 +350,11 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
     };
 
     let dlopen = |b: &mut Builder<'_>, caller: usize, name: &str, kind: RootKind| {
-        if name.contains('/') && b.root_object(Path::new(name), "a traced object").is_none() {
+        let what = match &kind {
+            RootKind::Import { module } => format!("the extension module `{module}`, in `modules`"),
+            _ => "a mapped object, in `native.objects`".to_owned(),
+        };
+        if name.contains('/') && b.root_object(Path::new(name), &what).is_none() {
             return;
         }
         let mut sim = startup.clone();
@@ -332,13 +363,26 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
             .dlopen_where(cache, input.config, caller, name, &follow);
         b.absorb(&mut sim, &events, Some(kind));
     };
-    for (module, path) in extension_roots(&input) {
-        dlopen(
-            &mut b,
-            importer,
-            &path.to_string_lossy(),
-            RootKind::Import { module },
-        );
+    for (kind, path) in shipped_roots(&input, cache) {
+        if let RootKind::Shipped { program: true } = kind {
+            // A program starts a process of its own: its `$ORIGIN` is its real folder,
+            // nothing of the interpreter's is loaded before it.
+            let real = std::fs::canonicalize(&path).unwrap_or(path);
+            let start = loader::Start {
+                exe: &real,
+                interp: None,
+                library_path: startup.process.library_path.clone(),
+                preload: Vec::new(),
+            };
+            let (process, events) = Process::launch(cache, input.config, &start, &follow);
+            let mut sim = Sim {
+                nodes: Vec::new(),
+                process,
+            };
+            b.absorb(&mut sim, &events, Some(kind));
+        } else {
+            dlopen(&mut b, importer, &path.to_string_lossy(), kind);
+        }
     }
     let mut loads = manifest.native.loads.clone();
     loads.sort();
@@ -361,6 +405,15 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
             via: load.via,
             caller: load.caller.clone(),
         };
+        // A load the trace saw succeed names a file that was there: say what is there now.
+        // (One that failed in the traced run fails here too, as a missing need.)
+        let what = format!("the run-time load `{}`, in `native.loads`", load.name);
+        if load.resolved.is_some()
+            && asked.contains('/')
+            && b.root_object(Path::new(&asked), &what).is_none()
+        {
+            continue;
+        }
         let mut sim = startup.clone();
         let caller = match &caller_path {
             Some(p) => {
@@ -379,6 +432,46 @@ pub fn build(input: FarmInput<'_>, cache: &BinaryCache) -> FarmGraph {
         let events = sim
             .process
             .dlopen_where(cache, input.config, caller, &asked, &follow);
+        // A load the traced run could not make that fails here too (the file, or a
+        // need of its closure, is found nowhere): the app went on without it, so it is
+        // not a need and brings nothing into the graph (a need its closure lacks is
+        // still reported, for `explain`). One that resolves fully here was made, and
+        // its mapping missed (a library unloaded again): a root.
+        if load.resolved.is_none() {
+            let failure = events
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.index.is_none() && !e.preload);
+            if let Some((k, failed)) = failure {
+                let from = failed
+                    .from
+                    .map(|f| sim.process.objects[f].loaded.path.clone());
+                let missing = match &failed.resolution.unusable {
+                    Some((path, reason)) => format!("`{}`: {reason}", path.display()),
+                    None => "found nowhere".into(),
+                };
+                b.farm.problems.push(NativeProblem::FailedLoad {
+                    call: kind.label(),
+                    name: load.name.clone(),
+                    reason: match (k, from) {
+                        (0, _) | (_, None) => missing,
+                        (_, Some(from)) => {
+                            format!("`{}` needs `{}`, {missing}", from.display(), failed.name)
+                        }
+                    },
+                });
+                for event in events.iter().skip(1) {
+                    if event.index.is_none() && !event.preload {
+                        let from = event
+                            .from
+                            .map(|f| sim.process.objects[f].loaded.path.clone())
+                            .unwrap_or_default();
+                        b.report(&from, &event.name, &event.resolution);
+                    }
+                }
+                continue;
+            }
+        }
         b.absorb(&mut sim, &events, Some(kind));
     }
     // Mapped objects nothing explains become roots of their own.
@@ -421,18 +514,26 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.to_string_lossy().into_owned())
 }
 
-/// The extension modules to root at, with their module names, sorted by path.
-fn extension_roots(input: &FarmInput<'_>) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = input
+/// The shipped objects to root at, sorted by path: imported extension modules by module
+/// name, the rest as [`RootKind::Shipped`] (a program when it has a `PT_INTERP` or is
+/// `ET_EXEC`). Without a selection, every extension module the trace imported.
+fn shipped_roots(input: &FarmInput<'_>, cache: &BinaryCache) -> Vec<(RootKind, PathBuf)> {
+    const ET_EXEC: u16 = 2;
+    let mut out: Vec<(RootKind, PathBuf)> = input
         .manifest
         .modules_of(ModuleKind::Extension)
         .filter_map(|m| Some((m.name.clone(), m.file.clone()?)))
-        .filter(|(_, f)| input.extensions.is_none_or(|sel| sel.contains(f)))
+        .filter(|(_, f)| input.shipped.is_none_or(|sel| sel.contains(f)))
+        .map(|(module, f)| (RootKind::Import { module }, f))
         .collect();
-    if let Some(sel) = input.extensions {
+    if let Some(sel) = input.shipped {
         for f in sel {
             if !out.iter().any(|(_, p)| p == f) {
-                out.push((file_name(f), f.clone()));
+                let program = cache
+                    .get(f)
+                    .and_then(|b| b.elf().cloned())
+                    .is_some_and(|e| e.interp.is_some() || e.elf_type == ET_EXEC);
+                out.push((RootKind::Shipped { program }, f.clone()));
             }
         }
     }
@@ -556,12 +657,33 @@ impl Builder<'_> {
 
     /// Reads a root file and checks that it is a loadable object; reports it otherwise.
     fn root_object(&mut self, path: &Path, what: &str) -> Option<Arc<ObjectInfo>> {
+        // A path is said once, by the first root that names it (a run-time load, then the
+        // mapped object it is).
+        let said = self.farm.problems.iter().any(|p| {
+            matches!(p, NativeProblem::MissingRoot { path: p, .. } | NativeProblem::NotAFileRoot { path: p, .. } if p == path)
+        });
+        let mut not_a_file = |why: NotAFile| {
+            if said {
+                return;
+            }
+            let (path, what) = (path.to_owned(), what.to_owned());
+            self.farm.problems.push(if why.is_absent() {
+                NativeProblem::MissingRoot { path, what, why }
+            } else {
+                NativeProblem::NotAFileRoot { path, what, why }
+            });
+        };
         match self.cache.probe(path) {
             Probe::Missing => {
-                self.farm.problems.push(NativeProblem::MissingRoot {
-                    path: path.to_owned(),
-                    what: what.to_owned(),
-                });
+                // Absent, a link to nothing, or unreadable: one more look says which.
+                let why = crate::binary::check_regular(path)
+                    .err()
+                    .unwrap_or(NotAFile::Absent);
+                not_a_file(why);
+                None
+            }
+            Probe::NotAFile(why) => {
+                not_a_file(why);
                 None
             }
             Probe::File(bin) => match &bin.contents {
@@ -642,9 +764,26 @@ impl Builder<'_> {
     }
 
     /// Two different bundled files under one SONAME: one process can hold only one.
+    /// Only what the traced run's roots reach counts: objects shipped but never loaded
+    /// (two builds of one library a package keeps for different targets) share no
+    /// process that the trace knows of.
     fn check_sonames(&mut self) {
+        let mut traced = vec![false; self.farm.graph.node_count()];
+        let mut todo: Vec<NodeIndex> = self
+            .farm
+            .roots
+            .iter()
+            .filter(|r| !matches!(r.kind, RootKind::Shipped { .. }))
+            .map(|r| r.node)
+            .collect();
+        while let Some(n) = todo.pop() {
+            if std::mem::replace(&mut traced[n.index()], true) {
+                continue;
+            }
+            todo.extend(self.farm.graph.neighbors(n));
+        }
         let mut by_soname: BTreeMap<String, Vec<NodeIndex>> = BTreeMap::new();
-        for i in self.farm.graph.node_indices() {
+        for i in self.farm.graph.node_indices().filter(|i| traced[i.index()]) {
             let n = &self.farm.graph[i];
             if let Some(s) = &n.info.soname {
                 by_soname.entry(s.clone()).or_default().push(i);

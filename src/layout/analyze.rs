@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use globset::GlobBuilder;
+use globset::{GlobBuilder, GlobSet};
 
 use super::diagnostic::{Diagnostic, ErrorKind};
 use super::model::*;
 use super::span::{Span, Spanned};
 use super::suggest::nearest;
 use super::syntax::*;
-use super::template::{Part, parse_template};
+use super::template::{self, Part, parse_template};
 use super::vars::{Context, KINDS, Kind, Var};
 use crate::policy;
 
@@ -30,6 +30,7 @@ pub(crate) fn analyze_with(
     let before = diagnostics.len();
     let mut a = Analyzer {
         diagnostics: Vec::new(),
+        compiled: HashMap::new(),
         build,
     };
     let layout = a.layout(ast);
@@ -41,6 +42,8 @@ pub(crate) fn analyze_with(
 
 struct Analyzer {
     diagnostics: Vec<Diagnostic>,
+    /// Every distinct glob compiled once per layout, or why it did not compile.
+    compiled: HashMap<String, Result<GlobSet, String>>,
     /// Whether to build the layout (compile its globs) when nothing is wrong.
     build: bool,
 }
@@ -206,13 +209,16 @@ impl Analyzer {
             unclaimed: unclaimed_policy?,
             ignore: ignore?,
         };
-        let mut cache = HashMap::new();
-        for unit in &mut layout.units {
-            unit.only.compile(&mut cache);
-            unit.exclude.compile(&mut cache);
+        if let Err(err) = layout.system.compile() {
+            let at = system.first.map_or(Span::default(), |(keyword, _)| keyword);
+            self.push(
+                at,
+                ErrorKind::BadGlob {
+                    message: format!("the system's globs together: {}", glob_message(&err)),
+                },
+            );
+            return None;
         }
-        layout.ignore.compile(&mut cache);
-        layout.system.compile()?;
         Some(layout)
     }
 
@@ -262,41 +268,53 @@ impl Analyzer {
     /// Compiles globs; `matched` says what unit globs are matched against (absolute
     /// patterns are then suspicious), `None` for `ignore`, which matches real paths.
     fn globs(&mut self, patterns: &[&Str], matched: Option<&'static str>) -> Option<Globs> {
-        let mut globs = Vec::new();
-        let mut spanned = Vec::new();
-        let mut ok = true;
-        for s in patterns {
-            let value = s.value();
-            match GlobBuilder::new(&value)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-            {
-                Ok(glob) => {
-                    if let Some(matched) = matched
-                        && value.starts_with('/')
-                    {
-                        self.push(s.span, ErrorKind::AbsoluteGlob { matched });
-                    }
-                    globs.push(glob);
-                    spanned.push(Spanned::new(value, s.span));
-                }
-                Err(err) => {
-                    ok = false;
-                    self.push(
-                        s.span,
-                        ErrorKind::BadGlob {
-                            message: glob_message(&err),
-                        },
-                    );
-                }
+        let sets: Vec<Option<GlobSet>> = patterns.iter().map(|s| self.glob(s, matched)).collect();
+        assemble(patterns, sets)
+    }
+
+    /// Checks one glob against the limits and compiles it; every failure is a
+    /// diagnostic on the glob's string.
+    fn glob(&mut self, s: &Str, matched: Option<&'static str>) -> Option<GlobSet> {
+        let value = s.value();
+        if value.len() > GLOB_MAX_LEN {
+            self.push(s.span, ErrorKind::GlobTooLong { len: value.len() });
+            return None;
+        }
+        if let Some((at, depth)) = too_deep(s) {
+            self.push(at, ErrorKind::GlobTooDeep { depth });
+            return None;
+        }
+        self.text(s);
+        if let Some(matched) = matched
+            && value.starts_with('/')
+        {
+            self.push(s.span, ErrorKind::AbsoluteGlob { matched });
+        }
+        let compiled = match self.compiled.get(&value) {
+            Some(done) => done.clone(),
+            None => {
+                let done = GlobBuilder::new(&value)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .and_then(policy::matcher)
+                    .map_err(|err| glob_message(&err));
+                self.compiled.insert(value, done.clone());
+                done
+            }
+        };
+        match compiled {
+            Ok(set) => Some(set),
+            Err(message) => {
+                self.push(s.span, ErrorKind::BadGlob { message });
+                None
             }
         }
-        ok.then_some(Globs {
-            patterns: spanned,
-            globs,
-            matchers: Vec::new(),
-        })
+    }
+
+    /// Control characters in a string: never part of a path shenzi writes or matches.
+    fn text(&mut self, s: &Str) {
+        template::control_characters(s, &mut self.diagnostics);
     }
 
     fn system(&mut self, keyword: Span, block: &Block<SystemStmt>) -> Option<SystemPolicy> {
@@ -364,7 +382,10 @@ impl Analyzer {
             }
         }
         let cxx_entries = policy::preset("cxx-runtime").map_or(&[][..], |p| p.entries);
-        for s in &adds {
+        let add_sets: Vec<Option<GlobSet>> = adds.iter().map(|s| self.glob(s, None)).collect();
+        let remove_sets: Vec<Option<GlobSet>> =
+            removes.iter().map(|s| self.glob(s, None)).collect();
+        for (s, set) in adds.iter().zip(&add_sets) {
             let value = s.value();
             if let Some(e) = provided.iter().find(|e| e.pattern == value)
                 && let Origin::Preset(preset) = e.origin
@@ -379,7 +400,7 @@ impl Analyzer {
             }
             if let Some(c) = &cxx_choice
                 && c.value == CxxRuntime::Bundle
-                && glob_matches_any(&value, cxx_entries.iter().copied())
+                && glob_matches_any(&value, set.as_ref(), cxx_entries.iter().copied())
             {
                 self.push(
                     s.span,
@@ -390,11 +411,14 @@ impl Analyzer {
                 );
             }
         }
-        for s in &removes {
+        for (s, set) in removes.iter().zip(&remove_sets) {
+            let Some(set) = set else {
+                continue;
+            };
             let value = s.value();
             if let Some(c) = &cxx_choice
                 && c.value == CxxRuntime::System
-                && glob_matches_any(&value, cxx_entries.iter().copied())
+                && glob_matches_any(&value, Some(set), cxx_entries.iter().copied())
             {
                 self.push(
                     s.span,
@@ -403,12 +427,16 @@ impl Analyzer {
                         choice_span: c.span,
                     },
                 );
-            } else if !glob_matches_any(&value, provided.iter().map(|e| e.pattern.as_str())) {
+            } else if !glob_matches_any(
+                &value,
+                Some(set),
+                provided.iter().map(|e| e.pattern.as_str()),
+            ) {
                 self.push(s.span, ErrorKind::RemoveMatchesNothing { pattern: value });
             }
         }
-        let add_globs = self.globs(&adds, None);
-        let remove_globs = self.globs(&removes, None);
+        let add_globs = assemble(&adds, add_sets);
+        let remove_globs = assemble(&removes, remove_sets);
         let cxx_choice = cxx_choice?;
         if self.errors() > errors {
             return None;
@@ -1161,15 +1189,85 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// Whether glob `pattern` matches any of `texts`, or is one of them.
-fn glob_matches_any<'t>(pattern: &str, mut texts: impl Iterator<Item = &'t str>) -> bool {
-    let matcher = globset::Glob::new(pattern)
-        .ok()
-        .map(|g| g.compile_matcher());
-    texts.any(|t| t == pattern || matcher.as_ref().is_some_and(|m| m.is_match(t)))
+/// Whether glob `pattern` (compiled: `matcher`) matches any of `texts`, or is one of
+/// them.
+fn glob_matches_any<'t>(
+    pattern: &str,
+    matcher: Option<&GlobSet>,
+    mut texts: impl Iterator<Item = &'t str>,
+) -> bool {
+    texts.any(|t| t == pattern || matcher.is_some_and(|m| m.is_match(t)))
+}
+
+/// The checked globs of one statement, when every one of them compiled.
+fn assemble(patterns: &[&Str], sets: Vec<Option<GlobSet>>) -> Option<Globs> {
+    let matchers = sets.into_iter().collect::<Option<Vec<_>>>()?;
+    Some(Globs {
+        patterns: patterns
+            .iter()
+            .map(|s| Spanned::new(s.value(), s.span))
+            .collect(),
+        matchers,
+    })
+}
+
+/// Where a glob's `{...}` alternatives nest deeper than [`GLOB_MAX_NESTING`]: the span
+/// of the first `{` past the limit and the deepest nesting. Scans the string as
+/// written, so the span is exact: `\\` in the layout is one `\` that escapes the
+/// glob's next character, and `[...]` holds no alternatives.
+fn too_deep(s: &Str) -> Option<(Span, usize)> {
+    // The value's characters with their offsets in the layout.
+    let base = s.body_start();
+    let mut chars = Vec::new();
+    let mut raw = s.raw.char_indices();
+    while let Some((i, c)) = raw.next() {
+        let c = if c == '\\' {
+            raw.next().map_or(c, |(_, next)| next)
+        } else {
+            c
+        };
+        chars.push((base + i, c));
+    }
+    let (mut depth, mut deepest, mut first) = (0usize, 0usize, None);
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        match c {
+            '\\' => i += 1,
+            '[' => {
+                // `[]...]` and `[!]...]` hold a literal `]` first.
+                let mut j = i + 1;
+                if chars.get(j).is_some_and(|(_, c)| *c == '!' || *c == '^') {
+                    j += 1;
+                }
+                if chars.get(j).is_some_and(|(_, c)| *c == ']') {
+                    j += 1;
+                }
+                while chars.get(j).is_some_and(|(_, c)| *c != ']') {
+                    j += 1;
+                }
+                i = j;
+            }
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if depth > GLOB_MAX_NESTING && first.is_none() {
+                    first = Some(Span::new(at, at + 1));
+                }
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    first.map(|span| (span, deepest))
 }
 
 fn glob_message(err: &globset::Error) -> String {
+    if let globset::ErrorKind::Regex(_) = err.kind() {
+        // The regex engine's message quotes the whole regex.
+        return "it is too complex to compile".into();
+    }
     let text = err.kind().to_string();
     let mut chars = text.chars();
     match chars.next() {

@@ -5,7 +5,9 @@ use std::fmt;
 
 use miette::{LabeledSpan, NamedSource, Severity};
 
+use super::model::{GLOB_MAX_LEN, GLOB_MAX_NESTING};
 use super::span::Span;
+use super::template::NAME_MAX;
 use super::vars::{Kind, Var};
 
 /// What went wrong, with the data its message needs.
@@ -29,6 +31,9 @@ pub enum ErrorKind {
     TooManyDiagnostics {
         shown: usize,
     },
+    InvalidUtf8 {
+        bytes: Vec<u8>,
+    },
 
     // Templates.
     UnknownVariable {
@@ -51,6 +56,13 @@ pub enum ErrorKind {
     AbsoluteDestination,
     ParentSegment,
     EmptySegment,
+    SegmentTooLong {
+        len: usize,
+    },
+    ReservedPath,
+    ControlCharacter {
+        found: char,
+    },
     NotPerFile {
         kind: Kind,
         distinct: String,
@@ -62,6 +74,12 @@ pub enum ErrorKind {
     },
     AbsoluteGlob {
         matched: &'static str,
+    },
+    GlobTooLong {
+        len: usize,
+    },
+    GlobTooDeep {
+        depth: usize,
     },
 
     // Names.
@@ -267,6 +285,7 @@ impl Diagnostic {
             UnmatchedClose => "shenzi::layout::unmatched_close",
             NestedBlock { .. } => "shenzi::layout::nested_block",
             TooManyDiagnostics { .. } => "shenzi::layout::too_many_diagnostics",
+            InvalidUtf8 { .. } => "shenzi::layout::invalid_utf8",
             UnknownVariable { .. } => "shenzi::layout::unknown_variable",
             VariableNotAvailable { .. } => "shenzi::layout::variable_not_available",
             UnclosedVariable => "shenzi::layout::unclosed_variable",
@@ -276,9 +295,13 @@ impl Diagnostic {
             AbsoluteDestination => "shenzi::layout::absolute_destination",
             ParentSegment => "shenzi::layout::parent_segment",
             EmptySegment => "shenzi::layout::empty_segment",
+            SegmentTooLong { .. } => "shenzi::layout::segment_too_long",
+            ReservedPath => "shenzi::layout::reserved_path",
+            ControlCharacter { .. } => "shenzi::layout::control_character",
             NotPerFile { .. } => "shenzi::layout::not_per_file",
             BadGlob { .. } => "shenzi::layout::bad_glob",
             AbsoluteGlob { .. } => "shenzi::layout::absolute_glob",
+            GlobTooLong { .. } | GlobTooDeep { .. } => "shenzi::layout::glob_too_complex",
             DuplicateUnit { .. } => "shenzi::layout::duplicate_unit",
             DuplicateFarm { .. } => "shenzi::layout::duplicate_farm",
             UnknownFarm { .. } => "shenzi::layout::unknown_farm",
@@ -362,6 +385,10 @@ impl Diagnostic {
             TooManyDiagnostics { shown } => {
                 format!("stopped after {shown} diagnostics; fix these and check again")
             }
+            InvalidUtf8 { bytes } => {
+                let shown: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+                format!("the layout is not UTF-8 text: `{shown}` is not a character")
+            }
             UnknownVariable { name, .. } => format!("there is no variable `{{{name}}}`"),
             VariableNotAvailable { var, context, .. } => {
                 format!("`{{{var}}}` is not available in {context}")
@@ -373,11 +400,25 @@ impl Diagnostic {
             AbsoluteDestination => "a path in the dist cannot be absolute".into(),
             ParentSegment => "a path in the dist cannot go up with `..`".into(),
             EmptySegment => "this path has an empty or `.` segment".into(),
+            SegmentTooLong { len } => format!(
+                "this path segment is {len} bytes long; a file name is at most {NAME_MAX} bytes"
+            ),
+            ReservedPath => "the dist's `.shenzi/` folder is shenzi's own".into(),
+            ControlCharacter { found } => format!(
+                "a string cannot hold control character `{}`",
+                found.escape_debug()
+            ),
             NotPerFile { kind, .. } => {
                 format!("every file of `{kind}` would be written to this one path")
             }
             BadGlob { message } => format!("this glob is invalid: {message}"),
             AbsoluteGlob { .. } => "this glob starts with `/` and can never match".into(),
+            GlobTooLong { len } => {
+                format!("this glob is {len} bytes long; a glob is at most {GLOB_MAX_LEN} bytes")
+            }
+            GlobTooDeep { depth } => format!(
+                "this glob nests `{{...}}` {depth} deep; at most {GLOB_MAX_NESTING} levels are allowed"
+            ),
             DuplicateUnit { name, .. } => format!("unit `{name}` is defined twice"),
             DuplicateFarm { name, .. } => format!("farm `{name}` is defined twice"),
             UnknownFarm { name, .. } => format!("there is no farm `{name}`"),
@@ -476,6 +517,7 @@ impl Diagnostic {
             UnmatchedClose => "no block is open here".into(),
             NestedBlock { .. } => "a block opened inside another".into(),
             TooManyDiagnostics { .. } => "the next problem is here".into(),
+            InvalidUtf8 { .. } => "not UTF-8".into(),
             UnknownVariable { .. } => "unknown variable".into(),
             VariableNotAvailable { .. } => "not available here".into(),
             UnclosedVariable => "this `{` has no `}`".into(),
@@ -485,9 +527,14 @@ impl Diagnostic {
             AbsoluteDestination => "starts with `/`".into(),
             ParentSegment => "leaves the dist".into(),
             EmptySegment => "empty segment".into(),
+            SegmentTooLong { .. } => "too long for a file name".into(),
+            ReservedPath => "reserved for shenzi's record of the dist".into(),
+            ControlCharacter { .. } => "control character".into(),
             NotPerFile { .. } => "the same path for every file".into(),
             BadGlob { .. } => "invalid glob".into(),
             AbsoluteGlob { .. } => "never matches".into(),
+            GlobTooLong { .. } => "too long".into(),
+            GlobTooDeep { .. } => "nested too deep from here".into(),
             DuplicateUnit { .. } | DuplicateFarm { .. } => "defined again here".into(),
             UnknownFarm { .. } => "no farm has this name".into(),
             UnknownUnit { .. } => "no unit has this name".into(),
@@ -597,6 +644,7 @@ impl Diagnostic {
                 "close the enclosing block with `}` first: `system`, `farm`, `unit` and `launcher` blocks are written one after another".into()
             }
             TooManyDiagnostics { .. } => return None,
+            InvalidUtf8 { .. } => "save the layout as UTF-8; write non-ASCII names as UTF-8 too".into(),
             UnknownVariable {
                 suggestion,
                 allowed,
@@ -617,6 +665,9 @@ impl Diagnostic {
             AbsoluteDestination => "remove the leading `/`: destinations are relative to the dist's root".into(),
             ParentSegment => "name a folder inside the dist instead".into(),
             EmptySegment => "remove the extra `/` or `.`".into(),
+            SegmentTooLong { .. } => "shorten the name between these `/`".into(),
+            ReservedPath => "write the unit to another folder: `.shenzi/dist.json` records what apply wrote".into(),
+            ControlCharacter { .. } => "remove it; a glob matches such a character in a file name with `?`".into(),
             NotPerFile { distinct, .. } => {
                 format!("use {distinct} in the destination, for example end it with `/{{path}}`")
             }
@@ -624,6 +675,8 @@ impl Diagnostic {
             AbsoluteGlob { matched } => {
                 format!("this glob is matched against {matched}: remove the leading `/`")
             }
+            GlobTooLong { .. } => "split it into several globs: `only`, `exclude`, `ignore`, `add` and `remove` take a list".into(),
+            GlobTooDeep { .. } => "flatten the alternatives: `{a,b,c}` matches what `{a,{b,c}}` does".into(),
             DuplicateUnit { .. } => "rename one of the units, or merge them".into(),
             DuplicateFarm { .. } => "rename one of the farms".into(),
             UnknownFarm { suggestion, .. } | UnknownUnit { suggestion, .. } => match suggestion {
@@ -759,7 +812,8 @@ impl miette::Diagnostic for Diagnostic {
 /// report: the diagnostics are its `related` entries, so all of them are rendered.
 #[derive(Debug)]
 pub struct LayoutReport {
-    pub src: NamedSource<String>,
+    /// The bytes as read (not always UTF-8: see `shenzi::layout::invalid_utf8`).
+    pub src: NamedSource<Vec<u8>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 

@@ -28,6 +28,7 @@ pub mod lexer;
 mod model;
 mod parser;
 pub(crate) mod report;
+pub mod shown;
 mod span;
 mod suggest;
 pub mod syntax;
@@ -35,7 +36,8 @@ mod template;
 mod vars;
 mod with_manifest;
 
-use std::path::Path;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use miette::NamedSource;
 use thiserror::Error;
@@ -62,12 +64,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("minimal", include_str!("../../layouts/minimal.shz")),
 ];
 
+/// The largest layout file shenzi reads, in bytes. A hand-written layout is a few
+/// kilobytes; a generated one with thousands of units stays well below this.
+pub const MAX_LAYOUT_BYTES: u64 = 1 << 20;
+
+/// A leading UTF-8 byte order mark, which some editors write: dropped when a layout is
+/// read (so `shenzi fmt` writes the file without it).
+const BOM: &str = "\u{feff}";
+
 /// A layout's text and the name diagnostics show for it.
 #[derive(Debug, Clone)]
 pub struct Source {
     /// The path as given, or `default` (built-in) for a built-in layout.
     pub name: String,
+    /// The text; where the file is not UTF-8, with each invalid byte replaced by U+FFFD
+    /// (and `raw` holds the bytes).
     pub text: String,
+    /// The file's bytes when they are not UTF-8: checking it reports where.
+    raw: Option<Vec<u8>>,
 }
 
 impl Source {
@@ -75,12 +89,68 @@ impl Source {
         Source {
             name: name.into(),
             text: text.into(),
+            raw: None,
+        }
+    }
+
+    /// A layout from a file's bytes: a leading byte order mark is dropped; bytes that
+    /// are not UTF-8 are kept for [`check`] to point at.
+    pub fn from_bytes(name: impl Into<String>, mut bytes: Vec<u8>) -> Self {
+        if bytes.starts_with(BOM.as_bytes()) {
+            bytes.drain(..BOM.len());
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Source::new(name, text),
+            Err(err) => {
+                let bytes = err.into_bytes();
+                Source {
+                    name: name.into(),
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                    raw: Some(bytes),
+                }
+            }
         }
     }
 
     /// The text under its name, as the reports over it show it.
     pub fn named(&self) -> NamedSource<String> {
         NamedSource::new(self.name.clone(), self.text.clone())
+    }
+
+    /// The bytes as read, for the layout's own report.
+    fn bytes(&self) -> NamedSource<Vec<u8>> {
+        let bytes = match &self.raw {
+            Some(raw) => raw.clone(),
+            None => self.text.clone().into_bytes(),
+        };
+        NamedSource::new(self.name.clone(), bytes)
+    }
+
+    /// A diagnostic for each stretch of bytes that is not UTF-8 (none for valid text).
+    fn invalid_utf8(&self) -> Vec<Diagnostic> {
+        let Some(raw) = &self.raw else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        for chunk in raw.utf8_chunks() {
+            // One past the limit is enough for the report to say there are more.
+            if out.len() > DIAGNOSTIC_LIMIT {
+                break;
+            }
+            at += chunk.valid().len();
+            let bad = chunk.invalid();
+            if !bad.is_empty() {
+                out.push(Diagnostic::new(
+                    Span::new(at, at + bad.len()),
+                    ErrorKind::InvalidUtf8 {
+                        bytes: bad.to_vec(),
+                    },
+                ));
+            }
+            at += bad.len();
+        }
+        out
     }
 }
 
@@ -98,26 +168,85 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    #[error("layout `{path}` is {what}, not a file")]
+    #[diagnostic(
+        code(shenzi::layout::unreadable),
+        help("name a regular `.shz` file; a layout cannot be read from a pipe or device")
+    )]
+    NotAFile { path: String, what: &'static str },
+    #[error(
+        "layout `{path}` is {size} bytes; a layout is at most 1 MiB ({MAX_LAYOUT_BYTES} bytes)"
+    )]
+    #[diagnostic(
+        code(shenzi::layout::unreadable),
+        help("is this the layout you meant? If so, use fewer units and wider globs")
+    )]
+    TooLarge { path: String, size: u64 },
 }
 
 /// Loads a layout: a built-in name (`default`, `flat`, ...) when `spec` is one and has
-/// no `/` or `.shz`, otherwise the file at that path.
+/// no `/` or `.shz`, otherwise the file at that path, which must be a regular file of
+/// at most [`MAX_LAYOUT_BYTES`].
 pub fn load(spec: &str) -> Result<Source, LoadError> {
     let looks_like_path = spec.contains('/') || spec.ends_with(".shz");
     if !looks_like_path && let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
         return Ok(Source::new(format!("{name} (built-in)"), *text));
     }
-    std::fs::read_to_string(Path::new(spec))
-        .map(|text| Source::new(spec, text))
-        .map_err(|source| LoadError::Unreadable {
+    let unreadable = |source| LoadError::Unreadable {
+        path: spec.to_owned(),
+        builtins: BUILTIN
+            .iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        source,
+    };
+    // Non-blocking, so that opening a FIFO returns at once instead of waiting for a
+    // writer; the type is then checked on the opened file, not on the path.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(spec)
+        .map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a folder"
+        } else if kind.is_fifo() {
+            "a named pipe"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Err(LoadError::NotAFile {
             path: spec.to_owned(),
-            builtins: BUILTIN
-                .iter()
-                .map(|(n, _)| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            source,
-        })
+            what,
+        });
+    }
+    if meta.len() > MAX_LAYOUT_BYTES {
+        return Err(LoadError::TooLarge {
+            path: spec.to_owned(),
+            size: meta.len(),
+        });
+    }
+    // The size can change after the check: read at most one byte more than allowed.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_LAYOUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_LAYOUT_BYTES {
+        return Err(LoadError::TooLarge {
+            path: spec.to_owned(),
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(Source::from_bytes(spec, bytes))
 }
 
 /// The outcome of checking a layout: the layout when it has no errors, and every
@@ -136,6 +265,10 @@ impl Checked {
 
 /// Parses and analyzes a layout.
 pub fn check(source: &Source) -> Checked {
+    let invalid = source.invalid_utf8();
+    if !invalid.is_empty() {
+        return finish(source, None, invalid);
+    }
     let (ast, mut diagnostics) = parse(&source.text);
     if diagnostics.is_empty() {
         let layout = analyze(&ast, &mut diagnostics);
@@ -179,7 +312,7 @@ fn finish(source: &Source, layout: Option<Layout>, mut diagnostics: Vec<Diagnost
     Checked {
         layout,
         report: LayoutReport {
-            src: source.named(),
+            src: source.bytes(),
             diagnostics,
         },
     }
@@ -187,10 +320,15 @@ fn finish(source: &Source, layout: Option<Layout>, mut diagnostics: Vec<Diagnost
 
 /// The canonical text of a layout (`shenzi fmt`), or its syntax errors.
 pub fn format(source: &Source) -> Result<String, LayoutReport> {
-    let (ast, diagnostics) = parse(&source.text);
+    let invalid = source.invalid_utf8();
+    let (ast, diagnostics) = if invalid.is_empty() {
+        parse(&source.text)
+    } else {
+        (syntax::Ast::default(), invalid)
+    };
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(LayoutReport {
-            src: source.named(),
+            src: source.bytes(),
             diagnostics,
         });
     }

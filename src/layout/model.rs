@@ -2,9 +2,7 @@
 //! static rule checked. The planner uses it without checking anything again; spans are
 //! kept so later phases can point back into the layout.
 
-use std::collections::HashMap;
-
-use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::span::{Span, Spanned};
 use super::template::Template;
@@ -242,18 +240,20 @@ pub struct SystemPolicy {
 }
 
 impl SystemPolicy {
-    /// Compiles the soname globs (checked by the analyzer already).
-    pub(crate) fn compile(&mut self) -> Option<()> {
+    /// Compiles the soname globs (each checked by the analyzer already). All of them
+    /// together may still be too much for the regex engine: that is an error, not a
+    /// panic.
+    pub(crate) fn compile(&mut self) -> Result<(), globset::Error> {
         let set = |entries: &[SystemEntry]| {
             let mut set = GlobSetBuilder::new();
             for e in entries {
-                set.add(Glob::new(&e.pattern).ok()?);
+                set.add(Glob::new(&e.pattern)?);
             }
-            set.build().ok()
+            set.build()
         };
         self.provided_set = set(&self.provided)?;
         self.bundled_set = set(&self.bundled)?;
-        Some(())
+        Ok(())
     }
 
     /// Whether the target provides the library with this SONAME (or file name).
@@ -271,13 +271,22 @@ impl SystemPolicy {
     }
 }
 
+/// The longest glob a layout may hold, in bytes: a glob matches one path, and a path
+/// is at most `PATH_MAX` (4096) bytes. The regex behind a glob grows with it; the limit
+/// keeps every glob far below the size at which the regex engine gives up.
+pub const GLOB_MAX_LEN: usize = 4096;
+
+/// How deep `{a,{b,c}}` alternatives may nest in a glob. The regex engine refuses
+/// groups nested about 120 deep; nobody writes more than a few levels by hand.
+pub const GLOB_MAX_NESTING: usize = 16;
+
 /// Compiled globs with the text and span of each. `*` and `?` stop at `/`; `**`
 /// crosses folders.
 #[derive(Debug, Clone)]
 pub struct Globs {
     pub patterns: Vec<Spanned<String>>,
-    pub(crate) globs: Vec<Glob>,
-    pub(crate) matchers: Vec<GlobMatcher>,
+    /// One compiled set per pattern, in the same order.
+    pub(crate) matchers: Vec<GlobSet>,
 }
 
 impl Globs {
@@ -295,19 +304,6 @@ impl Globs {
         self.patterns.get(i)
     }
 
-    /// Compiles the checked globs; one layout compiles each distinct pattern once.
-    pub(crate) fn compile(&mut self, cache: &mut HashMap<String, GlobMatcher>) {
-        self.matchers = self
-            .globs
-            .iter()
-            .map(|g| {
-                cache
-                    .entry(g.glob().to_owned())
-                    .or_insert_with(|| g.compile_matcher())
-                    .clone()
-            })
-            .collect();
-    }
 }
 
 /// Two units writing one destination with different content is always an error.

@@ -12,6 +12,14 @@ use super::suggest::nearest;
 use super::syntax::Str;
 use super::vars::{COMMON, Context, FARM, KINDS, Var};
 
+/// The longest file name Linux takes (`NAME_MAX`), in bytes: no segment of a path in
+/// the dist may be longer.
+pub const NAME_MAX: usize = 255;
+
+/// The folder at the dist's root that holds shenzi's record of the dist
+/// (`.shenzi/dist.json`): no template may write into it.
+pub const RESERVED: &str = ".shenzi";
+
 /// A parsed, checked template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -69,6 +77,10 @@ pub enum RenderError {
         reason: &'static str,
         span: Span,
     },
+    /// The rendered path has a segment longer than [`NAME_MAX`] bytes.
+    SegmentTooLong { segment: String, span: Span },
+    /// The rendered path lies in the dist's [`RESERVED`] folder.
+    Reserved { path: String, span: Span },
 }
 
 impl fmt::Display for RenderError {
@@ -78,6 +90,16 @@ impl fmt::Display for RenderError {
             RenderError::Invalid {
                 var, value, reason, ..
             } => write!(f, "`{{{var}}}` is `{value}`, which {reason}"),
+            RenderError::SegmentTooLong { segment, .. } => write!(
+                f,
+                "the path segment `{}` would be {} bytes long; a file name is at most {NAME_MAX} bytes",
+                brief(segment),
+                segment.len()
+            ),
+            RenderError::Reserved { path, .. } => write!(
+                f,
+                "the path `{path}` lies in `{RESERVED}/`, which holds shenzi's record of the dist"
+            ),
         }
     }
 }
@@ -134,6 +156,18 @@ impl Template {
                     out.push_str(value);
                 }
             }
+        }
+        if let Some(segment) = out.split('/').find(|s| s.len() > NAME_MAX) {
+            return Err(RenderError::SegmentTooLong {
+                segment: segment.to_owned(),
+                span: self.span,
+            });
+        }
+        if out.split('/').next() == Some(RESERVED) {
+            return Err(RenderError::Reserved {
+                path: out,
+                span: self.span,
+            });
         }
         Ok(out)
     }
@@ -253,7 +287,8 @@ pub fn parse_template(
     if !literal.is_empty() {
         parts.push(Part::Literal(literal));
     }
-    check_path(raw, base, diagnostics);
+    control_characters(string, diagnostics);
+    check_path(raw, base, context, diagnostics);
     (diagnostics.len() == before).then(|| Template {
         text: string.value(),
         span: string.span,
@@ -324,8 +359,21 @@ fn variable(
     Some(VarRef { var, width, span })
 }
 
-/// Static path checks on the text as written: absolute, `..`, empty segments.
-fn check_path(raw: &str, base: usize, diagnostics: &mut Vec<Diagnostic>) {
+/// Pushes a diagnostic for the first control character in `string`, if any: a NUL
+/// cannot be in a path at all, and the others only hide what a name really is.
+pub(crate) fn control_characters(string: &Str, diagnostics: &mut Vec<Diagnostic>) {
+    if let Some((i, c)) = string.raw.char_indices().find(|(_, c)| c.is_control()) {
+        let at = string.body_start() + i;
+        diagnostics.push(Diagnostic::new(
+            Span::new(at, at + c.len_utf8()),
+            ErrorKind::ControlCharacter { found: c },
+        ));
+    }
+}
+
+/// Static path checks on the text as written: absolute, `..`, empty segments, segments
+/// too long for a file name, and (for paths from the dist's root) the reserved folder.
+fn check_path(raw: &str, base: usize, context: Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
     if raw.starts_with('/') {
         diagnostics.push(Diagnostic::new(
             Span::new(base, base + 1),
@@ -340,8 +388,9 @@ fn check_path(raw: &str, base: usize, diagnostics: &mut Vec<Diagnostic>) {
         ));
         return;
     }
+    let from_root = !matches!(context, Context::Farm);
     let mut start = 0;
-    for segment in raw.split('/') {
+    for (index, segment) in raw.split('/').enumerate() {
         let span = Span::new(base + start, base + start + segment.len());
         match segment {
             ".." => diagnostics.push(Diagnostic::new(span, ErrorKind::ParentSegment)),
@@ -355,10 +404,76 @@ fn check_path(raw: &str, base: usize, diagnostics: &mut Vec<Diagnostic>) {
                 };
                 diagnostics.push(Diagnostic::new(span, ErrorKind::EmptySegment));
             }
-            _ => {}
+            _ => {
+                let len = literal_len(segment);
+                if len > NAME_MAX {
+                    diagnostics.push(Diagnostic::new(span, ErrorKind::SegmentTooLong { len }));
+                } else if index == 0 && from_root && unescape(segment) == RESERVED {
+                    diagnostics.push(Diagnostic::new(span, ErrorKind::ReservedPath));
+                }
+            }
         }
         start += segment.len() + 1;
     }
+}
+
+/// How many bytes a segment of a template, as written, holds besides its variables:
+/// `{{` and `}}` are one byte, `\\x` is `x`, `{...}` nothing.
+fn literal_len(segment: &str) -> usize {
+    let mut len = 0;
+    let mut chars = segment.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => len += chars.next().map_or(0, char::len_utf8),
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                len += 1;
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                len += 1;
+            }
+            '{' => {
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        break;
+                    }
+                }
+            }
+            c => len += c.len_utf8(),
+        }
+    }
+    len
+}
+
+/// A segment's text with escapes resolved; empty when it holds a variable.
+fn unescape(segment: &str) -> String {
+    if segment.contains('{') {
+        return String::new();
+    }
+    Str {
+        raw: segment.to_owned(),
+        span: Span::default(),
+    }
+    .value()
+}
+
+/// A long value shortened for a message: its start and end around `…`.
+fn brief(text: &str) -> String {
+    const KEEP: usize = 40;
+    if text.chars().count() <= 2 * KEEP {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(KEEP / 2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{head}…{tail}")
 }
 
 fn list(vars: &[Var]) -> String {
@@ -440,6 +555,25 @@ mod tests {
     }
 
     #[test]
+    fn rendering_refuses_long_segments_and_the_reserved_folder() {
+        let kinds = [Kind::Stdlib];
+        let (t, d) = template("{path}.bak", Context::Unit(&kinds));
+        assert!(d.is_empty(), "{d:?}");
+        let t = t.unwrap();
+        let path = |p: &str| -> HashMap<Var, String> { [(Var::Path, p.to_owned())].into() };
+        assert!(t.render(&path(&"a".repeat(251))).is_ok());
+        assert!(matches!(
+            t.render(&path(&"a".repeat(252))),
+            Err(RenderError::SegmentTooLong { .. })
+        ));
+        assert!(matches!(
+            t.render(&path(".shenzi/dist.json")),
+            Err(RenderError::Reserved { .. })
+        ));
+        assert_eq!(t.render(&path("x/.shenzi/y")).unwrap(), "x/.shenzi/y.bak");
+    }
+
+    #[test]
     fn static_errors_are_found() {
         let kinds = [Kind::Stdlib];
         for (text, code) in [
@@ -452,10 +586,23 @@ mod tests {
             ("a/}{path}", "unmatched_brace"),
             ("a/{}", "empty_variable"),
             ("a/{path:x}", "bad_width"),
+            ("a/\u{1b}/{path}", "control_character"),
+            (".shenzi/{path}", "reserved_path"),
         ] {
             let (t, d) = template(text, Context::Unit(&kinds));
             assert!(t.is_none(), "{text}");
             assert_eq!(d[0].code(), format!("shenzi::layout::{code}"), "{text}");
         }
+        // A segment's literal bytes: escapes and doubled braces count once, variables
+        // not at all.
+        let long = format!("a/{}{{path}}", "{{".repeat(255));
+        let (_, d) = template(&long, Context::Unit(&kinds));
+        assert!(d.is_empty(), "{d:?}");
+        let long = format!("a/{}x{{path}}", "{{".repeat(255));
+        let (_, d) = template(&long, Context::Unit(&kinds));
+        assert_eq!(d[0].code(), "shenzi::layout::segment_too_long");
+        // Farm folders lie below the farm's root: `.shenzi` there is not the dist's.
+        let (t, d) = template(".shenzi/{name}", Context::Farm);
+        assert!(t.is_some() && d.is_empty(), "{d:?}");
     }
 }

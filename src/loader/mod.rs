@@ -28,7 +28,7 @@ pub use ldcache::{CacheEntry, LdCache, LdCacheError};
 pub use process::{Event, Object, Process, Start, split_preload};
 
 use crate::binary::elf::{EM_AARCH64, EM_X86_64};
-use crate::binary::{Binary, BinaryCache, Contents, FileId, ObjectInfo, Probe};
+use crate::binary::{Binary, BinaryCache, Contents, FileId, FileKind, NotAFile, ObjectInfo, Probe};
 use crate::policy::Policy;
 
 /// How the resolver looks at files. [`BinaryCache`] is the host's file system; a
@@ -475,6 +475,18 @@ impl<F: FileSystem + ?Sized> Search<'_, F> {
                 });
                 Step::Next
             }
+            Probe::NotAFile(why) => {
+                let blocks = matches!(why, NotAFile::Special(FileKind::Fifo));
+                let reason = format!(
+                    "it {why}{}",
+                    if blocks {
+                        ": the real loader would wait on it forever"
+                    } else {
+                        ""
+                    }
+                );
+                Step::Stop(path, reason)
+            }
             Probe::File(binary) => match &binary.contents {
                 Contents::Elf(info) if !self.config.accepts(info) => {
                     self.searched.push(Attempt {
@@ -484,6 +496,14 @@ impl<F: FileSystem + ?Sized> Search<'_, F> {
                     });
                     Step::Next
                 }
+                // Checked after class and machine, as `open_verify` does.
+                Contents::Elf(info) if !info.is_loadable_type() => Step::Stop(
+                    path,
+                    format!(
+                        "it is an ELF file of type {}, and only executables and shared objects (`ET_EXEC`, `ET_DYN`) can be loaded",
+                        info.elf_type
+                    ),
+                ),
                 Contents::Elf(info) => {
                     if system && !self.allowed_system(info, &path) {
                         self.searched.push(Attempt {

@@ -122,7 +122,7 @@ impl Process {
         let mut events = Vec::new();
         let exe_binary = match fs.probe(exe) {
             Probe::File(b) => Some(b),
-            Probe::Missing => None,
+            Probe::Missing | Probe::NotAFile(_) => None,
         };
         let exe_info = exe_binary.as_ref().and_then(|b| b.elf().cloned());
         let interp = interp
@@ -139,7 +139,7 @@ impl Process {
                         })
                     }),
                 ),
-                Probe::Missing => (None, None),
+                Probe::Missing | Probe::NotAFile(_) => (None, None),
             };
             process.objects.push(Object {
                 loaded: Loaded {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use super::{Manifest, RunId};
+use super::{Executable, Manifest};
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum MergeError {
@@ -87,8 +87,8 @@ impl Manifest {
         self.executables = union_by(
             self.executables,
             other.executables,
-            |e| (e.name.clone(), e.path.clone(), e.via, e.is_python),
-            |a, b| join(&mut a.runs, b.runs),
+            Executable::key,
+            |a, b| a.absorb(b),
         );
         self.data_files = union_by(
             self.data_files,
@@ -100,6 +100,22 @@ impl Manifest {
             self.scripts,
             other.scripts,
             |d| d.path.clone(),
+            |a, b| join(&mut a.runs, b.runs),
+        );
+        self.native_data = union_by(
+            self.native_data,
+            other.native_data,
+            |d| d.path.clone(),
+            |a, b| {
+                join(&mut a.opened_by, b.opened_by);
+                a.audit |= b.audit;
+                join(&mut a.runs, b.runs);
+            },
+        );
+        self.native_env = union_by(
+            self.native_env,
+            other.native_env,
+            |e| (e.program.clone(), e.name.clone(), e.value.clone()),
             |a, b| join(&mut a.runs, b.runs),
         );
         for (key, value) in other.env {
@@ -129,8 +145,48 @@ fn union_by<T, K: Ord>(
     map.into_values().collect()
 }
 
-/// Sorted, deduplicated union of two id lists.
-fn join(into: &mut Vec<RunId>, more: Vec<RunId>) {
+impl Executable {
+    /// One entry per program: by real path; a program that was not found, by name. Found
+    /// programs sort first.
+    pub fn key(&self) -> (bool, Option<std::path::PathBuf>, String) {
+        match &self.path {
+            Some(path) => (false, Some(path.clone()), String::new()),
+            None => (true, None, self.name.clone()),
+        }
+    }
+
+    /// Folds another record of the same program into this one (commutative).
+    pub fn absorb(&mut self, other: Executable) {
+        // Manifests written before `started_by` existed say it in `via` alone.
+        let mut started_by = self.ways();
+        started_by.extend(other.ways());
+        started_by.sort();
+        started_by.dedup();
+        self.started_by = started_by;
+        // The name Python asked by wins; between equals, the smaller.
+        self.name = match (self.via.is_python(), other.via.is_python()) {
+            (true, false) => std::mem::take(&mut self.name),
+            (false, true) => other.name,
+            _ => std::mem::take(&mut self.name).min(other.name),
+        };
+        self.via = self.via.min(other.via);
+        self.is_python |= other.is_python;
+        join(&mut self.names, other.names);
+        join(&mut self.parents, other.parents);
+        self.interpreter = self.interpreter.take().max(other.interpreter);
+        join(&mut self.runs, other.runs);
+    }
+
+    fn ways(&self) -> Vec<super::ExecVia> {
+        match self.started_by.is_empty() {
+            true => vec![self.via],
+            false => self.started_by.clone(),
+        }
+    }
+}
+
+/// Sorted, deduplicated union of two lists.
+fn join<T: Ord>(into: &mut Vec<T>, more: Vec<T>) {
     into.extend(more);
     into.sort();
     into.dedup();

@@ -5,6 +5,8 @@
 //! `docs/manifest.schema.json`. Every list is sorted and every map is ordered, so the
 //! same runs give the same bytes.
 
+mod check;
+mod locate;
 mod merge;
 mod read;
 
@@ -13,8 +15,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use check::ValueProblem;
 pub use merge::MergeError;
-pub use read::{ManifestError, read_manifest};
+pub use read::{MAX_MANIFEST_BYTES, ManifestError, parse_manifest, read_manifest};
 
 /// The manifest format this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -36,7 +39,8 @@ pub struct Manifest {
     /// Every imported module, sorted by name then file.
     pub modules: Vec<Module>,
     pub native: Native,
-    /// Programs the application started, sorted by name then path.
+    /// Programs the application and its descendants started, one entry per program, sorted
+    /// by path (programs not found last, by name).
     pub executables: Vec<Executable>,
     /// Non-code files the application opened from below a `sys.path` folder, sorted.
     pub data_files: Vec<DataFile>,
@@ -46,6 +50,16 @@ pub struct Manifest {
     /// Only the variables packaging needs: `PATH`, `LD_LIBRARY_PATH`, `LD_PRELOAD`,
     /// `PYTHON*`, `DYLD_*` — never the whole environment, which holds secrets.
     pub env: BTreeMap<String, String>,
+    /// Files that traced processes opened for reading at the system-call level and that
+    /// no other record holds (not modules, mapped objects, data files or scripts), sorted
+    /// by path. Empty when no run recorded system calls (`runs[].syscalls`).
+    #[serde(default)]
+    pub native_data: Vec<NativeData>,
+    /// Environment variables of traced programs whose value (or one `:`-separated part of
+    /// it) is a folder holding a file of `native_data` that the program opened: what a
+    /// library was pointed at its data with. Name and value only, sorted.
+    #[serde(default)]
+    pub native_env: Vec<NativeEnv>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +220,10 @@ pub struct Run {
     pub exit_status: i32,
     /// How many Python processes were traced in this run.
     pub processes: u32,
+    /// Whether this run also recorded opens and execs at the system-call level (native
+    /// code, shells, every descendant). False for manifests written before shenzi did.
+    #[serde(default)]
+    pub syscalls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -308,13 +326,30 @@ pub enum LoadVia {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Executable {
-    /// The program as asked (`sh`, `/usr/bin/git`, or `sys.executable`).
+    /// The program as asked (`sh`, `/usr/bin/git`, or `sys.executable`): the name Python
+    /// code gave, or else the first of `names`.
     pub name: String,
-    /// Where it was found on the process's `PATH`, symlinks resolved; null if not found.
+    /// Its real path; null if it was not found.
     pub path: Option<PathBuf>,
+    /// The first of `started_by`: how Python started it, when it did.
     pub via: ExecVia,
     /// True when it is the traced interpreter itself (`subprocess` of `sys.executable`).
     pub is_python: bool,
+    /// Every name it was asked by, sorted: the program Python code named, and at the
+    /// system-call level the path given to `execve` and `argv[0]`. A name without a `/`
+    /// means it was found by a search of `PATH`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Every way it was started, sorted (empty in manifests written before: then `via`).
+    #[serde(default)]
+    pub started_by: Vec<ExecVia>,
+    /// The real paths of the programs whose processes executed it (the traced
+    /// interpreter, `/usr/bin/dash`, ...), or the script whose `#!` line names it, sorted.
+    #[serde(default)]
+    pub parents: Vec<PathBuf>,
+    /// For a script, its `#!` line without the `#!` (`/bin/sh -e`, `/usr/bin/env python3`).
+    #[serde(default)]
+    pub interpreter: Option<String>,
     pub runs: Vec<RunId>,
 }
 
@@ -322,11 +357,60 @@ pub struct Executable {
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExecVia {
+    /// Python's `subprocess`.
     Subprocess,
+    /// Python's `os.exec*`.
     Exec,
+    /// Python's `os.posix_spawn`.
     PosixSpawn,
     /// `os.system`: the program is `/bin/sh`.
     System,
+    /// A shell ran it (`sh -c`, a pipeline, a shell script): seen at the system-call level.
+    Shell,
+    /// Native code of a Python process ran it (a C extension's `posix_spawn`, a library
+    /// run through `ctypes`): seen at the system-call level, not by the audit hooks.
+    Native,
+    /// Another program ran it (`env`, `xargs`, `git` running its helpers).
+    Program,
+    /// The kernel ran it as the `#!` interpreter of a script in `parents`.
+    Interpreter,
+}
+
+/// A file opened for reading at the system-call level that no other record holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct NativeData {
+    /// Absolute, as the process opened it (resolved against its `dirfd` or working folder;
+    /// symlinks kept, so a library's own view of its data folder is kept too).
+    pub path: PathBuf,
+    /// The real paths of the programs whose processes opened it, sorted.
+    pub opened_by: Vec<PathBuf>,
+    /// Whether Python's audit hook saw an open of it too (Python code opened it).
+    pub audit: bool,
+    pub runs: Vec<RunId>,
+}
+
+/// An environment variable of a traced program that points at folders of its data.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct NativeEnv {
+    /// The real path of the program whose processes had it.
+    pub program: PathBuf,
+    pub name: String,
+    /// The whole value; at least one `:`-separated part is a folder (or file) that a file
+    /// of `native_data` opened by `program` lies in.
+    pub value: String,
+    pub runs: Vec<RunId>,
+}
+
+impl ExecVia {
+    /// Python code started it (an audit event said so).
+    pub fn is_python(self) -> bool {
+        matches!(
+            self,
+            ExecVia::Subprocess | ExecVia::Exec | ExecVia::PosixSpawn | ExecVia::System
+        )
+    }
 }
 
 /// A file the application used, and the runs that used it.

@@ -30,6 +30,8 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rayon::prelude::*;
 
+mod native;
+
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{
     Found, LinkTarget, app_data, app_roots, imported_tops, read_tops, resolve_link,
@@ -111,6 +113,8 @@ struct Planner<'a> {
     links_left_out: BTreeMap<UnitId, Vec<(PathBuf, String)>>,
     /// The real folders being copied through folder links now (a loop guard).
     expanding: Vec<PathBuf>,
+    /// Shipped objects the build machine could not load either.
+    as_is: Vec<native::AsIs>,
 }
 
 /// A symlink of a source tree whose target lies inside the same tree.
@@ -198,38 +202,17 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
     planner.keep_excluded_traces();
     planner.settle_bytecode();
     let policy = policy_of(input.layout);
-    // Files the trace mapped are in the graph already, reached the way the process
-    // reached them (a library's DT_RPATH can come from its loader chain).
-    let mapped: BTreeSet<&Path> = input
-        .manifest
-        .native
-        .objects
-        .iter()
-        .map(|o| o.path.as_path())
-        .collect();
-    let extensions: Vec<PathBuf> = planner
-        .items
-        .iter()
-        .filter(|i| input.layout.unit(i.unit).action.value != Action::Skip)
-        .filter(|i| {
-            planner.is_extension(&i.source)
-                || (!mapped.contains(i.source.as_path())
-                    && is_extension_like(input.cache, &i.source))
-        })
-        .map(|i| i.source.clone())
-        .collect();
+    let shipped = planner.shipped_objects();
     let graph = farm::build(
         FarmInput {
             manifest: input.manifest,
-            extensions: Some(&extensions),
+            shipped: Some(&shipped.roots),
             policy: Some(&policy),
             config: input.host,
         },
         input.cache,
     );
-    planner
-        .problems
-        .extend(graph.problems.iter().cloned().map(Problem::Native));
+    planner.native_problems(&graph, shipped);
     planner.take_libraries(&graph);
     planner.place();
     planner.place_links();
@@ -289,6 +272,7 @@ impl<'a> Planner<'a> {
             links: Vec::new(),
             links_left_out: BTreeMap::new(),
             expanding: Vec::new(),
+            as_is: Vec::new(),
         }
     }
 
@@ -400,29 +384,48 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        self.push_item(
-            unit,
-            source,
-            vars,
-            package,
-            (
-                meta.permissions().mode(),
-                meta.len(),
-                (meta.dev(), meta.ino()),
-            ),
-        );
+        self.push_item(unit, source, vars, package, identity(&meta));
     }
 
-    /// [`Planner::push`] of one file, selected by and with only its file name.
-    fn push_named(&mut self, unit: UnitId, path: &Path) {
+    /// [`Planner::push`] of a file a manifest entry names (`what`, e.g. "a data file, in
+    /// `data_files`"): a path that is not a regular file is a problem that says what is
+    /// there (a folder, a FIFO, a device, a link loop), as the farm says it of native
+    /// objects; it is never opened, and never silently left out. A unit that skips its
+    /// files reads none of them: nothing to say.
+    fn push_entry(
+        &mut self,
+        unit: UnitId,
+        subject: &str,
+        source: PathBuf,
+        vars: BTreeMap<Var, String>,
+        what: &str,
+    ) {
+        let layout_unit = self.input.layout.unit(unit);
+        if layout_unit.action.value == Action::Skip {
+            return self.push(unit, subject, source, vars, None);
+        }
+        if !layout_unit.selects(subject) {
+            return;
+        }
+        match crate::binary::check_regular(&source) {
+            Ok(meta) => self.push_item(unit, source, vars, None, identity(&meta)),
+            Err(why) => self.problems.push(Problem::EntryFile {
+                path: source,
+                what: what.to_owned(),
+                why,
+            }),
+        }
+    }
+
+    /// [`Planner::push_entry`] of one file, selected by and with only its file name.
+    fn push_named(&mut self, unit: UnitId, path: &Path, what: &str) {
         let file = file_name(path);
-        self.push(
+        self.push_entry(
             unit,
             &file.clone(),
             path.to_path_buf(),
             vars([(Var::File, file)]),
-            None,
+            what,
         );
     }
 
@@ -459,7 +462,9 @@ impl<'a> Planner<'a> {
             let id = UnitId(index);
             for kind in unit.kinds.iter().map(|k| k.value) {
                 match kind {
-                    Kind::Interpreter => self.push_named(id, &python.realpath),
+                    Kind::Interpreter => {
+                        self.push_named(id, &python.realpath, "the interpreter, `python.realpath`")
+                    }
                     Kind::Stdlib => {
                         // Site folders are other units' business, including the base
                         // interpreter's own when a venv hides it from the manifest.
@@ -540,13 +545,14 @@ impl<'a> Planner<'a> {
                             .filter(|(_, f)| !inside_stdlib(f))
                             .collect();
                         for (name, file) in modules {
+                            let what = format!("the extension module `{name}`, in `modules`");
                             let rel = self.import_rel(&file);
                             let v = vars([
                                 (Var::Path, rel.clone()),
                                 (Var::File, file_name(&file)),
                                 (Var::Module, name),
                             ]);
-                            self.push(id, &rel, file, v, None);
+                            self.push_entry(id, &rel, file, v, &what);
                         }
                     }
                     Kind::Entry => {
@@ -554,7 +560,11 @@ impl<'a> Planner<'a> {
                             manifest.entry.kind,
                             EntryKind::Script | EntryKind::ConsoleScript
                         ) {
-                            self.push_named(id, Path::new(&manifest.entry.target));
+                            self.push_named(
+                                id,
+                                Path::new(&manifest.entry.target),
+                                "the entry script, `entry.target`",
+                            );
                         }
                     }
                     Kind::AppModules => {
@@ -572,7 +582,7 @@ impl<'a> Planner<'a> {
                     }
                     Kind::Scripts => {
                         for script in &manifest.scripts {
-                            self.push_named(id, &script.path);
+                            self.push_named(id, &script.path, "a script, in `scripts`");
                         }
                     }
                     Kind::Data => {
@@ -582,7 +592,7 @@ impl<'a> Planner<'a> {
                                 |r| r.to_string_lossy().into_owned(),
                             );
                             let v = vars([(Var::Path, rel.clone()), (Var::File, file_name(&path))]);
-                            self.push(id, &rel, path, v, None);
+                            self.push_entry(id, &rel, path, v, "a data file, in `data_files`");
                         }
                     }
                     Kind::Executables => {
@@ -593,7 +603,8 @@ impl<'a> Planner<'a> {
                                     (Var::Name, exe.name.clone()),
                                     (Var::File, file.clone()),
                                 ]);
-                                self.push(id, &file, path.clone(), v, None);
+                                let what = format!("the program `{}`, in `executables`", exe.name);
+                                self.push_entry(id, &file, path.clone(), v, &what);
                             }
                         }
                     }
@@ -1036,44 +1047,53 @@ impl<'a> Planner<'a> {
             }
         }
         let mut taken: BTreeSet<NodeIndex> = shipped.clone();
-        for (index, unit) in layout.units.iter().enumerate() {
+        // Whatever the units' order, a run-time load goes where its unit says, not
+        // (also) where the needed libraries go.
+        let passes = [Kind::RuntimeLoads, Kind::Needed];
+        for (index, unit, kind) in passes.into_iter().flat_map(|pass| {
+            layout
+                .units
+                .iter()
+                .enumerate()
+                .filter(move |(_, u)| u.takes(pass))
+                .map(move |(i, u)| (i, u, pass))
+        }) {
             let id = UnitId(index);
-            for kind in unit.kinds.iter().map(|k| k.value) {
-                let nodes: Vec<NodeIndex> = match kind {
-                    Kind::RuntimeLoads => runtime_nodes.keys().copied().collect(),
-                    Kind::Needed => graph.bundled().collect(),
-                    _ => continue,
-                };
-                for node in nodes {
-                    let n = &graph.graph[node];
-                    if n.system.is_some() || (kind == Kind::Needed && taken.contains(&node)) {
-                        continue;
-                    }
-                    // A runtime load already shipped as a file still gets served.
-                    if kind == Kind::RuntimeLoads && shipped.contains(&node) {
-                        continue;
-                    }
-                    let name = n.name();
-                    if !unit.selects(&name) {
-                        continue;
-                    }
-                    let mut v = vars([
-                        (Var::Name, name.clone()),
-                        (Var::File, file_name(&n.path)),
-                        (Var::Hash, hex(&n.hash)),
-                    ]);
-                    if let Some(soname) = &n.info.soname {
-                        v.insert(Var::Soname, soname.clone());
-                    }
-                    if let Some(request) = runtime_nodes.get(&node).and_then(|r| r.first()) {
-                        v.insert(Var::Request, request.clone());
-                    }
-                    let before = self.items.len();
-                    self.push(id, &name, n.path.clone(), v, None);
-                    if let Some(item) = self.items.get_mut(before) {
-                        item.node = Some(node);
-                        taken.insert(node);
-                    }
+            let nodes: Vec<NodeIndex> = match kind {
+                Kind::RuntimeLoads => runtime_nodes.keys().copied().collect(),
+                Kind::Needed => graph.bundled().collect(),
+                // The passes are only these two kinds.
+                _ => continue,
+            };
+            for node in nodes {
+                let n = &graph.graph[node];
+                if n.system.is_some() || (kind == Kind::Needed && taken.contains(&node)) {
+                    continue;
+                }
+                // A runtime load already shipped as a file still gets served.
+                if kind == Kind::RuntimeLoads && shipped.contains(&node) {
+                    continue;
+                }
+                let name = n.name();
+                if !unit.selects(&name) {
+                    continue;
+                }
+                let mut v = vars([
+                    (Var::Name, name.clone()),
+                    (Var::File, file_name(&n.path)),
+                    (Var::Hash, hex(&n.hash)),
+                ]);
+                if let Some(soname) = &n.info.soname {
+                    v.insert(Var::Soname, soname.clone());
+                }
+                if let Some(request) = runtime_nodes.get(&node).and_then(|r| r.first()) {
+                    v.insert(Var::Request, request.clone());
+                }
+                let before = self.items.len();
+                self.push(id, &name, n.path.clone(), v, None);
+                if let Some(item) = self.items.get_mut(before) {
+                    item.node = Some(node);
+                    taken.insert(node);
                 }
             }
         }
@@ -1369,6 +1389,11 @@ impl<'a> Planner<'a> {
             }
         }
 
+        // Loads by path find their file where the asking module will look for it.
+        let (mut loads, path_loads) = self.place_path_loads(graph, &home, &real_of, &mut out);
+        let (name_loads, loads_by_caller) = self.name_loads(graph, &real_of);
+        loads.extend(name_loads);
+
         // Every folder each binary can be opened from: its own, and every symlink's to it.
         let mut origins: BTreeMap<String, BTreeSet<String>> = binaries
             .keys()
@@ -1430,8 +1455,11 @@ impl<'a> Planner<'a> {
             &home,
             &farm_of,
             &added_needs,
+            &loads_by_caller,
+            &path_loads,
             policy.clone(),
         );
+        let as_is = self.as_is_objects(&real_of);
         let (launcher, interpreter) = self.launcher(&mut out);
         self.unclaimed();
         self.folder_clashes(&out);
@@ -1484,6 +1512,8 @@ impl<'a> Planner<'a> {
                         && matches!(e.content, Content::Bytes { .. })
                 })
                 .map(|(dest, _)| dest.clone()),
+            loads,
+            as_is,
         };
         (out.entries, record)
     }
@@ -1536,6 +1566,8 @@ impl<'a> Planner<'a> {
         home: &BTreeMap<NodeIndex, String>,
         farm_of: &BTreeMap<String, FarmId>,
         added_needs: &BTreeMap<String, Vec<String>>,
+        loads_by_caller: &native::LoadsByCaller,
+        path_loads: &[(String, NodeIndex)],
         policy: Policy,
     ) {
         const ROOT: &str = "/.shenzi-plan";
@@ -1567,6 +1599,12 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|o| Path::new(ROOT).join(o))
                         .collect(),
+                    loads: loads_by_caller
+                        .get(real)
+                        .into_iter()
+                        .flatten()
+                        .map(|(name, _)| name.clone())
+                        .collect(),
                 },
             ));
         }
@@ -1582,21 +1620,56 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|(real, (i, _))| Some((real, self.items[*i].node?)))
             .collect();
+        let shown = |p: &Path| {
+            p.strip_prefix(ROOT)
+                .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+        };
+        // A library loaded by path is the file planned there.
+        for (place, node) in path_loads {
+            let want = home.get(node).map(|h| Path::new(ROOT).join(h));
+            let found = fs.real(&Path::new(ROOT).join(place));
+            let is_file = found.as_deref().is_some_and(|f| {
+                matches!(
+                    crate::loader::FileSystem::probe(&fs, f),
+                    crate::binary::Probe::File(_)
+                )
+            });
+            if want.is_some() && (found != want || !is_file) {
+                self.problems.push(Problem::UnservedLoad {
+                    caller: "the app (by path)".into(),
+                    origin: place.clone(),
+                    name: place.clone(),
+                    expected: want.as_deref().map(shown).unwrap_or_default(),
+                    found: found.as_deref().map(shown),
+                });
+            }
+        }
         let mut reported = BTreeSet::new();
         for outcome in outcomes {
             let (real, subject) = &subjects[outcome.subject];
             let Some(&node) = by_real.get(real) else {
                 continue;
             };
-            let Some(edge) = graph
-                .graph
-                .edges(node)
-                .find(|e| e.weight().name == outcome.need)
-            else {
-                // The graph could not resolve it on the tracing machine either: reported there.
-                continue;
+            let target = if outcome.load {
+                let Some(&(_, target)) = loads_by_caller
+                    .get(real)
+                    .and_then(|names| names.iter().find(|(n, _)| *n == outcome.need))
+                else {
+                    continue;
+                };
+                target
+            } else {
+                let Some(edge) = graph
+                    .graph
+                    .edges(node)
+                    .find(|e| e.weight().name == outcome.need)
+                else {
+                    // The graph could not resolve it on the tracing machine either:
+                    // reported there.
+                    continue;
+                };
+                edge.target()
             };
-            let target = edge.target();
             let system = graph.graph[target].system.is_some();
             let expected = if system {
                 None
@@ -1608,29 +1681,37 @@ impl<'a> Planner<'a> {
                 (Some(want), Some(found)) => found == want,
                 (_, None) => false,
             };
-            if ok || !reported.insert((real.clone(), outcome.need.clone())) {
+            if ok || !reported.insert((real.clone(), outcome.need.clone(), outcome.load)) {
                 continue;
             }
             let origin = outcome.origin.strip_prefix(ROOT).map_or_else(
                 |_| outcome.origin.display().to_string(),
                 |o| o.display().to_string(),
             );
-            let shown = |p: &Path| {
-                p.strip_prefix(ROOT)
-                    .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+            let origin = if origin.is_empty() {
+                ".".into()
+            } else {
+                origin
             };
+            let expected = expected
+                .as_deref()
+                .map_or_else(|| "a system library".to_owned(), shown);
+            if outcome.load {
+                self.problems.push(Problem::UnservedLoad {
+                    caller: subject.label.clone(),
+                    origin,
+                    name: outcome.need.clone(),
+                    expected,
+                    found: outcome.real.as_deref().map(shown),
+                });
+                continue;
+            }
             self.problems.push(Problem::Unproven {
                 span: farm_of.get(real).map(|f| self.input.layout.farm(*f).span),
                 binary: subject.label.clone(),
-                origin: if origin.is_empty() {
-                    ".".into()
-                } else {
-                    origin
-                },
+                origin,
                 need: outcome.need.clone(),
-                expected: expected
-                    .as_deref()
-                    .map_or_else(|| "a system library".to_owned(), shown),
+                expected,
                 found: outcome.real.as_deref().map(shown),
                 searched: outcome
                     .resolution
@@ -1827,7 +1908,12 @@ impl<'a> Planner<'a> {
             return;
         }
         let manifest = self.input.manifest;
-        let taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
+        let mut taken: BTreeSet<&Path> = self.items.iter().map(|i| i.source.as_path()).collect();
+        // A file already reported as not a file is not also "unclaimed".
+        taken.extend(self.problems.iter().filter_map(|p| match p {
+            Problem::EntryFile { path, .. } => Some(path.as_path()),
+            _ => None,
+        }));
         let mut traced: BTreeSet<&Path> = manifest
             .modules
             .iter()
@@ -1984,24 +2070,6 @@ fn site_dir_below_prefix(manifest: &Manifest) -> String {
         .unwrap_or_else(|| format!("lib/python{version}/site-packages"))
 }
 
-/// A shipped file Python may import: named like an extension module (`*.so`, not in an
-/// auditwheel `*.libs` folder, whose libraries only extensions load) and an ELF
-/// `ET_DYN`. Its needs must travel with it even when the trace never imported it (a
-/// `select all` site dir, a module the app did not import), or it would fail on the
-/// target. Only files so named are opened.
-fn is_extension_like(cache: &BinaryCache, path: &Path) -> bool {
-    let name = file_name(path);
-    let in_libs = path
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|d| d.to_string_lossy().ends_with(".libs"));
-    name.ends_with(".so")
-        && !in_libs
-        && cache
-            .get(path)
-            .is_some_and(|b| b.elf().is_some_and(|e| e.elf_type == 3))
-}
-
 fn info_needs(info: &crate::binary::ObjectInfo, name: &str) -> bool {
     info.needed.iter().any(|n| n == name)
 }
@@ -2054,6 +2122,16 @@ fn site_kind_name(kind: SiteKind) -> &'static str {
         SiteKind::System => "system",
         SiteKind::User => "user",
     }
+}
+
+/// Mode, size and identity (device, inode) of a file, as [`Planner::push_item`] takes them.
+fn identity(meta: &std::fs::Metadata) -> (u32, u64, (u64, u64)) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    (
+        meta.permissions().mode(),
+        meta.len(),
+        (meta.dev(), meta.ino()),
+    )
 }
 
 fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {

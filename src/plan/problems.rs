@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use miette::{LabeledSpan, NamedSource, Severity};
 
+use crate::binary::NotAFile;
 use crate::farm::NativeProblem;
 use crate::layout::Span;
 
@@ -66,8 +67,58 @@ pub enum Problem {
     Launcher { span: Span, reason: String },
     /// A folder or file that cannot be read.
     Unreadable { path: PathBuf, reason: String },
+    /// A file a manifest entry (`what`) names is not there, or is not a regular file.
+    EntryFile {
+        path: PathBuf,
+        what: String,
+        why: NotAFile,
+    },
+    /// A shipped object the build machine cannot load either (the traced run did not):
+    /// written as it is.
+    ShippedAsIs {
+        object: PathBuf,
+        why: AsIsWhy,
+        /// The unit that ships it, and the glob its `exclude` would take to drop it.
+        unit: String,
+        span: Span,
+        glob: String,
+    },
+    /// A library the app loads by a path the dist cannot reproduce (outside every
+    /// folder it ships).
+    PathLoadOutside {
+        call: String,
+        path: PathBuf,
+        /// Where the dist has the library.
+        shipped: String,
+    },
+    /// The place a library loaded by path must be holds another file.
+    PathLoadTaken {
+        call: String,
+        place: String,
+        found: String,
+        library: PathBuf,
+    },
+    /// From a caller, a run-time load by name would not find the file the plan intends.
+    UnservedLoad {
+        caller: String,
+        origin: String,
+        name: String,
+        expected: String,
+        found: Option<String>,
+    },
     /// From the farm graph.
     Native(NativeProblem),
+}
+
+/// Why a shipped object cannot be loaded on the build machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsIsWhy {
+    /// Needs the loader finds nowhere here.
+    Lacks(Vec<String>),
+    /// Built for another machine (`aarch64`, 32-bit).
+    OtherMachine(String),
+    /// Starts like ELF but cannot be read.
+    Damaged(String),
 }
 
 impl Problem {
@@ -75,6 +126,8 @@ impl Problem {
         match self {
             Problem::Unclaimed { error, .. } => *error,
             Problem::ExcludedTrace { .. } | Problem::SymlinkLeftOut { .. } => false,
+            Problem::Native(p) => p.is_error(),
+            Problem::ShippedAsIs { .. } | Problem::PathLoadOutside { .. } => false,
             _ => true,
         }
     }
@@ -91,6 +144,12 @@ impl Problem {
             Problem::NoLandmark { .. } => "shenzi::plan::stdlib_not_found",
             Problem::Launcher { .. } => "shenzi::plan::launcher",
             Problem::Unreadable { .. } => "shenzi::plan::unreadable",
+            Problem::EntryFile { why, .. } if why.is_absent() => "shenzi::plan::missing_file",
+            Problem::EntryFile { .. } => "shenzi::plan::not_a_file",
+            Problem::ShippedAsIs { .. } => "shenzi::plan::shipped_as_is",
+            Problem::PathLoadOutside { .. } => "shenzi::plan::path_load_outside",
+            Problem::PathLoadTaken { .. } => "shenzi::plan::path_load_taken",
+            Problem::UnservedLoad { .. } => "shenzi::plan::unserved_load",
             Problem::Native(_) => "shenzi::plan::native",
         }
     }
@@ -167,6 +226,48 @@ impl Problem {
             Problem::Unreadable { path, reason } => {
                 format!("cannot read `{}`: {reason}", path.display())
             }
+            Problem::EntryFile { path, what, why } => why.about(path, what),
+            Problem::ShippedAsIs { object, why, .. } => {
+                let what = match why {
+                    AsIsWhy::Lacks(needs) => format!(
+                        "needs {}, which this machine does not have",
+                        needs
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    AsIsWhy::OtherMachine(arch) => format!("is built for {arch}"),
+                    AsIsWhy::Damaged(reason) => format!("is a damaged ELF file ({reason})"),
+                };
+                format!(
+                    "`{}` {what}: it could not load on the build machine either (the traced run never loaded it); shipped as it is",
+                    object.display()
+                )
+            }
+            Problem::PathLoadOutside { call, path, .. } => format!(
+                "{call} loads `{}` by a path outside every folder the dist ships: on the target it will look there, not in the dist",
+                path.display()
+            ),
+            Problem::PathLoadTaken {
+                call, place, found, ..
+            } => format!(
+                "{call} loads a library by path, and in the dist that path `{place}` holds another file (`{found}`)"
+            ),
+            Problem::UnservedLoad {
+                caller,
+                origin,
+                name,
+                expected,
+                found,
+            } => match found {
+                Some(found) => format!(
+                    "`{caller}` opened from `{origin}` would load `{name}` at run time from `{found}`, not `{expected}`"
+                ),
+                None => format!(
+                    "`{caller}` opened from `{origin}` would not find `{name}`, which the app loads at run time (intended: `{expected}`)"
+                ),
+            },
             Problem::Native(p) => p.to_string(),
         }
     }
@@ -203,6 +304,25 @@ impl Problem {
             ),
             Problem::Launcher { .. } => Some("check the launcher's `python`, `path` and `entry`".into()),
             Problem::Unreadable { .. } => Some("check the file's permissions; the trace saw it".into()),
+            Problem::EntryFile { why, .. } => Some(why.help().into()),
+            Problem::ShippedAsIs { why, unit, glob, .. } => Some(match why {
+                AsIsWhy::Lacks(_) => format!(
+                    "the app does not need it to run as traced; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist, or install what it lacks and trace again to bundle it"
+                ),
+                _ => format!(
+                    "no process here can load it; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist"
+                ),
+            }),
+            Problem::PathLoadOutside { shipped, .. } => Some(format!(
+                "the dist carries the library at `{shipped}`; load it by name (the dist serves it), or keep it inside a folder on `sys.path`"
+            )),
+            Problem::PathLoadTaken { library, .. } => Some(format!(
+                "the app expects `{}` there; give the unit that writes that path another `to`, or `exclude` the other file",
+                library.display()
+            )),
+            Problem::UnservedLoad { .. } => Some(
+                "the caller's RUNPATH must reach the folder holding the run-time loads: give the unit that takes `native.runtime_loads` `serve callers`".into(),
+            ),
             Problem::Native(p) => miette::Diagnostic::help(p).map(|h| h.to_string()),
         }
     }
@@ -227,6 +347,7 @@ impl Problem {
             }
             Problem::NoLandmark { span, .. } => vec![label(*span, "the stdlib goes here".into())],
             Problem::Launcher { span, .. } => vec![label(*span, "this launcher".into())],
+            Problem::ShippedAsIs { span, .. } => vec![label(*span, "this unit ships it".into())],
             _ => Vec::new(),
         }
     }

@@ -140,9 +140,9 @@ pub fn entries(preset: &Preset) -> Vec<&'static str> {
 /// stays out.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    entries: Vec<(String, globset::GlobMatcher)>,
+    entries: Vec<(String, globset::GlobSet)>,
     /// Names bundled even though an entry matches them (`cxx-runtime bundle`, `remove`).
-    except: Vec<globset::GlobMatcher>,
+    except: Vec<globset::GlobSet>,
 }
 
 impl Policy {
@@ -189,12 +189,22 @@ impl Policy {
     }
 }
 
-/// A glob, or the literal name when it is not a valid glob.
-fn compile(entry: &str) -> Option<globset::GlobMatcher> {
+/// A glob, or the literal name when it is not a valid glob; `None` when neither
+/// compiles.
+fn compile(entry: &str) -> Option<globset::GlobSet> {
     globset::Glob::new(entry)
         .or_else(|_| globset::Glob::new(&globset::escape(entry)))
         .ok()
-        .map(|g| g.compile_matcher())
+        .and_then(|g| matcher(g).ok())
+}
+
+/// Compiles one glob, fallibly. globset's `Glob::compile_matcher` panics when the regex
+/// behind a glob does not compile (alternatives nested too deep, a glob too long); a
+/// set of one glob reports that as an error instead.
+pub fn matcher(glob: globset::Glob) -> Result<globset::GlobSet, globset::Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    set.add(glob);
+    set.build()
 }
 
 #[cfg(test)]

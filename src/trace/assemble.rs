@@ -111,6 +111,8 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
             command: run.command.to_vec(),
             exit_status: run.exit_status,
             processes: u32::try_from(all.len()).unwrap_or(u32::MAX),
+            // Set by `native_io` when the run recorded system calls.
+            syscalls: false,
         }],
         modules,
         native,
@@ -124,6 +126,9 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
             })
             .collect(),
         env: root.env.clone(),
+        // Filled by `native_io` from the system-call log.
+        native_data: Vec::new(),
+        native_env: Vec::new(),
     };
     Assembled { manifest, foreign }
 }
@@ -489,6 +494,11 @@ fn executables(records: &[&ProcessRecord], interpreter: &Path, run_id: &RunId) -
             path,
             via,
             is_python,
+            // Filled by `native_io`, which makes one entry per program.
+            names: Vec::new(),
+            started_by: Vec::new(),
+            parents: Vec::new(),
+            interpreter: None,
             runs: vec![run_id.clone()],
         })
         .collect()

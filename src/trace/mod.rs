@@ -16,7 +16,9 @@
 
 mod assemble;
 mod command;
+mod native_io;
 mod record;
+mod seccomp;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -27,6 +29,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 pub use command::{CommandKind, PreparedCommand, find_program, prepare_command};
+pub use seccomp::DISABLE_VAR as SYSCALLS_VAR;
 
 use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};
 use record::ProcessRecord;
@@ -58,6 +61,18 @@ pub struct TraceOutcome {
     /// Traced processes still running when shenzi stopped waiting for them; what they
     /// did after the main process ended is not in the manifest.
     pub still_running: Vec<u32>,
+    /// What the system-call level recorded, or why it recorded nothing.
+    pub syscalls: Result<SyscallCounts, String>,
+    /// Set-user-ID (or set-group-ID, or file-capability) programs the app ran under
+    /// `no_new_privs`, which they ran without.
+    pub lost_privileges: Vec<PathBuf>,
+}
+
+/// What the system-call level added to the manifest.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallCounts {
+    pub native_data: usize,
+    pub programs: usize,
 }
 
 /// How long traced processes that outlive the main one get to finish.
@@ -154,8 +169,14 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             message: "cannot create a temporary folder".into(),
             source,
         })?;
-    let tracer_dir = scratch.path().join("tracer");
-    let records_dir = scratch.path().join("records");
+    // Absolute: the supervisor compares the paths processes open against these.
+    let scratch_dir =
+        std::path::absolute(scratch.path()).map_err(|source| TraceError::Scratch {
+            message: "cannot name the temporary folder".into(),
+            source,
+        })?;
+    let tracer_dir = scratch_dir.join("tracer");
+    let records_dir = scratch_dir.join("records");
     for dir in [&tracer_dir, &records_dir] {
         std::fs::create_dir(dir).map_err(|source| TraceError::Scratch {
             message: format!("cannot create `{}`", dir.display()),
@@ -169,9 +190,17 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         }
     })?;
 
-    let (status, child_pid) = run_traced(&prepared, &tracer_dir, &records_dir)?;
+    let started = std::time::SystemTime::now();
+    let armed = seccomp::arm();
+    let settings = seccomp::Settings {
+        scratch: scratch_dir.clone(),
+        quiet_marker: records_dir.join(".quiet"),
+    };
+    let (status, child_pid, supervisor) =
+        run_traced(&prepared, &tracer_dir, &records_dir, armed, settings)?;
     let exit_status = exit_code(status);
-    let still_running = wait_for_descendants(&records_dir);
+    let mut still_running = wait_for_descendants(&records_dir);
+    let log = supervisor.and_then(seccomp::Supervisor::finish);
     let records = read_records(&records_dir)?;
     if records.is_empty() {
         return Err(TraceError::NothingTraced {
@@ -184,7 +213,8 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let assembled = assemble::assemble(
+    let facts = native_io::facts(&records);
+    let mut assembled = assemble::assemble(
         records,
         &assemble::RunFacts {
             command: &command,
@@ -193,6 +223,22 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             console_script: prepared.kind == CommandKind::Script,
         },
     );
+    let report = native_io::complete(
+        &mut assembled.manifest,
+        &facts,
+        log.as_ref().ok(),
+        &native_io::Context {
+            tracer_dir: &tracer_dir,
+            started,
+        },
+    );
+    still_running.extend(report.still_running);
+    still_running.sort();
+    still_running.dedup();
+    let syscalls = log.map(|_| SyscallCounts {
+        native_data: assembled.manifest.native_data.len(),
+        programs: assembled.manifest.executables.len(),
+    });
     let processes = assembled.manifest.runs[0].processes;
     let manifest = match existing {
         Some(existing) => existing.merge(assembled.manifest)?,
@@ -207,6 +253,8 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         objects: manifest.native.objects.len(),
         foreign: assembled.foreign,
         still_running,
+        syscalls,
+        lost_privileges: report.lost_privileges,
     })
 }
 
@@ -261,11 +309,15 @@ fn write_output(
     Ok(())
 }
 
+/// Runs the command; with an armed filter, under the system-call supervisor (whose
+/// failure to start only costs the system-call records, never the run).
 fn run_traced(
     prepared: &PreparedCommand,
     tracer_dir: &Path,
     records_dir: &Path,
-) -> Result<(ExitStatus, u32), TraceError> {
+    armed: Result<seccomp::Armed, String>,
+    settings: seccomp::Settings,
+) -> Result<(ExitStatus, u32, Result<seccomp::Supervisor, String>), TraceError> {
     let mut pythonpath = tracer_dir.as_os_str().to_owned();
     if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|v| !v.is_empty()) {
         pythonpath.push(":");
@@ -278,7 +330,15 @@ fn run_traced(
     if let Some(arg0) = &prepared.arg0 {
         std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
     }
-    let mut child = cmd.spawn().map_err(|source| TraceError::Spawn {
+    let supervisor = armed.and_then(|mut armed| {
+        armed.prepare(&mut cmd);
+        armed.start(settings)
+    });
+    let spawned = cmd.spawn();
+    // The command holds the child's end of the listener socket: dropped here, so the
+    // supervisor hears of a child that never sent the listener.
+    drop(cmd);
+    let mut child = spawned.map_err(|source| TraceError::Spawn {
         program: prepared.program.clone(),
         source,
     })?;
@@ -290,7 +350,7 @@ fn run_traced(
         program: prepared.program.clone(),
         source,
     })?;
-    Ok((status, child_pid))
+    Ok((status, child_pid, supervisor))
 }
 
 /// Waits until every traced process that marked itself live (`<pid>.live`) has written

@@ -27,6 +27,11 @@ pub struct ProcessRecord {
     /// Files opened for reading, other than code.
     pub opens: Vec<PathBuf>,
     pub env: BTreeMap<String, String>,
+    /// `os.environ` at exit, only variables whose value has an absolute path in it: what
+    /// the app set for its libraries after it started (`/proc/<pid>/environ` does not show
+    /// it). Only matched against natively opened files; never written as such.
+    #[serde(default)]
+    pub env_paths: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -151,6 +151,13 @@ def _shenzi_install():
             die_of(state["pending_signal"])
 
     def write_record():
+        # Tell shenzi's system-call supervisor that what this process opens from here on
+        # (sysconfig, shutil, ...) is the tracer's work, not the app's. The file need not
+        # exist: the open itself is the message.
+        try:
+            os.close(os.open(os.path.join(out_dir, ".quiet"), os.O_RDONLY))
+        except OSError:
+            pass
         # Snapshot the modules before importing anything for our own use.
         modules = []
         for name, module in list(sys.modules.items()):
@@ -175,6 +182,7 @@ def _shenzi_install():
             "execs": [_resolve_exec(e) for e in state["execs"]],
             "opens": opens,
             "env": _packaging_env(here),
+            "env_paths": _path_env(),
         }
         name = "%d-%s.json" % (os.getpid(), os.urandom(4).hex())
         tmp = os.path.join(out_dir, "." + name)
@@ -253,6 +261,18 @@ def _packaging_env(here):
             env["PYTHONPATH"] = os.pathsep.join(rest)
         else:
             del env["PYTHONPATH"]
+    return env
+
+
+def _path_env():
+    # Variables with an absolute path in their value: shenzi keeps only those that point at
+    # a folder of a file this process opened natively, and drops the rest unread.
+    env = {}
+    for k, v in os.environ.items():
+        for part in v.split(":"):
+            if len(part) > 1 and part[0] == "/":
+                env[k] = v
+                break
     return env
 
 

@@ -5,7 +5,12 @@
 //! opened from: its own, and the folder of every symlink to it (or to a folder above
 //! it). Executables are proven from their real folder only, as their `$ORIGIN` comes
 //! from `/proc/self/exe`. Each need must resolve to a file inside the dist, or through
-//! the system search to a library the policy recorded in the dist names. The Python
+//! the system search to a library the policy recorded in the dist names. The run-time
+//! loads the record lists are checked too: a load by name is searched from each caller
+//! the record names as its needs are (with its RUNPATH), a load by path must find a
+//! loadable object at that path in the dist. Objects the record lists as shipped as they
+//! are (the build machine could not load them either) are not held against the dist for
+//! what it says they lack, or for being damaged. The Python
 //! side is checked too: the interpreter finds its standard library from where it sits,
 //! every folder the generated `.pth` puts on `sys.path` exists, the entry and the
 //! launcher exist.
@@ -20,14 +25,13 @@ use rayon::prelude::*;
 use crate::binary::{BinaryError, ObjectInfo, read_object};
 use crate::farm::{GlibcFloor, glibc_floor};
 use crate::loader::{Attempt, LdCacheError, Miss, Rule, SearchConfig};
-use crate::plan::{DistEntry, DistRecord, RECORD_PATH};
+/// The newest record format this shenzi reads (the one it writes).
+pub use crate::plan::RECORD_VERSION;
+use crate::plan::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 use crate::policy::Policy;
 
 use super::problems::{VerifyError, VerifyProblem, VerifyReport};
 use super::{Subject, normalize, prove};
-
-/// The newest record format this shenzi reads.
-pub const RECORD_VERSION: u32 = 1;
 
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
@@ -65,8 +69,13 @@ impl DistCheck {
 
     /// One line: what was checked.
     pub fn summary(&self) -> String {
+        let as_is = match self.record.as_is.len() {
+            0 => String::new(),
+            1 => "; 1 object shipped as it is (the record says what it lacks)".into(),
+            n => format!("; {n} objects shipped as they are (the record says what they lack)"),
+        };
         format!(
-            "`{}` verified: {} binaries, {} needs checked from every folder each is opened from, all found in the dist or the system policy; {} files, {} symlinks, in {:.2} s",
+            "`{}` verified: {} binaries, {} needs checked from every folder each is opened from, all found in the dist or the system policy{as_is}; {} files, {} symlinks, in {:.2} s",
             self.name,
             self.binaries,
             self.resolutions,
@@ -149,6 +158,13 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
                 objects.insert(path, std::sync::Arc::new(info));
             }
             Ok(_) => {}
+            // Damaged on the build machine already, and never loaded there: the record
+            // says it was shipped as it is.
+            Err(BinaryError::Corrupt { .. })
+                if record
+                    .as_is
+                    .iter()
+                    .any(|a| a.unloadable.is_some() && root.join(&a.path) == path) => {}
             Err(BinaryError::Corrupt { reason, .. }) => problems.push(VerifyProblem::Corrupt {
                 object: rel(&root, &path),
                 reason,
@@ -195,6 +211,29 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
     let policy = Policy::new(record.system_libraries.iter().cloned());
     let (host, cache_error) = SearchConfig::host();
     let config = host.with_only_system(policy.clone());
+    // Run-time loads by name, searched from their callers as the callers' needs are.
+    let mut loads_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for load in &record.loads {
+        match load {
+            DistLoad::ByName { name, callers } => {
+                for caller in callers {
+                    loads_of
+                        .entry(caller.clone())
+                        .or_default()
+                        .push(name.clone());
+                }
+            }
+            DistLoad::ByPath { path, caller } => {
+                if let Some(reason) = path_load_miss(&root, path, &objects, &config) {
+                    problems.push(VerifyProblem::PathLoadMissing {
+                        path: path.clone(),
+                        caller: caller.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
     // An object of another class or machine is never loaded by this platform's loader
     // (a 32-bit helper in a package): nothing to prove.
     let subjects: Vec<Subject> = objects
@@ -202,8 +241,10 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
         .filter(|(_, info)| config.accepts(info))
         .map(|(path, info)| {
             let executable = info.interp.is_some();
+            let label = rel(&root, path);
             Subject {
-                label: rel(&root, path),
+                loads: loads_of.remove(&label).unwrap_or_default(),
+                label,
                 file_name: path
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
@@ -217,14 +258,38 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
             }
         })
         .collect();
+    // A caller the record names that is not a loadable object of the dist.
+    for (caller, names) in loads_of {
+        for name in names {
+            problems.push(VerifyProblem::UnservedLoad {
+                object: caller.clone(),
+                name,
+                from: Vec::new(),
+                detail: vec![format!(
+                    "`{caller}`, which the record names as its caller, is not a loadable object of the dist"
+                )],
+            });
+        }
+    }
+    // What the record says the build machine could not load either.
+    let lacking: BTreeSet<(&str, &str)> = record
+        .as_is
+        .iter()
+        .flat_map(|a| a.missing.iter().map(|m| (a.path.as_str(), m.as_str())))
+        .collect();
     let cache = crate::binary::BinaryCache::new();
     let outcomes = prove(&cache, &config, &subjects);
     let resolutions = outcomes.len();
 
     // Problems per (object, need, what went wrong), with every folder it went wrong from.
-    let mut needs: BTreeMap<(String, String, u8), (Vec<String>, NeedFailure)> = BTreeMap::new();
+    // Keyed by (object, need or load name, is a run-time load, failure rank).
+    type Key = (String, String, bool, u8);
+    let mut needs: BTreeMap<Key, (Vec<String>, NeedFailure)> = BTreeMap::new();
     for outcome in &outcomes {
         let subject = &subjects[outcome.subject];
+        if !outcome.load && lacking.contains(&(subject.label.as_str(), outcome.need.as_str())) {
+            continue;
+        }
         let failure = if let Some((path, reason)) = &outcome.resolution.unusable {
             Some(NeedFailure::Unusable {
                 file: shown(&root, path),
@@ -258,7 +323,12 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
         if let Some(failure) = failure {
             // The details shown are those of the first folder (in path order).
             let slot = needs
-                .entry((subject.label.clone(), outcome.need.clone(), failure.rank()))
+                .entry((
+                    subject.label.clone(),
+                    outcome.need.clone(),
+                    outcome.load,
+                    failure.rank(),
+                ))
                 .or_insert_with(|| (Vec::new(), failure.clone()));
             let origin = rel(&root, &outcome.origin);
             if slot.0.first().is_some_and(|first| origin < *first) {
@@ -267,9 +337,18 @@ pub fn verify_dist(root: &Path, name: &str) -> Result<DistCheck, VerifyError> {
             slot.0.push(origin);
         }
     }
-    for ((object, need, _), (mut from, failure)) in needs {
+    for ((object, need, load, _), (mut from, failure)) in needs {
         from.sort();
         from.dedup();
+        if load {
+            problems.push(VerifyProblem::UnservedLoad {
+                object,
+                name: need,
+                from,
+                detail: failure.detail(),
+            });
+            continue;
+        }
         problems.push(match failure {
             NeedFailure::Unresolved { searched } => VerifyProblem::UnresolvedNeed {
                 object,
@@ -333,6 +412,22 @@ enum NeedFailure {
 }
 
 impl NeedFailure {
+    /// What went wrong, as lines for a run-time load's report.
+    fn detail(&self) -> Vec<String> {
+        match self {
+            NeedFailure::Unresolved { searched } => searched.clone(),
+            NeedFailure::Unusable { file, reason } => {
+                vec![format!("the loader stops at `{file}`: {reason}")]
+            }
+            NeedFailure::Outside { path, rule } => vec![format!(
+                "found at `{path}` ({rule}), outside the dist and not in its system policy"
+            )],
+            NeedFailure::AbsoluteInside { path, rule } => vec![format!(
+                "found only through the absolute path `{path}` ({rule})"
+            )],
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             NeedFailure::Unresolved { .. } => 0,
@@ -340,6 +435,38 @@ impl NeedFailure {
             NeedFailure::Outside { .. } => 2,
             NeedFailure::AbsoluteInside { .. } => 3,
         }
+    }
+}
+
+/// Why the app's load of `path` (relative to the dist root) would fail in the dist, as
+/// `dlopen` of that path would: `None` when it finds a loadable object there.
+fn path_load_miss(
+    root: &Path,
+    path: &str,
+    objects: &BTreeMap<PathBuf, std::sync::Arc<ObjectInfo>>,
+    config: &SearchConfig,
+) -> Option<String> {
+    let real = match std::fs::canonicalize(root.join(path)) {
+        Ok(real) => real,
+        Err(_) => return Some("nothing is there".into()),
+    };
+    if !real.starts_with(root) {
+        return Some(format!(
+            "it leads outside the dist, to `{}`",
+            real.display()
+        ));
+    }
+    match objects.get(&real) {
+        Some(info) if config.accepts(info) => None,
+        Some(info) => Some(format!(
+            "`{}` is built for {}",
+            rel(root, &real),
+            info.arch_name()
+        )),
+        None => Some(format!(
+            "`{}` is not a loadable ELF object",
+            rel(root, &real)
+        )),
     }
 }
 

@@ -110,6 +110,9 @@ pub struct Subject {
     pub info: Arc<ObjectInfo>,
     /// Absolute folders (in the file-system view) it can be opened from.
     pub origins: Vec<PathBuf>,
+    /// Names it `dlopen`s at run time for the app (`_ctypes` for `ctypes.CDLL`): searched
+    /// as its needs are, with its RUNPATH.
+    pub loads: Vec<String>,
 }
 
 /// What the loader does with one need of one binary opened from one folder.
@@ -118,13 +121,15 @@ pub struct Outcome {
     pub subject: usize,
     pub origin: PathBuf,
     pub need: String,
+    /// `need` is one of the subject's run-time [`Subject::loads`], not a `DT_NEEDED`.
+    pub load: bool,
     pub resolution: Resolution,
     /// The real file the need resolved to, symlinks followed.
     pub real: Option<PathBuf>,
 }
 
-/// Resolves every need of every subject from each of its origins, as a freshly started
-/// process would: no `LD_LIBRARY_PATH` (shenzi's launcher sets none), nothing loaded
+/// Resolves every need and run-time load of every subject from each of its origins, as
+/// a freshly started process would: no `LD_LIBRARY_PATH` (shenzi's launcher sets none), nothing loaded
 /// before (a need must resolve on its own, not by luck of load order).
 pub fn prove<F: FileSystem + RealPath>(
     fs: &F,
@@ -141,11 +146,10 @@ pub fn prove<F: FileSystem + RealPath>(
                     path: origin.join(&subject.file_name),
                     info: subject.info.clone(),
                 };
-                subject
-                    .info
-                    .needed
-                    .iter()
-                    .map(|need| {
+                let needs = subject.info.needed.iter().map(|n| (n, false));
+                needs
+                    .chain(subject.loads.iter().map(|n| (n, true)))
+                    .map(|(need, load)| {
                         let resolution = resolve(
                             fs,
                             config,
@@ -166,6 +170,7 @@ pub fn prove<F: FileSystem + RealPath>(
                             subject: i,
                             origin: origin.clone(),
                             need: need.clone(),
+                            load,
                             resolution,
                             real,
                         }

@@ -62,6 +62,20 @@ pub enum VerifyProblem {
         path: String,
         rule: String,
     },
+    /// A run-time load by name (`ctypes.CDLL("libz.so.1")`) its caller would not find in
+    /// the dist or the system policy.
+    UnservedLoad {
+        object: String,
+        name: String,
+        from: Vec<String>,
+        detail: Vec<String>,
+    },
+    /// A library the app loads by path is not where the app will look for it.
+    PathLoadMissing {
+        path: String,
+        caller: Option<String>,
+        reason: String,
+    },
     /// A file that starts like ELF but cannot be parsed.
     Corrupt {
         object: String,
@@ -116,6 +130,8 @@ impl VerifyProblem {
             VerifyProblem::UnusableNeed { .. } => "shenzi::verify::unusable_need",
             VerifyProblem::OutsideDist { .. } => "shenzi::verify::outside_dist",
             VerifyProblem::AbsolutePath { .. } => "shenzi::verify::absolute_path",
+            VerifyProblem::UnservedLoad { .. } => "shenzi::verify::unserved_load",
+            VerifyProblem::PathLoadMissing { .. } => "shenzi::verify::path_load_missing",
             VerifyProblem::Corrupt { .. } => "shenzi::verify::corrupt_binary",
             VerifyProblem::DanglingLink { .. } => "shenzi::verify::dangling_link",
             VerifyProblem::LinkOutside { .. } => "shenzi::verify::link_outside",
@@ -138,6 +154,8 @@ impl VerifyProblem {
             | VerifyProblem::OutsideDist { object, need, .. }
             | VerifyProblem::AbsolutePath { object, need, .. } => (0, object, need),
             VerifyProblem::Corrupt { object, reason } => (0, object, reason),
+            VerifyProblem::UnservedLoad { object, name, .. } => (0, object, name),
+            VerifyProblem::PathLoadMissing { path, reason, .. } => (0, path, reason),
             VerifyProblem::DanglingLink { link, target }
             | VerifyProblem::LinkOutside { link, target } => (1, link, target),
             VerifyProblem::InterpreterMissing { path } => (2, path, path),
@@ -196,6 +214,22 @@ impl VerifyProblem {
             VerifyProblem::Corrupt { object, reason } => {
                 format!("`{object}` starts like an ELF object but cannot be read: {reason}")
             }
+            VerifyProblem::UnservedLoad {
+                object, name, from, ..
+            } => format!(
+                "the app loads `{name}` at run time through `{object}`, which would not find it when it is opened from {}",
+                folders(from)
+            ),
+            VerifyProblem::PathLoadMissing {
+                path,
+                caller,
+                reason,
+            } => format!(
+                "{} loads the library `{path}` by path, and the dist has none there: {reason}",
+                caller
+                    .as_deref()
+                    .map_or_else(|| "the app".to_owned(), |c| format!("module `{c}`"))
+            ),
             VerifyProblem::DanglingLink { link, target } => {
                 format!("symlink `{link}` points to `{target}`, which does not exist")
             }
@@ -258,6 +292,11 @@ impl VerifyProblem {
             VerifyProblem::OutsideDist { .. } => "the target machine will not have this file: bundle the library (a unit with `take native.needed` and a farm), or add it to the layout's `system` policy if every target provides it".into(),
             VerifyProblem::AbsolutePath { .. } => "an absolute RUNPATH breaks when the dist moves: use `$ORIGIN`-relative entries (apply again instead of editing the dist)".into(),
             VerifyProblem::Corrupt { .. } => "the file is damaged or truncated: apply again from an intact source".into(),
+            VerifyProblem::UnservedLoad { detail, .. } => format!(
+                "the caller's RUNPATH must reach the library in the dist (a unit that takes `native.runtime_loads` with `serve callers` gives it that entry), or the system policy must name it; apply again{}",
+                searched("from the first folder", detail)
+            ),
+            VerifyProblem::PathLoadMissing { .. } => "the app computes the path from where its module is; apply again, which puts the library there (the record lists it under `loads`)".into(),
             VerifyProblem::DanglingLink { .. } => "something the link needs was removed from the dist after it was written: apply again".into(),
             VerifyProblem::LinkOutside { .. } => "a relocatable dist links only inside itself: apply again instead of editing the dist".into(),
             VerifyProblem::InterpreterMissing { .. } => "apply again; the dist is incomplete".into(),

@@ -266,8 +266,21 @@ pub fn run_hidden(
     world.run_collecting(&argv, &cwd, &t.run.env, b"")
 }
 
+/// More checks of one layout's dist inside its world (run a shipped program, load a
+/// shipped library), after the app's run: `Err` says what failed.
+pub type ExtraCheck<'a> = &'a dyn Fn(&Path, &HiddenWorld) -> Result<(), String>;
+
 /// Every check of one layout; `Err` lists what failed, with the app's output.
 pub fn check_layout(t: &Traced, layout: &str) -> Result<String, String> {
+    check_layout_with(t, layout, &|_, _| Ok(()))
+}
+
+/// [`check_layout`], then `extra` on the moved dist in the same world.
+pub fn check_layout_with(
+    t: &Traced,
+    layout: &str,
+    extra: ExtraCheck<'_>,
+) -> Result<String, String> {
     let start = Instant::now();
     let world = world_for(t, layout);
     let (dist, link) = build(t, &world, layout)?;
@@ -322,6 +335,9 @@ pub fn check_layout(t: &Traced, layout: &str) -> Result<String, String> {
     for v in check_maps_within(&dumps, &dist, world.policy_names()) {
         problems.push(v.to_string());
     }
+    if let Err(why) = extra(&dist, &world) {
+        problems.push(why);
+    }
     let mapped: usize = dumps.iter().map(|d| d.mapped_files().len()).sum();
     let _ = std::fs::remove_dir_all(dist.parent().unwrap());
     if problems.is_empty() {
@@ -339,11 +355,16 @@ pub fn check_layout(t: &Traced, layout: &str) -> Result<String, String> {
 /// Checks every layout of `layouts` (all of them even when one fails), prints one line per
 /// layout, and fails with the whole report when any failed.
 pub fn check_layouts(t: &Traced, layouts: &[&str]) {
+    check_layouts_with(t, layouts, &|_, _| Ok(()));
+}
+
+/// [`check_layouts`], with `extra` checks of each dist in its world.
+pub fn check_layouts_with(t: &Traced, layouts: &[&str], extra: ExtraCheck<'_>) {
     let start = Instant::now();
     let mut report = String::new();
     let mut failed = Vec::new();
     for layout in layouts {
-        match check_layout(t, layout) {
+        match check_layout_with(t, layout, extra) {
             Ok(summary) => {
                 let _ = writeln!(report, "PASS {} × {layout}: {summary}", t.run.name);
             }

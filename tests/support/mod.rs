@@ -4,6 +4,7 @@
 
 pub mod hidden;
 
+pub mod dist;
 pub mod e2e;
 pub mod example;
 
@@ -169,4 +170,36 @@ pub fn apply(layout: &str, manifest: &Path, dist: &Path, extra: &[&str]) -> Outp
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
+}
+
+/// Every regular ELF file below `root` (symlinks not followed), sorted.
+pub fn elf_files(root: &Path, max_depth: usize) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .max_depth(max_depth)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            let mut magic = [0u8; 4];
+            std::fs::File::open(p)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && &magic == b"\x7fELF"
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A small deterministic generator (xorshift64*), so mutations are the same every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
 }

@@ -1,0 +1,7 @@
+//! `cargo fuzz run manifest`: see docs/fuzzing.md.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|bytes: &[u8]| targets::manifest(bytes));
