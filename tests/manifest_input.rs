@@ -205,16 +205,12 @@ fn many_impossible_values_are_capped() {
     );
 }
 
-/// The default layout, taking scripts, data files and programs too.
+/// The default layout (whose `app` unit takes data files), taking scripts and programs
+/// too.
 const EVERYTHING: &str = r#"
 unit scripts {
   take app.scripts
   to "app/{file}"
-}
-
-unit data {
-  take app.data
-  to "app/{path}"
 }
 
 unit tools {
