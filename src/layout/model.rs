@@ -303,7 +303,6 @@ impl Globs {
         let i = self.matchers.iter().position(|m| m.is_match(subject))?;
         self.patterns.get(i)
     }
-
 }
 
 /// Two units writing one destination with different content is always an error.
