@@ -135,9 +135,8 @@ pub fn manifest(bytes: &[u8]) {
     }
 }
 
-/// The ELF reader and the in-process editor: neither panics (the reader turns a panic
-/// inside goblin into an error itself); an edit either declines or gives a file the
-/// reader parses, with the edit in it.
+/// The ELF reader and the in-process editor: neither panics; an edit either declines
+/// or gives a file the reader parses, with the edit in it.
 pub fn elf(bytes: &[u8]) {
     let Ok(Some(info)) = parse_object(bytes) else {
         // Not ELF, or damaged: the editor must still decline or succeed without panic.
