@@ -9,6 +9,7 @@ pub mod farm;
 pub mod layout;
 pub mod loader;
 pub mod manifest;
+pub mod onefile;
 pub mod plan;
 pub mod policy;
 pub mod trace;

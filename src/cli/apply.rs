@@ -11,7 +11,8 @@ use crate::execute::{
 use crate::layout;
 use crate::loader::SearchConfig;
 use crate::manifest::read_manifest;
-use crate::plan::{Content, PlanInput, Planned, plan};
+use crate::onefile::{self, OnefileError};
+use crate::plan::{Content, PlanInput, Planned, common_vars, plan};
 use crate::verify::verify_dist;
 
 /// Write the dist a layout makes of a manifest.
@@ -53,13 +54,21 @@ pub struct ApplyArgs {
     /// removed and nothing is written).
     #[arg(long)]
     pub no_verify: bool,
+    /// Write the dist as one executable file, `OUTPUT/NAME` (NAME: the layout's `output
+    /// onefile "NAME"`, or the launcher's file name), whatever the layout's `output` says.
+    #[arg(long)]
+    pub onefile: bool,
 }
+
+/// A plan and what it was made from. `onefile` is the onefile's name when the layout
+/// asks for `output onefile` (its template rendered; `None` inside when it names none).
+pub type Prepared = (Planned, layout::Source, Option<Option<String>>);
 
 /// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
 pub fn planned(
     layout_spec: &str,
     manifest_path: &Path,
-) -> miette::Result<Result<(Planned, layout::Source), ExitCode>> {
+) -> miette::Result<Result<Prepared, ExitCode>> {
     let source = layout::load(layout_spec)?;
     let manifest = read_manifest(manifest_path).map_err(|e| *e)?;
     let checked = layout::check_with_manifest(&source, &manifest);
@@ -82,6 +91,15 @@ pub fn planned(
     if let Some(err) = cache_error {
         eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolving without it");
     }
+    let onefile = match &layout.output.value {
+        layout::Output::Folder => None,
+        layout::Output::Onefile(None) => Some(None),
+        layout::Output::Onefile(Some(template)) => {
+            Some(Some(template.render(&common_vars(&manifest)).map_err(
+                |e| miette::miette!("cannot name the onefile from `{}`: {e:?}", template.text),
+            )?))
+        }
+    };
     let planned = plan(&PlanInput {
         layout: &layout,
         source: &source,
@@ -89,7 +107,7 @@ pub fn planned(
         cache: &cache,
         host: &host,
     });
-    Ok(Ok((planned, source)))
+    Ok(Ok((planned, source, onefile)))
 }
 
 /// `SOURCE_DATE_EPOCH`, or 1980-01-01 (the earliest time zip files can hold).
@@ -111,7 +129,10 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         },
         args.patchelf.as_deref(),
         args.elf_writer,
-        !args.no_verify,
+        Finish {
+            verify: !args.no_verify,
+            onefile: args.onefile,
+        },
     )
 }
 
@@ -120,6 +141,15 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
 pub struct Replace {
     pub force: bool,
     pub discard_changes: bool,
+}
+
+/// What happens to the written dist.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish {
+    /// `shenzi verify` before it is moved into place.
+    pub verify: bool,
+    /// Packed into a onefile whatever the layout's `output` says.
+    pub onefile: bool,
 }
 
 /// Who writes ELF edits.
@@ -136,6 +166,7 @@ pub fn apply(
     output: &Path,
     force: bool,
     patchelf: Option<&Path>,
+    onefile: bool,
 ) -> miette::Result<ExitCode> {
     apply_with(
         layout,
@@ -147,7 +178,10 @@ pub fn apply(
         },
         patchelf,
         ElfWriter::Shenzi,
-        true,
+        Finish {
+            verify: true,
+            onefile,
+        },
     )
 }
 
@@ -160,8 +194,9 @@ pub fn apply_with(
     replace: Replace,
     patchelf: Option<&Path>,
     writer: ElfWriter,
-    verify: bool,
+    finish: Finish,
 ) -> miette::Result<ExitCode> {
+    let Finish { verify, onefile } = finish;
     // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
     // does not edit itself, and its absence is an error only when there is such a binary
     // (found before anything is written).
@@ -170,10 +205,33 @@ pub fn apply_with(
         (None, ElfWriter::Patchelf) => Some(Patchelf::find(None)?),
         (None, ElfWriter::Shenzi) => Patchelf::find(None).ok(),
     };
-    let (planned, _source) = match planned(layout, manifest)? {
+    let (planned, _source, layout_onefile) = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    // A onefile: the dist is written to a scratch folder inside OUTPUT, packed into
+    // OUTPUT/NAME, and removed.
+    let onefile = match (layout_onefile, onefile) {
+        (Some(name), _) => Some(name),
+        (None, true) => Some(None),
+        (None, false) => None,
+    }
+    .map(|name| {
+        name.unwrap_or_else(|| {
+            let launcher = &planned.plan.record.launcher;
+            launcher.rsplit('/').next().unwrap_or(launcher).to_owned()
+        })
+    });
+    let onefile_scratch = match &onefile {
+        Some(_) => Some(onefile_scratch(output)?),
+        None => None,
+    };
+    let dist_target = match &onefile_scratch {
+        Some(scratch) => scratch.path().join("dist"),
+        None => output.to_owned(),
+    };
+    let folder = output;
+    let output = dist_target.as_path();
     let report = planned.report;
     if report.errors() > 0 {
         eprintln!("{:?}", miette::Report::new(report));
@@ -191,7 +249,10 @@ pub fn apply_with(
         }
     };
     // `verify` runs on the finished folder before it is renamed into place.
-    let name = output.display().to_string();
+    let name = match &onefile {
+        Some(file) => folder.join(file).display().to_string(),
+        None => output.display().to_string(),
+    };
     let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
     let slot = verified.clone();
     let check = move |root: &Path| -> Result<(), CheckFailure> {
@@ -235,6 +296,27 @@ pub fn apply_with(
         );
     }
     let summary = summary?;
+    if let Some(file) = &onefile {
+        let path = folder.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| OnefileError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let packed = onefile::pack(output, &planned.plan.record.launcher, &path, replace.force)?;
+        eprintln!(
+            "shenzi: wrote the onefile `{}`: {} ({} files, {} unpacked), extracted on its first start into `{}/{}`",
+            path.display(),
+            megabytes(packed.bytes),
+            grouped(packed.files),
+            megabytes(packed.dist_bytes),
+            onefile::cache_roots()
+                .first()
+                .map_or_else(|| "the cache".to_owned(), |r| r.display().to_string()),
+            &packed.key[..16],
+        );
+    }
     let libraries = planned
         .plan
         .entries
@@ -253,9 +335,13 @@ pub fn apply_with(
     } else {
         String::new()
     };
+    let what = if onefile.is_some() {
+        "the dist".to_owned()
+    } else {
+        format!("`{}`", output.display())
+    };
     eprintln!(
-        "shenzi: wrote `{}`: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}){reused}, in {:.2} s",
-        output.display(),
+        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}){reused}, in {:.2} s",
         summary.files,
         summary.symlinks,
         megabytes(summary.bytes),
@@ -307,6 +393,32 @@ pub fn apply_with(
         eprintln!("shenzi: largest packages: {}", largest.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scratch folder a onefile's dist is written to: inside OUTPUT (made when
+/// missing), so the dist is on the onefile's filesystem and nothing is written elsewhere.
+/// OUTPUT must not be a dist: a onefile written into one would be a change to it.
+fn onefile_scratch(output: &Path) -> miette::Result<tempfile::TempDir> {
+    if output.join(".shenzi/dist.json").exists() {
+        return Err(OnefileError::IntoDist {
+            folder: output.to_owned(),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(output).map_err(|source| OnefileError::Write {
+        path: output.to_owned(),
+        source,
+    })?;
+    tempfile::Builder::new()
+        .prefix(".shenzi-onefile-")
+        .tempdir_in(output)
+        .map_err(|source| {
+            OnefileError::Write {
+                path: output.to_owned(),
+                source,
+            }
+            .into()
+        })
 }
 
 /// One line for what an apply tells as it happens.

@@ -31,6 +31,10 @@ pub struct BuildArgs {
     /// files are hard-linked into the new dist instead of copied).
     #[arg(long)]
     force: bool,
+    /// Write the dist as one executable file, `OUTPUT/NAME` (the launcher's file name),
+    /// that extracts itself into a cache on its first start (docs/onefile.md).
+    #[arg(long)]
+    onefile: bool,
     /// The patchelf to use (default: `patchelf` on `PATH`).
     #[arg(long, value_name = "PATH")]
     patchelf: Option<PathBuf>,
@@ -76,5 +80,6 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         &args.output,
         args.force,
         args.patchelf.as_deref(),
+        args.onefile,
     )
 }

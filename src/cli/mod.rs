@@ -5,6 +5,7 @@
 
 mod apply;
 mod build;
+mod cache;
 mod check;
 mod explain;
 mod fmt;
@@ -35,6 +36,7 @@ enum Command {
     Plan(plan::PlanArgs),
     Explain(explain::ExplainArgs),
     Verify(verify::VerifyArgs),
+    Cache(cache::CacheArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Cache(args) => cache::run(args),
     };
     match result {
         Ok(code) => code,

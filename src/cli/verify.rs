@@ -11,19 +11,38 @@ use crate::verify::{DistCheck, verify_dist};
 /// the `sys.path` folders, the entry and the launcher exist. Reports the glibc floor.
 ///
 /// Runs nothing from the dist. Exit status 1 when anything is wrong, with one
-/// diagnostic per problem.
+/// diagnostic per problem. A onefile is extracted to a temporary folder (with every check
+/// its stub makes on a first start) and the dist inside it is verified.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  shenzi verify dist\n  shenzi apply default shenzi.json -o dist   # verifies too, unless --no-verify"
 )]
 pub struct VerifyArgs {
-    /// The dist folder (`shenzi apply -o DIST`).
+    /// The dist folder (`shenzi apply -o DIST`), or a onefile.
     #[arg(value_name = "DIST")]
     pub dist: PathBuf,
 }
 
 pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
-    let check = verify_dist(&args.dist, &args.dist.display().to_string())?;
+    let name = args.dist.display().to_string();
+    if args.dist.is_file() {
+        let scratch = tempfile::Builder::new()
+            .prefix("shenzi-verify-")
+            .tempdir()
+            .map_err(|e| miette::miette!("cannot create a temporary folder: {e}"))?;
+        let into = scratch.path().join("dist");
+        std::fs::create_dir(&into)
+            .map_err(|e| miette::miette!("cannot create a temporary folder: {e}"))?;
+        let trailer = crate::onefile::unpack(&args.dist, &into)?;
+        eprintln!(
+            "shenzi: `{name}` is a onefile (payload {}, launcher `{}`); verifying the dist inside it",
+            &trailer.key()[..16],
+            trailer.launcher
+        );
+        let check = verify_dist(&into, &name)?;
+        return Ok(report(check));
+    }
+    let check = verify_dist(&args.dist, &name)?;
     Ok(report(check))
 }
 

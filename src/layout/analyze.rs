@@ -92,6 +92,7 @@ impl Analyzer {
         let mut launcher = Once::new("launcher");
         let mut conflicts = Once::new("conflicts");
         let mut unclaimed = Once::new("unclaimed");
+        let mut output: Once<ItemNode> = Once::new("output");
         let mut ignore: Vec<&Str> = Vec::new();
         let mut farms: Vec<(&Item, &Word, &Block<FarmStmt>)> = Vec::new();
         let mut units: Vec<(&Item, &Word, &Block<UnitStmt>)> = Vec::new();
@@ -102,6 +103,7 @@ impl Analyzer {
                 ItemNode::Launcher(b) => launcher.set(self, item.keyword, b),
                 ItemNode::Conflicts(w) => conflicts.set(self, item.keyword, w),
                 ItemNode::Unclaimed(w) => unclaimed.set(self, item.keyword, w),
+                ItemNode::Output(..) => output.set(self, item.keyword, &item.node),
                 ItemNode::Ignore(list) => ignore.extend(list),
                 ItemNode::Farm(n, b) => farms.push((item, n, b)),
                 ItemNode::Unit(n, b) => units.push((item, n, b)),
@@ -195,6 +197,7 @@ impl Analyzer {
             None => Some(Spanned::new(Unclaimed::Warn, Span::default())),
         };
         let ignore = self.globs(&ignore, None);
+        let output_v = self.output(output.first, launcher.first.is_some());
 
         if self.errors() > 0 || !self.build {
             return None;
@@ -205,6 +208,7 @@ impl Analyzer {
             farms: resolved_farms.into_iter().collect::<Option<Vec<_>>>()?,
             units: resolved_units.into_iter().collect::<Option<Vec<_>>>()?,
             launcher: resolved_launcher,
+            output: output_v?,
             conflicts: conflict_policy?,
             unclaimed: unclaimed_policy?,
             ignore: ignore?,
@@ -244,6 +248,35 @@ impl Analyzer {
     }
 
     /// Resolves a word against fixed choices; its index.
+    /// `output folder | onefile ["NAME"]`; a onefile needs a launcher to start.
+    fn output(
+        &mut self,
+        item: Option<(Span, &ItemNode)>,
+        has_launcher: bool,
+    ) -> Option<Spanned<Output>> {
+        let Some((keyword, ItemNode::Output(w, name))) = item else {
+            return Some(Spanned::new(Output::Folder, Span::default()));
+        };
+        let choice = self.choice(w, "an output", Output::NAMES)?;
+        match (choice, name) {
+            (0, None) => Some(Spanned::new(Output::Folder, w.span)),
+            (0, Some(s)) => {
+                self.push(s.span, ErrorKind::OutputArgument { output: "folder" });
+                None
+            }
+            (_, name) => {
+                if !has_launcher {
+                    self.push(keyword.to(w.span), ErrorKind::OnefileWithoutLauncher);
+                }
+                let template = match name {
+                    Some(s) => Some(parse_template(s, Context::Onefile, &mut self.diagnostics)?),
+                    None => None,
+                };
+                Some(Spanned::new(Output::Onefile(template), w.span))
+            }
+        }
+    }
+
     fn choice(
         &mut self,
         word: &Word,

@@ -168,6 +168,10 @@ pub enum ErrorKind {
         form_span: Span,
     },
     NoLauncher,
+    OutputArgument {
+        output: &'static str,
+    },
+    OnefileWithoutLauncher,
 
     // Farms.
     FarmUnused {
@@ -326,6 +330,8 @@ impl Diagnostic {
             InvalidModuleName { .. } => "shenzi::layout::invalid_module_name",
             NotForForm { .. } => "shenzi::layout::not_for_form",
             NoLauncher => "shenzi::layout::no_launcher",
+            OutputArgument { .. } => "shenzi::layout::output_argument",
+            OnefileWithoutLauncher => "shenzi::layout::onefile_without_launcher",
             FarmUnused { .. } => "shenzi::layout::farm_unused",
             LevelOutOfRange { .. } => "shenzi::layout::level_out_of_range",
             LevelMismatch { .. } => "shenzi::layout::level_mismatch",
@@ -455,6 +461,8 @@ impl Diagnostic {
             InvalidModuleName { name } => format!("`{name}` is not a module name"),
             NotForForm { what, .. } => format!("`{what}` does nothing for a `symlink` launcher"),
             NoLauncher => "the layout has no launcher".into(),
+            OutputArgument { output } => format!("`output {output}` takes no name"),
+            OnefileWithoutLauncher => "`output onefile` needs a launcher to run".into(),
             FarmUnused { name } => format!("no unit joins farm `{name}`"),
             LevelOutOfRange { text } => format!("level `{text}` is out of range"),
             LevelMismatch {
@@ -564,6 +572,8 @@ impl Diagnostic {
             InvalidModuleName { .. } => "expected dotted identifiers".into(),
             NotForForm { .. } => "ignored for this form".into(),
             NoLauncher => "this layout".into(),
+            OutputArgument { .. } => "unexpected name".into(),
+            OnefileWithoutLauncher => "a onefile starts the launcher".into(),
             FarmUnused { .. } => "unused farm".into(),
             LevelOutOfRange { .. } => "expected 1 to 16".into(),
             LevelMismatch { level, .. } => match level {
@@ -729,6 +739,8 @@ impl Diagnostic {
             },
             InvalidModuleName { .. } => "write a dotted module name such as `pkg.cli`".into(),
             NotForForm { .. } => "remove it, or use `form sh`".into(),
+            OutputArgument { .. } => "write `output folder` alone; only `output onefile \"NAME\"` names what it writes".into(),
+            OnefileWithoutLauncher => "add `launcher { at \"bin/{app.name}\"  python interpreter  path stdlib, site }`, or write `output folder`".into(),
             NoLauncher => "add `launcher { at \"bin/{app.name}\"  python interpreter  path stdlib, site }`, or ignore this if the dist is run another way".into(),
             FarmUnused { .. } => "add `farm NAME` to the units whose libraries it should hold, or remove it".into(),
             LevelOutOfRange { .. } => "write a level from 1 to 16: how deep below the root libraries are opened".into(),

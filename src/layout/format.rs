@@ -52,6 +52,13 @@ impl Formatter<'_> {
             ItemNode::Layout(w) | ItemNode::Conflicts(w) | ItemNode::Unclaimed(w) => {
                 self.line(0, &format!("{kw} {}", w.value), start, item.span.end);
             }
+            ItemNode::Output(w, name) => {
+                let text = match name {
+                    Some(s) => format!("{kw} {} {}", w.value, string(s)),
+                    None => format!("{kw} {}", w.value),
+                };
+                self.line(0, &text, start, item.span.end);
+            }
             ItemNode::Ignore(list) => {
                 self.line(0, &format!("{kw} {}", strings(list)), start, item.span.end);
             }

@@ -27,6 +27,8 @@ pub struct Layout {
     /// In the order written; the planner evaluates them in this order.
     pub units: Vec<Unit>,
     pub launcher: Option<Launcher>,
+    /// What `apply -o` writes: the dist folder, or the dist as one file.
+    pub output: Spanned<Output>,
     pub conflicts: Spanned<ConflictPolicy>,
     pub unclaimed: Spanned<Unclaimed>,
     /// Traced files that need no unit (matched against their absolute real path).
@@ -328,6 +330,20 @@ pub enum Unclaimed {
 
 impl Unclaimed {
     pub const NAMES: &'static [&'static str] = &["warn", "error", "ignore"];
+}
+
+/// What `apply -o` writes.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// The dist folder itself (the default).
+    Folder,
+    /// One executable file, `OUTPUT/NAME`, that extracts the dist into a cache once
+    /// and runs its launcher (docs/onefile.md). Without a name, the launcher's file name.
+    Onefile(Option<Template>),
+}
+
+impl Output {
+    pub const NAMES: &'static [&'static str] = &["folder", "onefile"];
 }
 
 /// The program users run.

@@ -166,6 +166,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::path_stmt => "`path`",
         Rule::entry_stmt => "`entry`",
         Rule::flags_stmt => "`flags`",
+        Rule::output_item => "`output`",
         Rule::conflicts_item => "`conflicts`",
         Rule::unclaimed_item => "`unclaimed`",
         Rule::ignore_item => "`ignore`",
@@ -205,6 +206,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_path => "`path`",
         Rule::kw_entry => "`entry`",
         Rule::kw_flags => "`flags`",
+        Rule::kw_output => "`output`",
         Rule::kw_conflicts => "`conflicts`",
         Rule::kw_unclaimed => "`unclaimed`",
         Rule::kw_ignore => "`ignore`",
@@ -360,6 +362,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_path
             | Rule::kw_entry
             | Rule::kw_flags
+            | Rule::kw_output
             | Rule::kw_conflicts
             | Rule::kw_unclaimed
             | Rule::kw_ignore
@@ -403,6 +406,12 @@ fn item(pair: Pair<'_, Rule>, base: usize) -> Item {
             ItemNode::Unit(name.expect(SHAPE), block)
         }
         Rule::launcher_item => ItemNode::Launcher(block(inner, base, launcher_stmt).1),
+        Rule::output_item => {
+            let mut parts = values(inner);
+            let what = word(parts.next().expect(SHAPE), base);
+            let name = parts.next().map(|p| string(p, base));
+            ItemNode::Output(what, name)
+        }
         Rule::conflicts_item => ItemNode::Conflicts(one_word(inner, base)),
         Rule::unclaimed_item => ItemNode::Unclaimed(one_word(inner, base)),
         Rule::ignore_item => ItemNode::Ignore(strings(inner, base)),

@@ -495,6 +495,7 @@ fn describe_context(context: Context<'_>) -> String {
         Context::Farm => "a farm's folders".into(),
         Context::Launcher => "the launcher's path".into(),
         Context::Root => "a farm's root".into(),
+        Context::Onefile => "the onefile's name".into(),
     }
 }
 

@@ -375,6 +375,8 @@ pub enum Context<'a> {
     Launcher,
     /// A farm's root: a fixed folder, no variables.
     Root,
+    /// The onefile's name (`output onefile "..."`), below the `-o` folder.
+    Onefile,
 }
 
 impl Context<'_> {
@@ -382,7 +384,7 @@ impl Context<'_> {
         match self {
             Context::Unit(kinds) => kinds.iter().all(|k| k.allows(var)),
             Context::Farm => COMMON.contains(&var) || FARM.contains(&var),
-            Context::Launcher => COMMON.contains(&var),
+            Context::Launcher | Context::Onefile => COMMON.contains(&var),
             Context::Root => false,
         }
     }

@@ -227,32 +227,37 @@ pub fn policy_of(layout: &Layout) -> Policy {
         .with_exceptions(layout.system.bundled.iter().map(|e| e.pattern.clone()))
 }
 
+/// The variables every template may use (`{app.name}`, `{py.major}`, ...), for a manifest.
+pub fn common_vars(m: &Manifest) -> BTreeMap<Var, String> {
+    let v = &m.python.version;
+    let app_name = match m.entry.kind {
+        EntryKind::Module => m
+            .entry
+            .target
+            .rsplit('.')
+            .next()
+            .unwrap_or("app")
+            .to_owned(),
+        EntryKind::Code => "app".to_owned(),
+        EntryKind::Script | EntryKind::ConsoleScript => Path::new(&m.entry.target)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into()),
+    };
+    BTreeMap::from([
+        (Var::AppName, app_name),
+        (Var::PyMajor, v.major.to_string()),
+        (Var::PyMinor, v.minor.to_string()),
+        (Var::PyMicro, v.micro.to_string()),
+        (Var::PyAbiflags, v.abiflags.clone()),
+        (Var::Machine, m.platform.machine.clone()),
+    ])
+}
+
 impl<'a> Planner<'a> {
     fn new(input: &'a PlanInput<'a>) -> Self {
         let m = input.manifest;
-        let v = &m.python.version;
-        let app_name = match m.entry.kind {
-            EntryKind::Module => m
-                .entry
-                .target
-                .rsplit('.')
-                .next()
-                .unwrap_or("app")
-                .to_owned(),
-            EntryKind::Code => "app".to_owned(),
-            EntryKind::Script | EntryKind::ConsoleScript => Path::new(&m.entry.target)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "app".into()),
-        };
-        let common = BTreeMap::from([
-            (Var::AppName, app_name),
-            (Var::PyMajor, v.major.to_string()),
-            (Var::PyMinor, v.minor.to_string()),
-            (Var::PyMicro, v.micro.to_string()),
-            (Var::PyAbiflags, v.abiflags.clone()),
-            (Var::Machine, m.platform.machine.clone()),
-        ]);
+        let common = common_vars(m);
         Planner {
             input,
             problems: Vec::new(),

@@ -1,0 +1,505 @@
+//! One runnable file: a dist packed behind a small native stub (docs/onefile.md).
+//!
+//! [`pack`] writes `[stub][zstd payload][launcher][trailer]`; the stub (`stub/`, built
+//! and embedded by `build.rs`) extracts the payload once into a cache folder named by
+//! its hash and `exec`s the launcher. [`unpack`] extracts a onefile for `verify`;
+//! [`cache_entries`] and [`clear_cache`] list and remove what stubs extracted.
+
+#[path = "../../stub/src/format.rs"]
+mod format;
+
+use std::fs;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub use format::{CACHE_VARIABLE, MARKER, Trailer, hex};
+
+/// The stub's binary, built from `stub/` by `build.rs`.
+pub static STUB: &[u8] = include_bytes!(env!("SHENZI_STUB"));
+
+/// zstd's level for the payload: 19 is the highest of the normal levels; with a 128 MiB
+/// window (27, what every decoder accepts by default) the farm's libraries and the
+/// stdlib compress against each other. Measured on the bench app: docs/performance.md.
+const LEVEL: i32 = 19;
+const WINDOW_LOG: u32 = 27;
+/// Worker threads of the compressor. zstd's output depends on the parameters, not on
+/// how many workers run, once there is at least one; fixed, so it is the same anywhere.
+const WORKERS: u32 = 4;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum OnefileError {
+    #[error("cannot pack the dist `{}` into one file: {reason}", dist.display())]
+    #[diagnostic(
+        code(shenzi::onefile::pack),
+        help(
+            "the dist holds only files, folders and symlinks inside itself when shenzi wrote it; apply again"
+        )
+    )]
+    Pack { dist: PathBuf, reason: String },
+
+    #[error("cannot write the onefile `{}`: {source}", path.display())]
+    #[diagnostic(
+        code(shenzi::onefile::write),
+        help("check that the folder exists and can be written, and that the disk has room")
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("`{}` exists and is not a shenzi onefile", path.display())]
+    #[diagnostic(
+        code(shenzi::onefile::would_replace),
+        help("remove it, write the onefile elsewhere with `-o`, or pass `--force` to replace it")
+    )]
+    WouldReplace { path: PathBuf },
+
+    #[error("`{}` is a shenzi dist folder; a onefile is not written into a dist", folder.display())]
+    #[diagnostic(
+        code(shenzi::onefile::into_dist),
+        help("give `-o` another folder (the onefile is written as FOLDER/NAME)")
+    )]
+    IntoDist { folder: PathBuf },
+
+    #[error("`{}` is not a shenzi onefile: {reason}", path.display())]
+    #[diagnostic(
+        code(shenzi::onefile::not_a_onefile),
+        help("give a file `shenzi apply` or `shenzi build --onefile` wrote, whole")
+    )]
+    NotAOnefile { path: PathBuf, reason: String },
+
+    #[error("cannot read `{}`: {source}", path.display())]
+    #[diagnostic(
+        code(shenzi::onefile::read),
+        help("check that the file exists and can be read")
+    )]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot extract the onefile `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(shenzi::onefile::damaged),
+        help("the file is damaged or cut short; build it (or download it) again")
+    )]
+    Damaged { path: PathBuf, reason: String },
+
+    #[error("cannot remove `{}`: {source}", path.display())]
+    #[diagnostic(code(shenzi::onefile::clear), help("check the folder's permissions"))]
+    Clear {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What [`pack`] wrote.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// The dist's files and their bytes before compression.
+    pub files: u64,
+    pub dist_bytes: u64,
+    pub key: String,
+}
+
+/// Counts and hashes the compressed bytes on their way to the file.
+struct Counting<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether `path` ends with a onefile trailer.
+pub fn is_onefile(path: &Path) -> bool {
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    meta.is_file() && format::read_trailer(&file, meta.len()).is_ok()
+}
+
+/// Packs the dist at `dist` (whose launcher is `launcher`, relative) into the onefile
+/// `output`: written beside it and renamed into place, so a failure leaves what was
+/// there. An existing `output` is replaced only when it is a onefile, or with `force`
+/// when it is a file.
+pub fn pack(
+    dist: &Path,
+    launcher: &str,
+    output: &Path,
+    force: bool,
+) -> Result<Packed, OnefileError> {
+    let pack_err = |reason: String| OnefileError::Pack {
+        dist: dist.to_owned(),
+        reason,
+    };
+    if !format::plain_path(launcher) {
+        return Err(pack_err(format!(
+            "the launcher path `{launcher}` is not plain"
+        )));
+    }
+    if let Ok(meta) = fs::symlink_metadata(output)
+        && !(meta.is_file() && (force || is_onefile(output)))
+    {
+        return Err(OnefileError::WouldReplace {
+            path: output.to_owned(),
+        });
+    }
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let write_err = |source: io::Error| OnefileError::Write {
+        path: output.to_owned(),
+        source,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".shenzi-onefile-")
+        .tempfile_in(&folder)
+        .map_err(write_err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(write_err)?);
+    out.write_all(STUB).map_err(write_err)?;
+    let payload_offset = STUB.len() as u64;
+    let mut counting = Counting {
+        inner: out,
+        hasher: blake3::Hasher::new(),
+        written: 0,
+    };
+    let (files, dist_bytes) = {
+        let mut encoder =
+            zstd::stream::write::Encoder::new(&mut counting, LEVEL).map_err(write_err)?;
+        encoder.include_checksum(true).map_err(write_err)?;
+        encoder.window_log(WINDOW_LOG).map_err(write_err)?;
+        encoder.long_distance_matching(true).map_err(write_err)?;
+        encoder.multithread(WORKERS).map_err(write_err)?;
+        let counts = write_archive(dist, &mut encoder).map_err(|e| match e {
+            ArchiveError::Io(e) => write_err(e),
+            ArchiveError::Dist(reason) => pack_err(reason),
+        })?;
+        encoder.finish().map_err(write_err)?;
+        counts
+    };
+    let hash = *counting.hasher.finalize().as_bytes();
+    let payload_len = counting.written;
+    let mut out = counting.inner;
+    let trailer = Trailer {
+        payload_offset,
+        payload_len,
+        hash,
+        launcher: launcher.to_owned(),
+    };
+    out.write_all(&trailer.encode()).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    drop(out);
+    let file = tmp.as_file();
+    file.set_permissions(fs::Permissions::from_mode(0o755))
+        .map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    let bytes = file.metadata().map_err(write_err)?.len();
+    tmp.persist(output).map_err(|e| write_err(e.error))?;
+    Ok(Packed {
+        path: output.to_owned(),
+        bytes,
+        files,
+        dist_bytes,
+        key: trailer.key(),
+    })
+}
+
+enum ArchiveError {
+    Io(io::Error),
+    Dist(String),
+}
+
+impl From<io::Error> for ArchiveError {
+    fn from(e: io::Error) -> Self {
+        ArchiveError::Io(e)
+    }
+}
+
+/// Writes the dist as the archive stream: sorted by name, folders before their
+/// contents, the dist's modes and mtimes (apply fixed them), so the same dist gives the
+/// same bytes. Returns the files and their bytes.
+fn write_archive(dist: &Path, out: &mut impl Write) -> Result<(u64, u64), ArchiveError> {
+    format::write_header(out)?;
+    let mut files = 0;
+    let mut bytes = 0;
+    let walk = walkdir::WalkDir::new(dist)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.map_err(|e| ArchiveError::Dist(e.to_string()))?;
+        let rel = entry
+            .path()
+            .strip_prefix(dist)
+            .map_err(|e| ArchiveError::Dist(e.to_string()))?;
+        let Some(path) = rel.to_str() else {
+            return Err(ArchiveError::Dist(format!(
+                "`{}` is not a UTF-8 path",
+                rel.display()
+            )));
+        };
+        if !format::plain_path(path) {
+            return Err(ArchiveError::Dist(format!("`{path}` is not a plain path")));
+        }
+        let meta = entry
+            .path()
+            .symlink_metadata()
+            .map_err(|e| ArchiveError::Dist(format!("`{path}`: {e}")))?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            format::write_entry(
+                out,
+                &format::Entry::Dir {
+                    path,
+                    mode: meta.mode() & 0o777,
+                },
+            )?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(entry.path())
+                .map_err(|e| ArchiveError::Dist(format!("`{path}`: {e}")))?;
+            let target = target.to_str().unwrap_or_default();
+            if !format::link_stays_inside(path, target) {
+                return Err(ArchiveError::Dist(format!(
+                    "the symlink `{path}` -> `{target}` does not stay inside the dist"
+                )));
+            }
+            format::write_entry(out, &format::Entry::Link { path, target })?;
+        } else if kind.is_file() {
+            let mut file = fs::File::open(entry.path())?;
+            let size = meta.len();
+            format::write_entry(
+                out,
+                &format::Entry::File {
+                    path,
+                    mode: meta.mode() & 0o777,
+                    mtime: meta.mtime(),
+                    size,
+                },
+            )?;
+            let copied = io::copy(&mut (&mut file).take(size), out)?;
+            if copied != size {
+                return Err(ArchiveError::Dist(format!(
+                    "`{path}` changed while it was packed"
+                )));
+            }
+            files += 1;
+            bytes += size;
+        } else {
+            return Err(ArchiveError::Dist(format!(
+                "`{path}` is neither a file, a folder nor a symlink"
+            )));
+        }
+    }
+    format::write_end(out)?;
+    Ok((files, bytes))
+}
+
+/// Reads a onefile's trailer.
+pub fn trailer(path: &Path) -> Result<Trailer, OnefileError> {
+    let file = fs::File::open(path).map_err(|source| OnefileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| OnefileError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    format::read_trailer(&file, len).map_err(|e| OnefileError::NotAOnefile {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Hashes what it reads.
+struct Hashing<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Extracts the onefile `path` into `into` (an empty folder), with the checks the stub
+/// makes (every path, the zstd checksum, the payload's hash). Returns the trailer.
+pub fn unpack(path: &Path, into: &Path) -> Result<Trailer, OnefileError> {
+    let trailer = trailer(path)?;
+    let read_err = |source: io::Error| OnefileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let damaged = |reason: String| OnefileError::Damaged {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut file = fs::File::open(path).map_err(read_err)?;
+    file.seek(SeekFrom::Start(trailer.payload_offset))
+        .map_err(read_err)?;
+    let mut reader = BufReader::with_capacity(
+        1 << 20,
+        Hashing {
+            inner: file.take(trailer.payload_len),
+            hasher: blake3::Hasher::new(),
+        },
+    );
+    {
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(&mut reader)
+            .map_err(read_err)?
+            .single_frame();
+        format::extract(&mut decoder, into, &mut |_| {}).map_err(|e| damaged(e.to_string()))?;
+    }
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).map_err(read_err)?;
+    if !rest.is_empty() || reader.get_ref().hasher.finalize().as_bytes() != &trailer.hash {
+        return Err(damaged("its payload does not match its hash".into()));
+    }
+    Ok(trailer)
+}
+
+/// One extraction in a cache folder.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    pub path: PathBuf,
+    /// Complete (its marker is there) or left by an interrupted start.
+    pub complete: bool,
+    pub bytes: u64,
+    /// The launcher's name, from the dist's record, when it can be read.
+    pub app: Option<String>,
+}
+
+/// The cache folders a stub of this user would use, in its order.
+pub fn cache_roots() -> Vec<PathBuf> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    format::cache_roots(&|name| std::env::var_os(name), uid)
+}
+
+fn tree_bytes(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Every extraction (and unfinished one) in the cache folders, sorted by path.
+pub fn cache_entries() -> Vec<CacheEntry> {
+    let mut out = Vec::new();
+    for root in cache_roots() {
+        let Ok(entries) = fs::read_dir(&root) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let (key, complete) = if format::is_key(&name) {
+                (name.clone(), entry.path().join(MARKER).exists())
+            } else if let Some(rest) = name.strip_prefix('.')
+                && let Some((key, _)) = rest.split_once('.')
+                && format::is_key(key)
+            {
+                (key.to_owned(), false)
+            } else {
+                continue;
+            };
+            let _ = key;
+            let path = entry.path();
+            if !path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let app = fs::read_to_string(path.join(".shenzi/dist.json"))
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|v| v.get("launcher")?.as_str().map(str::to_owned))
+                .map(|l| l.rsplit('/').next().unwrap_or(&l).to_owned());
+            out.push(CacheEntry {
+                bytes: tree_bytes(&path),
+                path,
+                complete,
+                app,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Removes every extraction and lock of the cache folders, each under its lock so that
+/// a first start in progress finishes first. Returns what was removed.
+pub fn clear_cache() -> Result<Vec<CacheEntry>, OnefileError> {
+    let entries = cache_entries();
+    for entry in &entries {
+        let name = entry
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let key = name.trim_start_matches('.').split('.').next().unwrap_or("");
+        let root = entry.path.parent().unwrap_or(Path::new("/"));
+        let lock = fs::OpenOptions::new()
+            .write(true)
+            .open(root.join(format!("{key}.lock")))
+            .ok();
+        if let Some(lock) = &lock {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor this function owns; released when it closes.
+            unsafe {
+                libc::flock(lock.as_raw_fd(), libc::LOCK_EX);
+            }
+        }
+        match fs::remove_dir_all(&entry.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(OnefileError::Clear {
+                    path: entry.path.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    for root in cache_roots() {
+        let Ok(dir) = fs::read_dir(&root) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(key) = name.strip_suffix(".lock")
+                && format::is_key(key)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(entries)
+}
