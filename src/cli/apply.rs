@@ -304,7 +304,13 @@ pub fn apply_with(
                 source,
             })?;
         }
-        let packed = onefile::pack(output, &planned.plan.record.launcher, &path, replace.force)?;
+        let packed = onefile::pack(
+            output,
+            &planned.plan.record.launcher,
+            &path,
+            replace.force,
+            onefile::level_from_env(),
+        )?;
         eprintln!(
             "shenzi: wrote the onefile `{}`: {} ({} files, {} unpacked), extracted on its first start into `{}/{}`",
             path.display(),

@@ -18,10 +18,22 @@ pub use format::{CACHE_VARIABLE, MARKER, Trailer, hex};
 /// The stub's binary, built from `stub/` by `build.rs`.
 pub static STUB: &[u8] = include_bytes!(env!("SHENZI_STUB"));
 
-/// zstd's level for the payload: 19 is the highest of the normal levels; with a 128 MiB
-/// window (27, what every decoder accepts by default) the farm's libraries and the
-/// stdlib compress against each other. Measured on the bench app: docs/performance.md.
-const LEVEL: i32 = 19;
+/// zstd's level for the payload by default: 19 is the highest of the normal levels; with
+/// a 128 MiB window (27, what every decoder accepts by default) the farm's libraries and
+/// the stdlib compress against each other. On the stdlib example's 85 MB dist: 23.8 MB
+/// in 47 s at 19, 27.5 MB in 5 s at 9 (two loaded cores); docs/performance.md.
+pub const DEFAULT_LEVEL: i32 = 19;
+/// The variable choosing another level (1 to 19), trading size for build time.
+pub const LEVEL_VARIABLE: &str = "SHENZI_ONEFILE_LEVEL";
+
+/// The level [`LEVEL_VARIABLE`] asks for, or the default.
+pub fn level_from_env() -> i32 {
+    std::env::var(LEVEL_VARIABLE)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|l| (1..=19).contains(l))
+        .unwrap_or(DEFAULT_LEVEL)
+}
 const WINDOW_LOG: u32 = 27;
 /// Worker threads of the compressor. zstd's output depends on the parameters, not on
 /// how many workers run, once there is at least one; fixed, so it is the same anywhere.
@@ -147,6 +159,7 @@ pub fn pack(
     launcher: &str,
     output: &Path,
     force: bool,
+    level: i32,
 ) -> Result<Packed, OnefileError> {
     let pack_err = |reason: String| OnefileError::Pack {
         dist: dist.to_owned(),
@@ -186,7 +199,7 @@ pub fn pack(
     };
     let (files, dist_bytes) = {
         let mut encoder =
-            zstd::stream::write::Encoder::new(&mut counting, LEVEL).map_err(write_err)?;
+            zstd::stream::write::Encoder::new(&mut counting, level).map_err(write_err)?;
         encoder.include_checksum(true).map_err(write_err)?;
         encoder.window_log(WINDOW_LOG).map_err(write_err)?;
         encoder.long_distance_matching(true).map_err(write_err)?;
