@@ -16,7 +16,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CACHE = os.path.join(ROOT, ".cache", "bench")
+# `SHENZI_BENCH_CACHE` puts the prepared environment elsewhere (a worktree whose `.cache`
+# is shared and read-only, say).
+CACHE = os.environ.get("SHENZI_BENCH_CACHE") or os.path.join(ROOT, ".cache", "bench")
 TIMEOUT = 3600  # seconds; a hung command fails the benchmark instead of stalling it
 
 

@@ -652,3 +652,38 @@ fn a_layout_asks_for_a_onefile_and_names_it() {
         names(&dist)
     );
 }
+
+#[test]
+fn a_temporary_cache_folder_of_another_user_is_never_trusted() {
+    let (file, _) = spare("foreign");
+    let bytes = std::fs::read(&file).unwrap();
+    let key: String = bytes[bytes.len() - 32..]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let tmp = folder(stdlib(), "tmpdir foreign");
+    // Someone else made `$TMPDIR/shenzi-0` first and planted a complete-looking extraction.
+    let planted = tmp.join("shenzi-0");
+    let dist = planted.join(&key);
+    std::fs::create_dir_all(dist.join(".shenzi")).unwrap();
+    std::fs::create_dir_all(dist.join("bin")).unwrap();
+    std::fs::write(dist.join(".shenzi/onefile-complete"), "").unwrap();
+    std::fs::write(dist.join("bin/app"), "#!/bin/sh\necho planted\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dist.join("bin/app"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    // No home, no XDG folder, no override: the temporary folder is the only cache.
+    let out = Command::new(&file)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert!(!text(&out.stdout).contains("planted"), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("not a folder of this user"),
+        "{}",
+        describe(&out)
+    );
+}

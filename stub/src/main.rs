@@ -55,10 +55,11 @@ fn run() -> Result<Never, String> {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { getuid() };
     let roots = format::cache_roots(&|name| std::env::var_os(name), uid);
-    // Later starts: one stat per cache folder, the first hit runs.
-    for root in &roots {
+    // Later starts: one stat per cache folder, the first hit runs. The temporary folder's
+    // one (last) is trusted only when it is the user's alone: anyone may have created it.
+    for (i, root) in roots.iter().enumerate() {
         let dist = root.join(&key);
-        if dist.join(format::MARKER).exists() {
+        if dist.join(format::MARKER).exists() && (i + 1 < roots.len() || private(root, uid)) {
             return Err(exec(&dist, &trailer));
         }
     }
@@ -116,6 +117,11 @@ fn prepare_root(root: &Path, last: bool, uid: u32) -> io::Result<()> {
         fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// A real folder (not a symlink) of this user that nobody else may enter.
+fn private(root: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(root).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
 }
 
 enum Failure {
