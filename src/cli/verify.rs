@@ -25,7 +25,8 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
     let name = args.dist.display().to_string();
-    if args.dist.is_file() {
+    // A file without a onefile trailer is refused as not a dist, as before.
+    if args.dist.is_file() && crate::onefile::is_onefile(&args.dist) {
         let scratch = tempfile::Builder::new()
             .prefix("shenzi-verify-")
             .tempdir()
