@@ -11,5 +11,6 @@ pub mod loader;
 pub mod manifest;
 pub mod plan;
 pub mod policy;
+pub mod record;
 pub mod trace;
 pub mod verify;

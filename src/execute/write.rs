@@ -58,10 +58,8 @@ use super::patch::{PatchError, Patcher};
 use super::record::{self, Difference, OldFile, PreviousDist, c_path};
 use super::scratch::{self, Locking, StaleFolder};
 use crate::binary::edit::{self, Declined, ElfPatch};
-use crate::plan::{
-    Content, Plan, PlannedEntry, RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath,
-    WrittenRecord,
-};
+use crate::plan::{Content, Plan, PlannedEntry};
+use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
 
 /// The mode of every folder of a dist, its root included.
 const FOLDER_MODE: u32 = 0o755;

@@ -25,10 +25,10 @@ use rayon::prelude::*;
 use crate::binary::{BinaryError, ObjectInfo, read_object};
 use crate::farm::{GlibcFloor, glibc_floor};
 use crate::loader::{Attempt, LdCacheError, Miss, Rule, SearchConfig};
-/// The newest record format this shenzi reads (the one it writes).
-pub use crate::plan::RECORD_VERSION;
-use crate::plan::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 use crate::policy::Policy;
+/// The newest record format this shenzi reads (the one it writes).
+pub use crate::record::RECORD_VERSION;
+use crate::record::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 
 use super::problems::{VerifyError, VerifyProblem, VerifyReport};
 use super::{Subject, normalize, prove};
