@@ -8,7 +8,7 @@ mod record;
 mod scratch;
 mod write;
 
-pub use patch::{ElfEdits, PatchError, Patchelf, Patcher};
+pub use patch::{PatchError, Patchelf, Patcher};
 pub use record::Difference;
 pub use scratch::StaleFolder;
 pub use write::{

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use crate::trace::find_program;
 
-pub use crate::binary::edit::ElfEdits;
+use crate::binary::edit::ElfEdits;
 
 /// Writes [`ElfEdits`] into binaries.
 pub trait Patcher: Sync {

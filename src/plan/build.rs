@@ -39,8 +39,8 @@ use super::select::{
 };
 use super::{Content, DistRecord, Plan, PlannedEntry};
 use crate::binary::cache::hex;
+use crate::binary::edit::ElfEdits;
 use crate::binary::{BinaryCache, Probe};
-use crate::execute::ElfEdits;
 use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{

@@ -16,7 +16,7 @@ pub use crate::record::{
     RecordedPath, WrittenRecord,
 };
 
-use crate::execute::ElfEdits;
+use crate::binary::edit::ElfEdits;
 
 /// Everything `apply` will write, sorted by destination.
 #[derive(Debug, Clone, Default)]
