@@ -1,8 +1,7 @@
-//! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, the launcher, all
+//! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, generated files, all
 //! built beside the target and renamed into place.
 
 mod hook;
-pub mod launcher;
 mod patch;
 mod record;
 mod scratch;

@@ -32,6 +32,7 @@ use rayon::prelude::*;
 
 mod native;
 
+use super::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{
     Found, LinkTarget, app_data, app_roots, imported_tops, read_tops, resolve_link,
@@ -41,7 +42,6 @@ use super::{Content, DistRecord, Plan, PlannedEntry};
 use crate::binary::cache::hex;
 use crate::binary::edit::ElfEdits;
 use crate::binary::{BinaryCache, Probe};
-use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{
     Action, ConflictPolicy, Farm, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select,

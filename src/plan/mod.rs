@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 mod build;
+pub mod launcher;
 mod problems;
 pub mod select;
 pub mod show;
