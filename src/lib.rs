@@ -9,6 +9,7 @@ pub mod farm;
 pub mod layout;
 pub mod loader;
 pub mod manifest;
+pub mod os;
 pub mod plan;
 pub mod policy;
 pub mod record;

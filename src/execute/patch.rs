@@ -14,7 +14,7 @@ use std::process::Command;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::trace::find_program;
+use crate::os::find_program;
 
 use crate::binary::edit::ElfEdits;
 
