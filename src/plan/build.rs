@@ -48,9 +48,9 @@ use crate::layout::{
     Source, Symlinks, Template, Unclaimed, UnitId, Var,
 };
 use crate::loader::SearchConfig;
+use crate::loader::proof::{self, Subject, VirtualEntry, VirtualFs};
 use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SiteKind, SysPathKind};
 use crate::policy::Policy;
-use crate::verify::{self, Subject, VirtualEntry, VirtualFs};
 
 /// What the planner needs.
 pub struct PlanInput<'a> {
@@ -1401,7 +1401,7 @@ impl<'a> Planner<'a> {
             .collect();
         for (path, entry) in &out.entries {
             if let Content::Symlink { target } = &entry.content {
-                let resolved = verify::normalize(&Path::new("/").join(parent(path)).join(target));
+                let resolved = proof::normalize(&Path::new("/").join(parent(path)).join(target));
                 let resolved = resolved
                     .to_string_lossy()
                     .trim_start_matches('/')
@@ -1579,7 +1579,7 @@ impl<'a> Planner<'a> {
             let Some(source) = cache.get(&item.source) else {
                 continue;
             };
-            let shipped = verify::shipped(
+            let shipped = proof::shipped(
                 &source,
                 info,
                 runpaths.get(real).map(Vec::as_slice),
@@ -1615,7 +1615,7 @@ impl<'a> Planner<'a> {
         }
         let config = self.input.host.clone().with_only_system(policy);
         let list: Vec<Subject> = subjects.iter().map(|(_, s)| s.clone()).collect();
-        let outcomes = verify::prove(&fs, &config, &list);
+        let outcomes = proof::prove(&fs, &config, &list);
         let by_real: BTreeMap<&String, NodeIndex> = binaries
             .iter()
             .filter_map(|(real, (i, _))| Some((real, self.items[*i].node?)))

@@ -31,7 +31,7 @@ pub use crate::record::RECORD_VERSION;
 use crate::record::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 
 use super::problems::{VerifyError, VerifyProblem, VerifyReport};
-use super::{Subject, normalize, prove};
+use crate::loader::proof::{Subject, normalize, prove};
 
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
