@@ -70,9 +70,9 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
             manifest.entry.kind,
             EntryKind::Script | EntryKind::ConsoleScript
         ),
-        Kind::AppModules => crate::plan::select::app_roots(manifest)
+        Kind::AppModules => crate::manifest::folders::app_roots(manifest)
             .iter()
-            .any(|root| !crate::plan::select::imported_tops(manifest, root).is_empty()),
+            .any(|root| !crate::manifest::folders::imported_tops(manifest, root).is_empty()),
         Kind::Scripts => !manifest.scripts.is_empty(),
         Kind::Data => !manifest.data_files.is_empty(),
     }
