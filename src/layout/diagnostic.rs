@@ -5,9 +5,8 @@ use std::fmt;
 
 use miette::{LabeledSpan, NamedSource, Severity};
 
-use super::model::{GLOB_MAX_LEN, GLOB_MAX_NESTING};
+use super::limits::{GLOB_MAX_LEN, GLOB_MAX_NESTING, NAME_MAX};
 use super::span::Span;
-use super::template::NAME_MAX;
 use super::vars::{Kind, Var};
 
 /// What went wrong, with the data its message needs.

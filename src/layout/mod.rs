@@ -25,6 +25,7 @@ mod analyze;
 mod diagnostic;
 mod format;
 pub mod lexer;
+mod limits;
 mod model;
 mod parser;
 pub(crate) mod report;

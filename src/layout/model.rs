@@ -4,6 +4,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+pub use super::limits::{GLOB_MAX_LEN, GLOB_MAX_NESTING};
 use super::span::{Span, Spanned};
 use super::template::Template;
 use super::vars::Kind;
@@ -270,15 +271,6 @@ impl SystemPolicy {
         self.provided.get(first)
     }
 }
-
-/// The longest glob a layout may hold, in bytes: a glob matches one path, and a path
-/// is at most `PATH_MAX` (4096) bytes. The regex behind a glob grows with it; the limit
-/// keeps every glob far below the size at which the regex engine gives up.
-pub const GLOB_MAX_LEN: usize = 4096;
-
-/// How deep `{a,{b,c}}` alternatives may nest in a glob. The regex engine refuses
-/// groups nested about 120 deep; nobody writes more than a few levels by hand.
-pub const GLOB_MAX_NESTING: usize = 16;
 
 /// Compiled globs with the text and span of each. `*` and `?` stop at `/`; `**`
 /// crosses folders.
