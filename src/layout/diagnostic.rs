@@ -707,7 +707,7 @@ impl Diagnostic {
             },
             UnknownFlag { suggestion, .. } => match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("the flags are {}", super::model::Flag::ALL.iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", ")),
+                None => format!("the flags are {}", super::flags::Flag::ALL.iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", ")),
             },
             RepeatedStatement { .. } => "keep one of them".into(),
             MissingStatement { example, .. } => format!("add it, for example `{example}`"),

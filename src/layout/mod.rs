@@ -23,6 +23,7 @@
 
 mod analyze;
 mod diagnostic;
+mod flags;
 mod format;
 pub mod lexer;
 mod limits;
