@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::write::{ApplyError, io};
+use super::diagnostics::{ApplyError, io};
 use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
 
 /// The digest's hex digits as the digest is computed over them.
