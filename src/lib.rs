@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod os;
 pub mod plan;
 pub mod policy;
+pub mod project;
 pub mod record;
 pub mod trace;
 pub mod verify;

@@ -16,6 +16,7 @@ const LEVELS: &[&[&str]] = &[
     &["farm", "trace"],
     &["plan"],
     &["execute", "verify"],
+    &["project"],
     &["cli"],
 ];
 

@@ -1,18 +1,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 
-use crate::binary::BinaryCache;
-use crate::execute::{
-    ApplyError, ApplyOptions, CheckFailure, Notice, Patchelf, Patcher, StaleFolder, write_dist,
-};
-use crate::layout;
-use crate::loader::SearchConfig;
-use crate::manifest::read_manifest;
-use crate::plan::{Content, PlanInput, Planned, plan};
-use crate::verify::verify_dist;
+use crate::execute::{ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
+use crate::plan::{Content, Planned};
+use crate::project::{self, Applied, Project, ProjectPlan};
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -55,41 +48,32 @@ pub struct ApplyArgs {
     pub no_verify: bool,
 }
 
-/// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
+/// Loads, checks and plans through [`Project`]; prints the layout's warnings. `Err`
+/// carries the exit code of a failure already shown.
 pub fn planned(
     layout_spec: &str,
     manifest_path: &Path,
-) -> miette::Result<Result<(Planned, layout::Source), ExitCode>> {
-    let source = layout::load(layout_spec)?;
-    let manifest = read_manifest(manifest_path).map_err(|e| *e)?;
-    let checked = layout::check_with_manifest(&source, &manifest);
-    let Some(layout) = checked.layout.filter(|_| checked.report.errors() == 0) else {
-        eprintln!("{:?}", miette::Report::new(checked.report));
-        eprintln!("shenzi: nothing was written");
-        return Ok(Err(ExitCode::from(1)));
+) -> miette::Result<Result<Planned, ExitCode>> {
+    let project = Project::open(layout_spec, manifest_path)?;
+    let ProjectPlan {
+        planned,
+        layout_warnings,
+        cache_error,
+    } = match project.plan() {
+        Ok(planned) => planned,
+        Err(report) => {
+            eprintln!("{:?}", miette::Report::new(report));
+            eprintln!("shenzi: nothing was written");
+            return Ok(Err(ExitCode::from(1)));
+        }
     };
-    // A general layout has units a given app does not use; `shenzi check` says so, an
-    // apply need not.
-    let mut report = checked.report;
-    report
-        .diagnostics
-        .retain(|d| d.code() != "shenzi::layout::kind_not_in_manifest");
-    if !report.diagnostics.is_empty() {
-        eprintln!("{:?}", miette::Report::new(report));
+    if let Some(warnings) = layout_warnings {
+        eprintln!("{:?}", miette::Report::new(warnings));
     }
-    let cache = BinaryCache::new();
-    let (host, cache_error) = SearchConfig::host();
     if let Some(err) = cache_error {
         eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolving without it");
     }
-    let planned = plan(&PlanInput {
-        layout: &layout,
-        source: &source,
-        manifest: &manifest,
-        cache: &cache,
-        host: &host,
-    });
-    Ok(Ok((planned, source)))
+    Ok(Ok(planned))
 }
 
 /// `SOURCE_DATE_EPOCH`, or 1980-01-01 (the earliest time zip files can hold).
@@ -170,7 +154,7 @@ pub fn apply_with(
         (None, ElfWriter::Patchelf) => Some(Patchelf::find(None)?),
         (None, ElfWriter::Shenzi) => Patchelf::find(None).ok(),
     };
-    let (planned, _source) = match planned(layout, manifest)? {
+    let planned = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -190,21 +174,6 @@ pub fn apply_with(
             bar.set_position(done);
         }
     };
-    // `verify` runs on the finished folder before it is renamed into place.
-    let name = output.display().to_string();
-    let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
-    let slot = verified.clone();
-    let check = move |root: &Path| -> Result<(), CheckFailure> {
-        let check = verify_dist(root, &name).map_err(|e| CheckFailure(Box::new(e)))?;
-        let lines = (check.summary(), check.floor.to_string());
-        match check.into_report() {
-            Some(report) => Err(CheckFailure(Box::new(report))),
-            None => {
-                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lines);
-                Ok(())
-            }
-        }
-    };
     let notice = |notice: Notice| {
         let line = notice_line(&notice);
         match &bar {
@@ -212,9 +181,9 @@ pub fn apply_with(
             None => eprintln!("{line}"),
         }
     };
-    let summary = write_dist(
+    let applied = project::apply(
         &planned.plan,
-        &ApplyOptions {
+        ApplyOptions {
             target: output.to_owned(),
             force: replace.force,
             discard_changes: replace.discard_changes,
@@ -223,18 +192,19 @@ pub fn apply_with(
             native_edits: writer == ElfWriter::Shenzi,
             mtime: mtime(),
             progress: Some(&progress),
-            check: if verify { Some(&check) } else { None },
+            check: None,
         },
+        verify,
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if let Err(ApplyError::CheckFailed(_)) = &summary {
+    if let Err(ApplyError::CheckFailed(_)) = &applied {
         eprintln!(
             "shenzi: the built dist failed `shenzi verify` and was removed; nothing was written"
         );
     }
-    let summary = summary?;
+    let Applied { summary, verified } = applied?;
     let libraries = planned
         .plan
         .entries
@@ -286,14 +256,10 @@ pub fn apply_with(
             kept.display()
         );
     }
-    let verified = verified
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
     match verified {
-        Some((summary, floor)) => {
-            eprintln!("shenzi: {summary}");
-            eprintln!("shenzi: {floor}");
+        Some(check) => {
+            eprintln!("shenzi: {}", check.summary());
+            eprintln!("shenzi: {}", check.floor);
         }
         None => eprintln!("shenzi: {}", planned.floor),
     }

@@ -34,7 +34,7 @@ enum Format {
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let (planned, _source) = match planned(&args.layout, &args.manifest)? {
+    let planned = match planned(&args.layout, &args.manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

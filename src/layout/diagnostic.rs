@@ -831,6 +831,14 @@ impl LayoutReport {
     pub fn codes(&self) -> Vec<&'static str> {
         self.diagnostics.iter().map(Diagnostic::code).collect()
     }
+
+    /// The report without what only `shenzi check` shows: kinds the manifest has nothing
+    /// of (a general layout has units a given app does not use).
+    pub fn for_apply(mut self) -> LayoutReport {
+        self.diagnostics
+            .retain(|d| !matches!(d.kind, ErrorKind::KindNotInManifest { .. }));
+        self
+    }
 }
 
 impl fmt::Display for LayoutReport {
