@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use globset::{GlobBuilder, GlobSet};
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::model::*;
 use super::span::{Span, Spanned};
 use super::suggest::nearest;
@@ -806,7 +806,7 @@ impl Analyzer {
                         t.span,
                         ErrorKind::NotPerFile {
                             kind: *kind,
-                            distinct: super::diagnostic::one_of(
+                            distinct: super::diagnostics::one_of(
                                 &names.iter().map(String::as_str).collect::<Vec<_>>(),
                             ),
                         },

@@ -22,7 +22,7 @@
 //! [`FARM`].
 
 mod analyze;
-mod diagnostic;
+mod diagnostics;
 mod flags;
 mod format;
 pub mod lexer;
@@ -45,7 +45,7 @@ use miette::NamedSource;
 use thiserror::Error;
 
 pub use analyze::analyze;
-pub use diagnostic::{Diagnostic, ErrorKind, LayoutReport};
+pub use diagnostics::{Diagnostic, ErrorKind, LayoutReport};
 pub use model::*;
 pub use parser::{DIAGNOSTIC_LIMIT, parse};
 pub use span::{Span, Spanned};

@@ -6,7 +6,7 @@ use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::lexer::{Lexed, lex};
 use super::span::{Span, Spanned};
 use super::suggest::nearest;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 pub use super::limits::NAME_MAX;
 use super::span::Span;
 use super::suggest::nearest;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::model::{LauncherEntry, Layout};
 use super::vars::Kind;
 use crate::manifest::{EntryKind, Manifest, ModuleKind, ObjectKind};
