@@ -32,8 +32,8 @@ use rayon::prelude::*;
 
 mod native;
 
+use super::diagnostics::{PlanDiagnostic, PlanReport, Problem};
 use super::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
-use super::problems::{PlanDiagnostic, PlanReport, Problem};
 use super::select::{
     Found, LinkTarget, app_data, app_roots, imported_tops, read_tops, resolve_link,
     select_imported, shadowed_tops, tree_root, walk, walk_tops,

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 mod build;
+mod diagnostics;
 pub mod launcher;
-mod problems;
 pub mod select;
 pub mod show;
 
 pub use build::{PlanInput, Planned, plan, policy_of, relative};
-pub use problems::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
+pub use diagnostics::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
 // The record moved below the phases that share it; the names stay reachable here.
 pub use crate::record::{
     AsIsObject, DistEntry, DistLoad, DistRecord, RECORD_PATH, RECORD_VERSION, RecordedKind,
