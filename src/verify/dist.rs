@@ -30,7 +30,7 @@ use crate::policy::Policy;
 pub use crate::record::RECORD_VERSION;
 use crate::record::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 
-use super::problems::{VerifyError, VerifyProblem, VerifyReport};
+use super::diagnostics::{VerifyError, VerifyProblem, VerifyReport};
 use crate::loader::proof::{Subject, normalize, prove};
 
 const ET_EXEC: u16 = 2;
