@@ -218,6 +218,19 @@ pub enum ErrorKind {
         unit_span: Span,
         reason: &'static str,
     },
+    LauncherNotPrograms {
+        unit: String,
+        unit_span: Span,
+    },
+    /// `env traced "x"` (`traced`: true), or `env NAME` without a dist path.
+    EnvArgument {
+        traced: bool,
+    },
+    /// Not a variable name (`reserved`: false), or one the launcher sets itself.
+    BadEnvName {
+        name: String,
+        reserved: bool,
+    },
 
     // The system policy.
     RedundantSystemEntry {
@@ -258,6 +271,7 @@ impl ErrorKind {
                 | ErrorKind::FarmUnused { .. }
                 | ErrorKind::LauncherNotInterpreter { .. }
                 | ErrorKind::LauncherNotImportable { .. }
+                | ErrorKind::LauncherNotPrograms { .. }
                 | ErrorKind::DuplicateClaim { .. }
                 | ErrorKind::DestinationConflict { .. }
                 | ErrorKind::DestinationInFarm { .. }
@@ -336,6 +350,9 @@ impl Diagnostic {
             DestinationConflict { .. } => "shenzi::layout::destination_conflict",
             LauncherNotInterpreter { .. } => "shenzi::layout::launcher_not_interpreter",
             LauncherNotImportable { .. } => "shenzi::layout::launcher_not_importable",
+            LauncherNotPrograms { .. } => "shenzi::layout::launcher_not_programs",
+            EnvArgument { .. } => "shenzi::layout::env_argument",
+            BadEnvName { .. } => "shenzi::layout::bad_env_name",
             RedundantSystemEntry { .. } => "shenzi::layout::redundant_system_entry",
             RemoveMatchesNothing { .. } => "shenzi::layout::remove_matches_nothing",
             CxxContradiction { .. } => "shenzi::layout::cxx_contradiction",
@@ -490,6 +507,23 @@ impl Diagnostic {
             LauncherNotImportable { unit, .. } => {
                 format!("unit `{unit}` cannot go on `sys.path`")
             }
+            LauncherNotPrograms { unit, .. } => {
+                format!("unit `{unit}` does not take `app.executables`")
+            }
+            EnvArgument { traced } => {
+                if *traced {
+                    "`env traced` takes no value".into()
+                } else {
+                    "`env` needs a dist path after the variable's name".into()
+                }
+            }
+            BadEnvName { name, reserved } => {
+                if *reserved {
+                    format!("the launcher sets `{name}` itself")
+                } else {
+                    format!("`{name}` is not an environment variable name")
+                }
+            }
             RedundantSystemEntry { pattern, preset } => {
                 format!("`{pattern}` is already in preset `{preset}`")
             }
@@ -577,6 +611,21 @@ impl Diagnostic {
             DestinationConflict { .. } => "written here too".into(),
             LauncherNotInterpreter { .. } => "expected the interpreter's unit".into(),
             LauncherNotImportable { reason, .. } => (*reason).into(),
+            LauncherNotPrograms { .. } => "not a unit of programs".into(),
+            EnvArgument { traced } => {
+                if *traced {
+                    "unexpected value".into()
+                } else {
+                    "expected a quoted dist path after this".into()
+                }
+            }
+            BadEnvName { reserved, .. } => {
+                if *reserved {
+                    "set by the launcher".into()
+                } else {
+                    "not a variable name".into()
+                }
+            }
             RedundantSystemEntry { .. } => "already provided".into(),
             RemoveMatchesNothing { .. } => "matches no preset entry".into(),
             CxxContradiction { .. } => "contradicts the C++ runtime choice".into(),
@@ -618,7 +667,10 @@ impl Diagnostic {
             }
             LauncherNotImportable {
                 unit, unit_span, ..
-            } => vec![(*unit_span, format!("unit `{unit}` is defined here"))],
+            }
+            | LauncherNotPrograms { unit, unit_span } => {
+                vec![(*unit_span, format!("unit `{unit}` is defined here"))]
+            }
             CxxContradiction { choice_span, .. } => vec![(*choice_span, "the choice".into())],
             _ => Vec::new(),
         }
@@ -754,6 +806,17 @@ impl Diagnostic {
             DestinationConflict { .. } => "give the units different destinations".into(),
             LauncherNotInterpreter { .. } => "name the unit that takes `python.interpreter`".into(),
             LauncherNotImportable { .. } => "list units that take importable kinds with a destination ending in `/{path}`".into(),
+            LauncherNotPrograms { .. } => "list units that take `app.executables` with a destination: their folders go first on `PATH`".into(),
+            EnvArgument { traced } => if *traced {
+                "write `env traced` alone".into()
+            } else {
+                "write `env NAME \"share/x\"`: the launcher sets NAME to that path inside the dist".into()
+            },
+            BadEnvName { reserved, .. } => if *reserved {
+                "`PATH` gets the `programs` folders, and `LD_*`, `DYLD_*` and `PYTHON*` variables are the launcher's; name another variable".into()
+            } else {
+                "write letters, digits and `_`, not starting with a digit (`MYLIB_DATA`)".into()
+            },
             RedundantSystemEntry { .. } => "remove this entry".into(),
             RemoveMatchesNothing { .. } => "check the name against the presets' entries in docs/layout-language.md".into(),
             CxxContradiction { .. } => "remove this entry; `cxx-runtime` decides libstdc++ and libgcc_s".into(),

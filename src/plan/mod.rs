@@ -8,7 +8,7 @@ mod problems;
 pub mod select;
 pub mod show;
 
-pub use build::{PlanInput, Planned, plan, policy_of, relative};
+pub use build::{Carried, PlanInput, Planned, plan, policy_of, relative};
 pub use problems::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
 
 use serde::{Deserialize, Serialize};
