@@ -263,6 +263,9 @@ pub fn apply_with(
         }
         None => eprintln!("shenzi: {}", planned.floor),
     }
+    for line in carried_lines(&planned.carried) {
+        eprintln!("shenzi: {line}");
+    }
     if !planned.by_package.is_empty() {
         let largest: Vec<String> = planned
             .by_package
@@ -273,6 +276,89 @@ pub fn apply_with(
         eprintln!("shenzi: largest packages: {}", largest.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the trace saw that the dist carries, and what it leaves to the target: one line
+/// each for programs bundled, programs left, native data shipped and native data left.
+pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
+    const SHOWN: usize = 8;
+    fn listed(items: Vec<String>) -> String {
+        let more = items.len().saturating_sub(SHOWN);
+        let mut shown: Vec<String> = items.into_iter().take(SHOWN).collect();
+        if more > 0 {
+            shown.push(format!("and {more} more"));
+        }
+        shown.join(", ")
+    }
+    let mut lines = Vec::new();
+    if !carried.programs.is_empty() {
+        let items = carried
+            .programs
+            .iter()
+            .map(|(dest, script)| match script {
+                Some(line) => format!("`{dest}` (a script for `{line}`)"),
+                None => format!("`{dest}`"),
+            })
+            .collect();
+        lines.push(format!(
+            "programs bundled, first on the app's `PATH`: {}",
+            listed(items)
+        ));
+    }
+    if !carried.programs_left.is_empty() {
+        let items = carried
+            .programs_left
+            .iter()
+            .map(|(name, why)| format!("`{name}` ({why})"))
+            .collect();
+        lines.push(format!("programs left to the target: {}", listed(items)));
+    }
+    if carried.data_shipped > 0 {
+        let env = if carried.env.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = carried.env.iter().map(|n| format!("`{n}`")).collect();
+            format!("; the launcher points {} at it", names.join(", "))
+        };
+        lines.push(format!(
+            "native data shipped: {}{env}",
+            count(carried.data_shipped as u64, "file")
+        ));
+    }
+    let (named, fixed): (Vec<_>, Vec<_>) = carried.data_left.iter().partition(|(_, named)| *named);
+    if carried.data_trusted > 0 || !carried.data_left.is_empty() {
+        let mut parts = Vec::new();
+        if carried.data_trusted > 0 {
+            parts.push(format!(
+                "{} the system policy trusts the target with",
+                count(carried.data_trusted as u64, "file")
+            ));
+        }
+        if !named.is_empty() {
+            parts.push(format!(
+                "{} no unit takes (`native.data`): {}",
+                count(named.len() as u64, "file"),
+                listed(
+                    named
+                        .iter()
+                        .map(|(p, _)| format!("`{}`", p.display()))
+                        .collect()
+                )
+            ));
+        }
+        lines.push(format!(
+            "native data left to the target: {}",
+            parts.join("; ")
+        ));
+        if !fixed.is_empty() {
+            lines.push(format!(
+                "warning: native code opened {} by a path compiled in or computed, which no environment variable names: the dist cannot re-point it, so the target must have it: {}",
+                count(fixed.len() as u64, "file"),
+                listed(fixed.iter().map(|(p, _)| format!("`{}`", p.display())).collect())
+            ));
+        }
+    }
+    lines
 }
 
 /// One line for what an apply tells as it happens.

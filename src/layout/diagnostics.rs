@@ -217,6 +217,19 @@ pub enum ErrorKind {
         unit_span: Span,
         reason: &'static str,
     },
+    LauncherNotPrograms {
+        unit: String,
+        unit_span: Span,
+    },
+    /// `env traced "x"` (`traced`: true), or `env NAME` without a dist path.
+    EnvArgument {
+        traced: bool,
+    },
+    /// Not a variable name (`reserved`: false), or one the launcher sets itself.
+    BadEnvName {
+        name: String,
+        reserved: bool,
+    },
 
     // The system policy.
     RedundantSystemEntry {
@@ -257,6 +270,7 @@ impl ErrorKind {
                 | ErrorKind::FarmUnused { .. }
                 | ErrorKind::LauncherNotInterpreter { .. }
                 | ErrorKind::LauncherNotImportable { .. }
+                | ErrorKind::LauncherNotPrograms { .. }
                 | ErrorKind::DuplicateClaim { .. }
                 | ErrorKind::DestinationConflict { .. }
                 | ErrorKind::DestinationInFarm { .. }
@@ -856,6 +870,54 @@ impl Diagnostic {
                 label: (*reason).into(),
                 secondary: vec![(*unit_span, format!("unit `{unit}` is defined here"))],
                 help: Some("list units that take importable kinds with a destination ending in `/{path}`".into()),
+            },
+            LauncherNotPrograms { unit, unit_span } => Described {
+                code: "shenzi::layout::launcher_not_programs",
+                severity: Severity::Error,
+                message: format!("unit `{unit}` does not take `app.executables`"),
+                label: "not a unit of programs".into(),
+                secondary: vec![(*unit_span, format!("unit `{unit}` is defined here"))],
+                help: Some("list units that take `app.executables` with a destination: their folders go first on `PATH`".into()),
+            },
+            EnvArgument { traced } => Described {
+                code: "shenzi::layout::env_argument",
+                severity: Severity::Error,
+                message: if *traced {
+                    "`env traced` takes no value".into()
+                } else {
+                    "`env` needs a dist path after the variable's name".into()
+                },
+                label: if *traced {
+                    "unexpected value".into()
+                } else {
+                    "expected a quoted dist path after this".into()
+                },
+                secondary: Vec::new(),
+                help: Some(if *traced {
+                    "write `env traced` alone".into()
+                } else {
+                    "write `env NAME \"share/x\"`: the launcher sets NAME to that path inside the dist".into()
+                }),
+            },
+            BadEnvName { name, reserved } => Described {
+                code: "shenzi::layout::bad_env_name",
+                severity: Severity::Error,
+                message: if *reserved {
+                    format!("the launcher sets `{name}` itself")
+                } else {
+                    format!("`{name}` is not an environment variable name")
+                },
+                label: if *reserved {
+                    "set by the launcher".into()
+                } else {
+                    "not a variable name".into()
+                },
+                secondary: Vec::new(),
+                help: Some(if *reserved {
+                    "`PATH` gets the `programs` folders, and `LD_*`, `DYLD_*` and `PYTHON*` variables are the launcher's; name another variable".into()
+                } else {
+                    "write letters, digits and `_`, not starting with a digit (`MYLIB_DATA`)".into()
+                }),
             },
             RedundantSystemEntry { pattern, preset } => Described {
                 code: "shenzi::layout::redundant_system_entry",

@@ -334,8 +334,42 @@ pub struct Launcher {
     pub python: Spanned<UnitId>,
     /// Units whose folders go on `sys.path`, in order.
     pub sys_path: Vec<Spanned<UnitId>>,
+    /// Units taking `app.executables` whose folders go first on `PATH`, in order.
+    pub programs: Vec<Spanned<UnitId>>,
+    /// Environment variables the launcher sets, in order.
+    pub env: Vec<Spanned<EnvSetting>>,
     pub entry: Spanned<LauncherEntry>,
     pub flags: Vec<Spanned<Flag>>,
+}
+
+/// An environment variable the launcher sets.
+#[derive(Debug, Clone)]
+pub enum EnvSetting {
+    /// `env traced`: each variable the trace saw point a program at folders of its native
+    /// data (`native_env`) is re-pointed to where `native.data` units put those folders.
+    Traced,
+    /// `env NAME "share/x"`: NAME is the dist's path `share/x`.
+    Set { name: String, value: Template },
+}
+
+impl EnvSetting {
+    /// Variables the launcher sets or clears itself: `PATH` (the `programs` folders), the
+    /// loader's and the interpreter's.
+    pub fn reserved(name: &str) -> bool {
+        name == "PATH"
+            || ["LD_", "DYLD_", "PYTHON"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+    }
+
+    /// Whether `name` can be a variable of a POSIX shell.
+    pub fn is_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

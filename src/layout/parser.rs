@@ -165,6 +165,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::python_stmt => "`python`",
         Rule::path_stmt => "`path`",
         Rule::entry_stmt => "`entry`",
+        Rule::programs_stmt => "`programs`",
+        Rule::env_stmt => "`env`",
         Rule::flags_stmt => "`flags`",
         Rule::conflicts_item => "`conflicts`",
         Rule::unclaimed_item => "`unclaimed`",
@@ -204,6 +206,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_python => "`python`",
         Rule::kw_path => "`path`",
         Rule::kw_entry => "`entry`",
+        Rule::kw_programs => "`programs`",
+        Rule::kw_env => "`env`",
         Rule::kw_flags => "`flags`",
         Rule::kw_conflicts => "`conflicts`",
         Rule::kw_unclaimed => "`unclaimed`",
@@ -359,6 +363,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_python
             | Rule::kw_path
             | Rule::kw_entry
+            | Rule::kw_programs
+            | Rule::kw_env
             | Rule::kw_flags
             | Rule::kw_conflicts
             | Rule::kw_unclaimed
@@ -487,6 +493,13 @@ fn launcher_stmt(pair: Pair<'_, Rule>, base: usize) -> LauncherStmt {
         Rule::form_stmt => LauncherStmt::Form(one_word(pair, base)),
         Rule::python_stmt => LauncherStmt::Python(one_word(pair, base)),
         Rule::path_stmt => LauncherStmt::Path(words(pair, base)),
+        Rule::programs_stmt => LauncherStmt::Programs(words(pair, base)),
+        Rule::env_stmt => {
+            let mut parts = values(pair);
+            let name = word(parts.next().expect(SHAPE), base);
+            let value = parts.next().map(|p| string(p, base));
+            LauncherStmt::Env(name, value)
+        }
         Rule::entry_stmt => {
             let mut parts = values(pair);
             let what = word(parts.next().expect(SHAPE), base);

@@ -75,5 +75,6 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
             .any(|root| !crate::manifest::folders::imported_tops(manifest, root).is_empty()),
         Kind::Scripts => !manifest.scripts.is_empty(),
         Kind::Data => !manifest.data_files.is_empty(),
+        Kind::NativeData => !manifest.native_data.is_empty(),
     }
 }

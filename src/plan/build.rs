@@ -31,6 +31,9 @@ use petgraph::visit::EdgeRef;
 use rayon::prelude::*;
 
 mod native;
+mod programs;
+
+pub use programs::Carried;
 
 use super::diagnostics::{PlanDiagnostic, PlanReport, Problem};
 use super::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
@@ -72,6 +75,8 @@ pub struct Planned {
     pub by_unit: Vec<(String, u64, u64)>,
     /// Files and bytes by top-level package of the site dirs, largest first.
     pub by_package: Vec<(String, u64, u64)>,
+    /// The programs and native data the trace saw: what the dist carries, what not.
+    pub carried: Carried,
 }
 
 /// One file a unit takes.
@@ -115,6 +120,8 @@ struct Planner<'a> {
     expanding: Vec<PathBuf>,
     /// Shipped objects the build machine could not load either.
     as_is: Vec<native::AsIs>,
+    /// What the dist carries of the programs and native data (set by the launcher).
+    carried: Carried,
 }
 
 /// A symlink of a source tree whose target lies inside the same tree.
@@ -273,6 +280,7 @@ impl<'a> Planner<'a> {
             links_left_out: BTreeMap::new(),
             expanding: Vec::new(),
             as_is: Vec::new(),
+            carried: Carried::default(),
         }
     }
 
@@ -595,19 +603,8 @@ impl<'a> Planner<'a> {
                             self.push_entry(id, &rel, path, v, "a data file, in `data_files`");
                         }
                     }
-                    Kind::Executables => {
-                        for exe in manifest.executables.iter().filter(|e| !e.is_python) {
-                            if let Some(path) = &exe.path {
-                                let file = file_name(path);
-                                let v = vars([
-                                    (Var::Name, exe.name.clone()),
-                                    (Var::File, file.clone()),
-                                ]);
-                                let what = format!("the program `{}`, in `executables`", exe.name);
-                                self.push_entry(id, &file, path.clone(), v, &what);
-                            }
-                        }
-                    }
+                    Kind::Executables => self.take_programs(id),
+                    Kind::NativeData => self.take_native_data(id),
                     // Libraries come from the farm graph, once it is built.
                     Kind::Needed | Kind::RuntimeLoads => {}
                 }
@@ -1460,6 +1457,7 @@ impl<'a> Planner<'a> {
             policy.clone(),
         );
         let as_is = self.as_is_objects(&real_of);
+        self.program_links(&mut out);
         let (launcher, interpreter) = self.launcher(&mut out);
         self.unclaimed();
         self.folder_clashes(&out);
@@ -1729,6 +1727,8 @@ impl<'a> Planner<'a> {
     fn launcher(&mut self, out: &mut Output) -> (String, String) {
         let layout = self.input.layout;
         let manifest = self.input.manifest;
+        let env = self.launcher_env();
+        self.carried = self.carried(&env);
         let Some(launcher) = &layout.launcher else {
             return (String::new(), String::new());
         };
@@ -1857,6 +1857,8 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|f| f.value.option().to_owned())
                         .collect(),
+                    path_first: self.program_folders(),
+                    env,
                 });
                 out.add_generated(
                     &path,
@@ -2033,6 +2035,7 @@ impl<'a> Planner<'a> {
             floor,
             by_unit,
             by_package,
+            carried: self.carried,
         }
     }
 }
