@@ -5,7 +5,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use shenzi::execute::{ApplyError, ApplyOptions, ElfEdits, Patchelf, write_dist};
+use shenzi::binary::edit::ElfEdits;
+use shenzi::execute::{ApplyError, ApplyOptions, Patchelf, write_dist};
 use shenzi::plan::{Content, DistRecord, Plan, PlannedEntry, RECORD_PATH};
 
 fn entry(dest: &str, content: Content) -> PlannedEntry {

@@ -50,8 +50,16 @@ fn blocks() -> Vec<String> {
         }
         presets.push_str("\n\n");
         let list: Vec<String> = entries(p).iter().map(|e| format!("`{e}`")).collect();
-        presets.push_str(&list.join(", "));
-        presets.push_str("\n\n");
+        if !list.is_empty() {
+            presets.push_str(&list.join(", "));
+            presets.push_str("\n\n");
+        }
+        for (what, names) in [("Programs", p.programs), ("Data", p.data)] {
+            if !names.is_empty() {
+                let list: Vec<String> = names.iter().map(|e| format!("`{e}`")).collect();
+                presets.push_str(&format!("{what}: {}.\n\n", list.join(", ")));
+            }
+        }
     }
     let mut flags = String::from("| flag | interpreter option |\n| --- | --- |\n");
     for f in Flag::ALL {

@@ -82,5 +82,16 @@ fn default_layout_resolves_as_designed() {
         .map(|u| layout.unit(u.value).name.value.as_str())
         .collect();
     assert_eq!(path, ["entry", "app", "stdlib", "dynload", "site"]);
-    assert_eq!(farm.members.len(), 5);
+    let programs: Vec<&str> = launcher
+        .programs
+        .iter()
+        .map(|u| layout.unit(u.value).name.value.as_str())
+        .collect();
+    assert_eq!(programs, ["programs"]);
+    assert!(matches!(
+        launcher.env.as_slice(),
+        [e] if matches!(e.value, layout::EnvSetting::Traced)
+    ));
+    // interpreter, dynload, site, libraries, runtime, programs.
+    assert_eq!(farm.members.len(), 6);
 }

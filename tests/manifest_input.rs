@@ -205,17 +205,12 @@ fn many_impossible_values_are_capped() {
     );
 }
 
-/// The default layout (whose `app` unit takes data files), taking scripts and programs
-/// too.
+/// The default layout (whose `app` unit takes data files and `programs` unit the
+/// programs), taking scripts too.
 const EVERYTHING: &str = r#"
 unit scripts {
   take app.scripts
   to "app/{file}"
-}
-
-unit tools {
-  take app.executables
-  to "tools/{file}"
 }
 "#;
 
@@ -268,12 +263,8 @@ fn manifest_entries_that_are_not_files_say_what_they_are() {
         .env("PATH", &path),
     );
     let layout = root.join("everything.shz");
-    let default = std::fs::read_to_string(support::repo_root().join("layouts/default.shz"))
-        .unwrap()
-        .replace(
-            "unit programs {\n  take app.executables\n  action skip\n}\n",
-            "",
-        );
+    let default =
+        std::fs::read_to_string(support::repo_root().join("layouts/default.shz")).unwrap();
     std::fs::write(&layout, default + EVERYTHING).unwrap();
     // Intact, it applies.
     let dist = root.join("dist");

@@ -1,19 +1,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 
-use crate::binary::BinaryCache;
-use crate::execute::{
-    ApplyError, ApplyOptions, CheckFailure, Notice, Patchelf, Patcher, StaleFolder, write_dist,
-};
-use crate::layout;
-use crate::loader::SearchConfig;
-use crate::manifest::read_manifest;
+use crate::execute::{ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
 use crate::onefile::{self, OnefileError};
-use crate::plan::{Content, PlanInput, Planned, common_vars, plan};
-use crate::verify::verify_dist;
+use crate::plan::{Content, Planned};
+use crate::project::{self, Applied, Project, ProjectPlan};
 
 /// Write the dist a layout makes of a manifest.
 ///
@@ -60,54 +53,50 @@ pub struct ApplyArgs {
     pub onefile: bool,
 }
 
-/// A plan and what it was made from. `onefile` is the onefile's name when the layout
-/// asks for `output onefile` (its template rendered; `None` inside when it names none).
-pub type Prepared = (Planned, layout::Source, Option<Option<String>>);
+/// A plan, and the onefile's name when the layout asks for `output onefile` (its
+/// template rendered; `None` inside when it names none).
+pub struct Prepared {
+    pub planned: Planned,
+    pub onefile: Option<Option<String>>,
+}
 
-/// Loads, checks and plans; prints warnings. `Err` carries the rendered failure.
+/// Loads, checks and plans through [`Project`]; prints the layout's warnings. `Err`
+/// carries the exit code of a failure already shown.
 pub fn planned(
     layout_spec: &str,
     manifest_path: &Path,
 ) -> miette::Result<Result<Prepared, ExitCode>> {
-    let source = layout::load(layout_spec)?;
-    let manifest = read_manifest(manifest_path).map_err(|e| *e)?;
-    let checked = layout::check_with_manifest(&source, &manifest);
-    let Some(layout) = checked.layout.filter(|_| checked.report.errors() == 0) else {
-        eprintln!("{:?}", miette::Report::new(checked.report));
-        eprintln!("shenzi: nothing was written");
-        return Ok(Err(ExitCode::from(1)));
+    let project = Project::open(layout_spec, manifest_path)?;
+    let ProjectPlan {
+        planned,
+        layout_warnings,
+        cache_error,
+        onefile,
+    } = match project.plan() {
+        Ok(planned) => planned,
+        Err(report) => {
+            eprintln!("{:?}", miette::Report::new(report));
+            eprintln!("shenzi: nothing was written");
+            return Ok(Err(ExitCode::from(1)));
+        }
     };
-    // A general layout has units a given app does not use; `shenzi check` says so, an
-    // apply need not.
-    let mut report = checked.report;
-    report
-        .diagnostics
-        .retain(|d| d.code() != "shenzi::layout::kind_not_in_manifest");
-    if !report.diagnostics.is_empty() {
-        eprintln!("{:?}", miette::Report::new(report));
+    if let Some(warnings) = layout_warnings {
+        eprintln!("{:?}", miette::Report::new(warnings));
     }
-    let cache = BinaryCache::new();
-    let (host, cache_error) = SearchConfig::host();
     if let Some(err) = cache_error {
         eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolving without it");
     }
-    let onefile = match &layout.output.value {
-        layout::Output::Folder => None,
-        layout::Output::Onefile(None) => Some(None),
-        layout::Output::Onefile(Some(template)) => {
-            Some(Some(template.render(&common_vars(&manifest)).map_err(
-                |e| miette::miette!("cannot name the onefile from `{}`: {e:?}", template.text),
-            )?))
+    let onefile = match onefile {
+        None => None,
+        Some(Ok(name)) => Some(name),
+        Some(Err(err)) => {
+            return Err(miette::miette!(
+                help = "name the onefile with a literal, or with variables every app has",
+                "cannot name the onefile for this app: {err}"
+            ));
         }
     };
-    let planned = plan(&PlanInput {
-        layout: &layout,
-        source: &source,
-        manifest: &manifest,
-        cache: &cache,
-        host: &host,
-    });
-    Ok(Ok((planned, source, onefile)))
+    Ok(Ok(Prepared { planned, onefile }))
 }
 
 /// `SOURCE_DATE_EPOCH`, or 1980-01-01 (the earliest time zip files can hold).
@@ -205,7 +194,10 @@ pub fn apply_with(
         (None, ElfWriter::Patchelf) => Some(Patchelf::find(None)?),
         (None, ElfWriter::Shenzi) => Patchelf::find(None).ok(),
     };
-    let (planned, _source, layout_onefile) = match planned(layout, manifest)? {
+    let Prepared {
+        planned,
+        onefile: layout_onefile,
+    } = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -232,6 +224,11 @@ pub fn apply_with(
     };
     let folder = output;
     let output = dist_target.as_path();
+    // Verify's messages call the dist by what the user asked for.
+    let name = match &onefile {
+        Some(file) => folder.join(file).display().to_string(),
+        None => output.display().to_string(),
+    };
     let report = planned.report;
     if report.errors() > 0 {
         eprintln!("{:?}", miette::Report::new(report));
@@ -248,24 +245,6 @@ pub fn apply_with(
             bar.set_position(done);
         }
     };
-    // `verify` runs on the finished folder before it is renamed into place.
-    let name = match &onefile {
-        Some(file) => folder.join(file).display().to_string(),
-        None => output.display().to_string(),
-    };
-    let verified: Arc<Mutex<Option<(String, String)>>> = Arc::default();
-    let slot = verified.clone();
-    let check = move |root: &Path| -> Result<(), CheckFailure> {
-        let check = verify_dist(root, &name).map_err(|e| CheckFailure(Box::new(e)))?;
-        let lines = (check.summary(), check.floor.to_string());
-        match check.into_report() {
-            Some(report) => Err(CheckFailure(Box::new(report))),
-            None => {
-                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lines);
-                Ok(())
-            }
-        }
-    };
     let notice = |notice: Notice| {
         let line = notice_line(&notice);
         match &bar {
@@ -273,9 +252,9 @@ pub fn apply_with(
             None => eprintln!("{line}"),
         }
     };
-    let summary = write_dist(
+    let applied = project::apply_named(
         &planned.plan,
-        &ApplyOptions {
+        ApplyOptions {
             target: output.to_owned(),
             force: replace.force,
             discard_changes: replace.discard_changes,
@@ -284,18 +263,20 @@ pub fn apply_with(
             native_edits: writer == ElfWriter::Shenzi,
             mtime: mtime(),
             progress: Some(&progress),
-            check: if verify { Some(&check) } else { None },
+            check: None,
         },
+        verify,
+        name,
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if let Err(ApplyError::CheckFailed(_)) = &summary {
+    if let Err(ApplyError::CheckFailed(_)) = &applied {
         eprintln!(
             "shenzi: the built dist failed `shenzi verify` and was removed; nothing was written"
         );
     }
-    let summary = summary?;
+    let Applied { summary, verified } = applied?;
     if let Some(file) = &onefile {
         let path = folder.join(file);
         if let Some(parent) = path.parent() {
@@ -378,16 +359,15 @@ pub fn apply_with(
             kept.display()
         );
     }
-    let verified = verified
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
     match verified {
-        Some((summary, floor)) => {
-            eprintln!("shenzi: {summary}");
-            eprintln!("shenzi: {floor}");
+        Some(check) => {
+            eprintln!("shenzi: {}", check.summary());
+            eprintln!("shenzi: {}", check.floor);
         }
         None => eprintln!("shenzi: {}", planned.floor),
+    }
+    for line in carried_lines(&planned.carried) {
+        eprintln!("shenzi: {line}");
     }
     if !planned.by_package.is_empty() {
         let largest: Vec<String> = planned
@@ -401,30 +381,87 @@ pub fn apply_with(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scratch folder a onefile's dist is written to: inside OUTPUT (made when
-/// missing), so the dist is on the onefile's filesystem and nothing is written elsewhere.
-/// OUTPUT must not be a dist: a onefile written into one would be a change to it.
-fn onefile_scratch(output: &Path) -> miette::Result<tempfile::TempDir> {
-    if output.join(".shenzi/dist.json").exists() {
-        return Err(OnefileError::IntoDist {
-            folder: output.to_owned(),
+/// What the trace saw that the dist carries, and what it leaves to the target: one line
+/// each for programs bundled, programs left, native data shipped and native data left.
+pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
+    const SHOWN: usize = 8;
+    fn listed(items: Vec<String>) -> String {
+        let more = items.len().saturating_sub(SHOWN);
+        let mut shown: Vec<String> = items.into_iter().take(SHOWN).collect();
+        if more > 0 {
+            shown.push(format!("and {more} more"));
         }
-        .into());
+        shown.join(", ")
     }
-    std::fs::create_dir_all(output).map_err(|source| OnefileError::Write {
-        path: output.to_owned(),
-        source,
-    })?;
-    tempfile::Builder::new()
-        .prefix(".shenzi-onefile-")
-        .tempdir_in(output)
-        .map_err(|source| {
-            OnefileError::Write {
-                path: output.to_owned(),
-                source,
-            }
-            .into()
-        })
+    let mut lines = Vec::new();
+    if !carried.programs.is_empty() {
+        let items = carried
+            .programs
+            .iter()
+            .map(|(dest, script)| match script {
+                Some(line) => format!("`{dest}` (a script for `{line}`)"),
+                None => format!("`{dest}`"),
+            })
+            .collect();
+        lines.push(format!(
+            "programs bundled, first on the app's `PATH`: {}",
+            listed(items)
+        ));
+    }
+    if !carried.programs_left.is_empty() {
+        let items = carried
+            .programs_left
+            .iter()
+            .map(|(name, why)| format!("`{name}` ({why})"))
+            .collect();
+        lines.push(format!("programs left to the target: {}", listed(items)));
+    }
+    if carried.data_shipped > 0 {
+        let env = if carried.env.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = carried.env.iter().map(|n| format!("`{n}`")).collect();
+            format!("; the launcher points {} at it", names.join(", "))
+        };
+        lines.push(format!(
+            "native data shipped: {}{env}",
+            count(carried.data_shipped as u64, "file")
+        ));
+    }
+    let (named, fixed): (Vec<_>, Vec<_>) = carried.data_left.iter().partition(|(_, named)| *named);
+    if carried.data_trusted > 0 || !carried.data_left.is_empty() {
+        let mut parts = Vec::new();
+        if carried.data_trusted > 0 {
+            parts.push(format!(
+                "{} the system policy trusts the target with",
+                count(carried.data_trusted as u64, "file")
+            ));
+        }
+        if !named.is_empty() {
+            parts.push(format!(
+                "{} no unit takes (`native.data`): {}",
+                count(named.len() as u64, "file"),
+                listed(
+                    named
+                        .iter()
+                        .map(|(p, _)| format!("`{}`", p.display()))
+                        .collect()
+                )
+            ));
+        }
+        lines.push(format!(
+            "native data left to the target: {}",
+            parts.join("; ")
+        ));
+        if !fixed.is_empty() {
+            lines.push(format!(
+                "warning: native code opened {} by a path compiled in or computed, which no environment variable names: the dist cannot re-point it, so the target must have it: {}",
+                count(fixed.len() as u64, "file"),
+                listed(fixed.iter().map(|(p, _)| format!("`{}`", p.display())).collect())
+            ));
+        }
+    }
+    lines
 }
 
 /// One line for what an apply tells as it happens.
@@ -515,6 +552,32 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// The scratch folder a onefile's dist is written to: inside OUTPUT (made when
+/// missing), so the dist is on the onefile's filesystem and nothing is written elsewhere.
+/// OUTPUT must not be a dist: a onefile written into one would be a change to it.
+fn onefile_scratch(output: &Path) -> miette::Result<tempfile::TempDir> {
+    if output.join(".shenzi/dist.json").exists() {
+        return Err(OnefileError::IntoDist {
+            folder: output.to_owned(),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(output).map_err(|source| OnefileError::Write {
+        path: output.to_owned(),
+        source,
+    })?;
+    tempfile::Builder::new()
+        .prefix(".shenzi-onefile-")
+        .tempdir_in(output)
+        .map_err(|source| {
+            OnefileError::Write {
+                path: output.to_owned(),
+                source,
+            }
+            .into()
+        })
 }
 
 #[cfg(test)]

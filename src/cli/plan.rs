@@ -34,8 +34,8 @@ enum Format {
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let (planned, _source, _onefile) = match planned(&args.layout, &args.manifest)? {
-        Ok(p) => p,
+    let planned = match planned(&args.layout, &args.manifest)? {
+        Ok(p) => p.planned,
         Err(code) => return Ok(code),
     };
     let text = match args.format {

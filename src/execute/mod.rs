@@ -1,16 +1,15 @@
-//! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, the launcher, all
+//! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, generated files, all
 //! built beside the target and renamed into place.
 
+mod diagnostics;
 mod hook;
-pub mod launcher;
 mod patch;
 mod record;
 mod scratch;
 mod write;
 
-pub use patch::{ElfEdits, PatchError, Patchelf, Patcher};
+pub use diagnostics::{ApplyError, CheckFailure};
+pub use patch::{PatchError, Patchelf, Patcher};
 pub use record::Difference;
 pub use scratch::StaleFolder;
-pub use write::{
-    ApplyError, ApplyOptions, ApplySummary, CheckFailure, CheckFn, Notice, write_dist,
-};
+pub use write::{ApplyOptions, ApplySummary, CheckFn, Notice, write_dist};

@@ -14,9 +14,9 @@ use std::process::Command;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::trace::find_program;
+use crate::os::find_program;
 
-pub use crate::binary::edit::ElfEdits;
+use crate::binary::edit::ElfEdits;
 
 /// Writes [`ElfEdits`] into binaries.
 pub trait Patcher: Sync {

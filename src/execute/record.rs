@@ -39,8 +39,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::write::{ApplyError, io};
-use crate::plan::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
+use super::diagnostics::{ApplyError, io};
+use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
 
 /// The digest's hex digits as the digest is computed over them.
 const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -684,7 +684,7 @@ pub(super) fn dir(path: &str, mode: u32) -> RecordedPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::DistRecord;
+    use crate::record::DistRecord;
 
     fn sample() -> WrittenRecord {
         WrittenRecord {

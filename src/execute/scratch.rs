@@ -27,7 +27,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::write::{ApplyError, io};
+use super::diagnostics::{ApplyError, io};
 
 /// The exclusive lock on the folder that holds a target; released when dropped.
 pub(super) struct FolderLock {

@@ -49,19 +49,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use miette::Diagnostic;
 use rayon::prelude::*;
-use thiserror::Error;
 
+use super::diagnostics::{ApplyError, CheckFailure, io};
 use super::hook;
 use super::patch::{PatchError, Patcher};
 use super::record::{self, Difference, OldFile, PreviousDist, c_path};
 use super::scratch::{self, Locking, StaleFolder};
 use crate::binary::edit::{self, Declined, ElfPatch};
-use crate::plan::{
-    Content, Plan, PlannedEntry, RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath,
-    WrittenRecord,
-};
+use crate::plan::{Content, Plan, PlannedEntry};
+use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
 
 /// The mode of every folder of a dist, its root included.
 const FOLDER_MODE: u32 = 0o755;
@@ -109,39 +106,6 @@ pub enum Notice {
 /// A check of a finished dist folder; its error is the diagnostic to show.
 pub type CheckFn = dyn Fn(&Path) -> Result<(), CheckFailure> + Sync;
 
-/// Why a built dist failed its check: any diagnostic, shown as it is.
-#[derive(Debug)]
-pub struct CheckFailure(pub Box<dyn Diagnostic + Send + Sync>);
-
-impl std::fmt::Display for CheckFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for CheckFailure {}
-
-impl Diagnostic for CheckFailure {
-    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.0.code()
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        self.0.severity()
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.0.help()
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.0.source_code()
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.0.labels()
-    }
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        self.0.related()
-    }
-}
-
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplySummary {
@@ -165,86 +129,6 @@ pub struct ApplySummary {
     /// was being replaced, which its record does not list.
     pub kept: Option<PathBuf>,
     pub elapsed: Duration,
-}
-
-#[derive(Debug, Error, Diagnostic)]
-pub enum ApplyError {
-    #[error("`{path}` exists and is not a shenzi dist: {reason}; refusing to replace it")]
-    #[diagnostic(code(shenzi::apply::target_not_a_dist), help("{help}"))]
-    TargetNotADist {
-        path: PathBuf,
-        reason: String,
-        help: String,
-    },
-
-    #[error("`{path}` is a previous shenzi dist")]
-    #[diagnostic(
-        code(shenzi::apply::target_exists),
-        help("pass `--force` to replace it")
-    )]
-    TargetExists { path: PathBuf },
-
-    #[error(
-        "`{path}` holds {count} that shenzi did not write there or that changed since; refusing to delete them:\n{listing}"
-    )]
-    #[diagnostic(
-        code(shenzi::apply::target_changed),
-        help(
-            "move what you want to keep out of `{}` and apply again, or add `--discard-changes` to replace the dist and delete them", path.display()
-        )
-    )]
-    TargetChanged {
-        path: PathBuf,
-        count: String,
-        listing: String,
-    },
-
-    #[error("the folder `{path}` that should hold the dist does not exist")]
-    #[diagnostic(
-        code(shenzi::apply::no_parent),
-        help("create it first, or choose another output with `-o`")
-    )]
-    NoParent { path: PathBuf },
-
-    #[error("cannot {action} `{path}`")]
-    #[diagnostic(
-        code(shenzi::apply::io),
-        help("nothing was left behind: the half-built dist was removed")
-    )]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Patch(#[from] PatchError),
-
-    #[error("interrupted; the half-built dist was removed")]
-    #[diagnostic(code(shenzi::apply::interrupted))]
-    Interrupted,
-
-    #[error("interrupted while waiting for another apply in `{folder}`; nothing was written")]
-    #[diagnostic(code(shenzi::apply::interrupted))]
-    InterruptedWaiting { folder: PathBuf },
-
-    /// The check's own diagnostic; the dist was removed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    CheckFailed(CheckFailure),
-}
-
-pub(super) fn io<'p>(
-    action: &'static str,
-    path: &'p Path,
-) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
-    move |source| ApplyError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
 }
 
 /// Writes `plan` to `options.target`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use globset::{GlobBuilder, GlobSet};
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::model::*;
 use super::span::{Span, Spanned};
 use super::suggest::nearest;
@@ -839,7 +839,7 @@ impl Analyzer {
                         t.span,
                         ErrorKind::NotPerFile {
                             kind: *kind,
-                            distinct: super::diagnostic::one_of(
+                            distinct: super::diagnostics::one_of(
                                 &names.iter().map(String::as_str).collect::<Vec<_>>(),
                             ),
                         },
@@ -995,6 +995,8 @@ impl Analyzer {
         let mut path = Once::new("path");
         let mut entry = Once::new("entry");
         let mut flags = Once::new("flags");
+        let mut programs = Once::new("programs");
+        let mut envs: Vec<(Span, &Word, &Option<Str>)> = Vec::new();
         for stmt in &block.stmts {
             match &stmt.node {
                 LauncherStmt::At(s) => at.set(self, stmt.keyword, s),
@@ -1003,6 +1005,8 @@ impl Analyzer {
                 LauncherStmt::Path(list) => path.set(self, stmt.keyword, list),
                 LauncherStmt::Entry(..) => entry.set(self, stmt.keyword, &stmt.node),
                 LauncherStmt::Flags(list) => flags.set(self, stmt.keyword, list),
+                LauncherStmt::Programs(list) => programs.set(self, stmt.keyword, list),
+                LauncherStmt::Env(name, value) => envs.push((stmt.keyword, name, value)),
             }
         }
         let missing = |a: &mut Analyzer, what, example| {
@@ -1035,6 +1039,8 @@ impl Analyzer {
                 (path.first.map(|(s, _)| s), "path"),
                 (entry.first.map(|(s, _)| s), "entry"),
                 (flags.first.map(|(s, _)| s), "flags"),
+                (programs.first.map(|(s, _)| s), "programs"),
+                (envs.first().map(|(s, _, _)| *s), "env"),
             ] {
                 if let Some(span) = given {
                     self.push(
@@ -1167,6 +1173,25 @@ impl Analyzer {
                 ),
             }
         }
+        let mut program_units = Vec::new();
+        for w in programs.get().map_or(&[][..], Vec::as_slice) {
+            let Some((id, unit)) = resolve(self, w) else {
+                continue;
+            };
+            if let Some(unit) = unit
+                && !unit.takes(Kind::Executables)
+            {
+                self.push(
+                    w.span,
+                    ErrorKind::LauncherNotPrograms {
+                        unit: w.value.clone(),
+                        unit_span: unit.name.span,
+                    },
+                );
+            }
+            program_units.push(Spanned::new(id, w.span));
+        }
+        let env = self.env_settings(&envs);
         if self.errors() > errors {
             return None;
         }
@@ -1176,9 +1201,62 @@ impl Analyzer {
             form: form_v?,
             python: python_v?,
             sys_path,
+            programs: program_units,
+            env,
             entry: entry_v?,
             flags: flag_list,
         })
+    }
+
+    /// The launcher's `env` statements: `env traced` once, and each variable once, named
+    /// as a shell variable and not one the launcher sets itself.
+    fn env_settings(&mut self, envs: &[(Span, &Word, &Option<Str>)]) -> Vec<Spanned<EnvSetting>> {
+        let mut out: Vec<Spanned<EnvSetting>> = Vec::new();
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        for (keyword, name, value) in envs {
+            let span = value.as_ref().map_or(name.span, |v| name.span.to(v.span));
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name.value) {
+                self.push(
+                    *keyword,
+                    ErrorKind::RepeatedStatement {
+                        what: format!("`env {}`", name.value),
+                        first: *first,
+                    },
+                );
+                continue;
+            }
+            seen.push((name.value.clone(), *keyword));
+            match (name.value.as_str(), value) {
+                ("traced", None) => out.push(Spanned::new(EnvSetting::Traced, span)),
+                ("traced", Some(v)) => {
+                    self.push(v.span, ErrorKind::EnvArgument { traced: true });
+                }
+                (_, None) => self.push(name.span, ErrorKind::EnvArgument { traced: false }),
+                (n, Some(v)) => {
+                    if !EnvSetting::is_name(n) || EnvSetting::reserved(n) {
+                        self.push(
+                            name.span,
+                            ErrorKind::BadEnvName {
+                                name: n.to_owned(),
+                                reserved: EnvSetting::is_name(n),
+                            },
+                        );
+                        continue;
+                    }
+                    self.text(v);
+                    if let Some(t) = parse_template(v, Context::Launcher, &mut self.diagnostics) {
+                        out.push(Spanned::new(
+                            EnvSetting::Set {
+                                name: n.to_owned(),
+                                value: t,
+                            },
+                            span,
+                        ));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 

@@ -213,8 +213,10 @@ fn launcher_text(stmt: &LauncherStmt) -> String {
     match stmt {
         LauncherStmt::At(s) => string(s),
         LauncherStmt::Form(w) | LauncherStmt::Python(w) => w.value.clone(),
-        LauncherStmt::Path(list) | LauncherStmt::Flags(list) => words(list),
-        LauncherStmt::Entry(w, arg) => match arg {
+        LauncherStmt::Path(list) | LauncherStmt::Flags(list) | LauncherStmt::Programs(list) => {
+            words(list)
+        }
+        LauncherStmt::Entry(w, arg) | LauncherStmt::Env(w, arg) => match arg {
             Some(s) => format!("{} {}", w.value, string(s)),
             None => w.value.clone(),
         },

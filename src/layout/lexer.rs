@@ -3,7 +3,7 @@
 //! braces before pest runs, the grammar never recurses and deep nesting cannot
 //! overflow the stack.
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::span::Span;
 
 /// A `#` comment.

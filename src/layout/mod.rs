@@ -22,9 +22,11 @@
 //! [`FARM`].
 
 mod analyze;
-mod diagnostic;
+mod diagnostics;
+mod flags;
 mod format;
 pub mod lexer;
+mod limits;
 mod model;
 mod parser;
 pub(crate) mod report;
@@ -43,7 +45,7 @@ use miette::NamedSource;
 use thiserror::Error;
 
 pub use analyze::analyze;
-pub use diagnostic::{Diagnostic, ErrorKind, LayoutReport};
+pub use diagnostics::{Diagnostic, ErrorKind, LayoutReport};
 pub use model::*;
 pub use parser::{DIAGNOSTIC_LIMIT, parse};
 pub use span::{Span, Spanned};

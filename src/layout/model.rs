@@ -4,6 +4,8 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+pub use super::flags::Flag;
+pub use super::limits::{GLOB_MAX_LEN, GLOB_MAX_NESTING};
 use super::span::{Span, Spanned};
 use super::template::Template;
 use super::vars::Kind;
@@ -273,15 +275,6 @@ impl SystemPolicy {
     }
 }
 
-/// The longest glob a layout may hold, in bytes: a glob matches one path, and a path
-/// is at most `PATH_MAX` (4096) bytes. The regex behind a glob grows with it; the limit
-/// keeps every glob far below the size at which the regex engine gives up.
-pub const GLOB_MAX_LEN: usize = 4096;
-
-/// How deep `{a,{b,c}}` alternatives may nest in a glob. The regex engine refuses
-/// groups nested about 120 deep; nobody writes more than a few levels by hand.
-pub const GLOB_MAX_NESTING: usize = 16;
-
 /// Compiled globs with the text and span of each. `*` and `?` stop at `/`; `**`
 /// crosses folders.
 #[derive(Debug, Clone)]
@@ -357,8 +350,42 @@ pub struct Launcher {
     pub python: Spanned<UnitId>,
     /// Units whose folders go on `sys.path`, in order.
     pub sys_path: Vec<Spanned<UnitId>>,
+    /// Units taking `app.executables` whose folders go first on `PATH`, in order.
+    pub programs: Vec<Spanned<UnitId>>,
+    /// Environment variables the launcher sets, in order.
+    pub env: Vec<Spanned<EnvSetting>>,
     pub entry: Spanned<LauncherEntry>,
     pub flags: Vec<Spanned<Flag>>,
+}
+
+/// An environment variable the launcher sets.
+#[derive(Debug, Clone)]
+pub enum EnvSetting {
+    /// `env traced`: each variable the trace saw point a program at folders of its native
+    /// data (`native_env`) is re-pointed to where `native.data` units put those folders.
+    Traced,
+    /// `env NAME "share/x"`: NAME is the dist's path `share/x`.
+    Set { name: String, value: Template },
+}
+
+impl EnvSetting {
+    /// Variables the launcher sets or clears itself: `PATH` (the `programs` folders), the
+    /// loader's and the interpreter's.
+    pub fn reserved(name: &str) -> bool {
+        name == "PATH"
+            || ["LD_", "DYLD_", "PYTHON"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+    }
+
+    /// Whether `name` can be a variable of a POSIX shell.
+    pub fn is_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,55 +410,4 @@ pub enum LauncherEntry {
 
 impl LauncherEntry {
     pub const NAMES: &'static [&'static str] = &["traced", "module"];
-}
-
-/// Interpreter flags the launcher passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flag {
-    /// `-s`: no user site dir.
-    NoUserSite,
-    /// `-E`: ignore `PYTHON*` variables.
-    IgnoreEnvironment,
-    /// `-I`: isolated mode (implies `-s -E` and `-P`).
-    Isolated,
-    /// `-B`: write no `.pyc` files.
-    NoBytecode,
-    /// `-u`: unbuffered output.
-    Unbuffered,
-    /// `-P`: do not put the script's folder or cwd first on `sys.path` (3.11+).
-    SafePath,
-}
-
-impl Flag {
-    pub const ALL: &'static [Flag] = &[
-        Flag::NoUserSite,
-        Flag::IgnoreEnvironment,
-        Flag::Isolated,
-        Flag::NoBytecode,
-        Flag::Unbuffered,
-        Flag::SafePath,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Flag::NoUserSite => "no-user-site",
-            Flag::IgnoreEnvironment => "ignore-environment",
-            Flag::Isolated => "isolated",
-            Flag::NoBytecode => "no-bytecode",
-            Flag::Unbuffered => "unbuffered",
-            Flag::SafePath => "safe-path",
-        }
-    }
-
-    /// The interpreter option it becomes.
-    pub fn option(self) -> &'static str {
-        match self {
-            Flag::NoUserSite => "-s",
-            Flag::IgnoreEnvironment => "-E",
-            Flag::Isolated => "-I",
-            Flag::NoBytecode => "-B",
-            Flag::Unbuffered => "-u",
-            Flag::SafePath => "-P",
-        }
-    }
 }

@@ -6,7 +6,7 @@ use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::lexer::{Lexed, lex};
 use super::span::{Span, Spanned};
 use super::suggest::nearest;
@@ -165,6 +165,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::python_stmt => "`python`",
         Rule::path_stmt => "`path`",
         Rule::entry_stmt => "`entry`",
+        Rule::programs_stmt => "`programs`",
+        Rule::env_stmt => "`env`",
         Rule::flags_stmt => "`flags`",
         Rule::output_item => "`output`",
         Rule::conflicts_item => "`conflicts`",
@@ -205,6 +207,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_python => "`python`",
         Rule::kw_path => "`path`",
         Rule::kw_entry => "`entry`",
+        Rule::kw_programs => "`programs`",
+        Rule::kw_env => "`env`",
         Rule::kw_flags => "`flags`",
         Rule::kw_output => "`output`",
         Rule::kw_conflicts => "`conflicts`",
@@ -361,6 +365,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_python
             | Rule::kw_path
             | Rule::kw_entry
+            | Rule::kw_programs
+            | Rule::kw_env
             | Rule::kw_flags
             | Rule::kw_output
             | Rule::kw_conflicts
@@ -496,6 +502,13 @@ fn launcher_stmt(pair: Pair<'_, Rule>, base: usize) -> LauncherStmt {
         Rule::form_stmt => LauncherStmt::Form(one_word(pair, base)),
         Rule::python_stmt => LauncherStmt::Python(one_word(pair, base)),
         Rule::path_stmt => LauncherStmt::Path(words(pair, base)),
+        Rule::programs_stmt => LauncherStmt::Programs(words(pair, base)),
+        Rule::env_stmt => {
+            let mut parts = values(pair);
+            let name = word(parts.next().expect(SHAPE), base);
+            let value = parts.next().map(|p| string(p, base));
+            LauncherStmt::Env(name, value)
+        }
         Rule::entry_stmt => {
             let mut parts = values(pair);
             let what = word(parts.next().expect(SHAPE), base);

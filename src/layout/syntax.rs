@@ -123,7 +123,9 @@ pub enum LauncherStmt {
     Form(Word),
     Python(Word),
     Path(Vec<Word>),
+    Programs(Vec<Word>),
     Entry(Word, Option<Str>),
+    Env(Word, Option<Str>),
     Flags(Vec<Word>),
 }
 
@@ -178,7 +180,9 @@ impl Keyword for LauncherStmt {
             LauncherStmt::Form(_) => "form",
             LauncherStmt::Python(_) => "python",
             LauncherStmt::Path(_) => "path",
+            LauncherStmt::Programs(_) => "programs",
             LauncherStmt::Entry(..) => "entry",
+            LauncherStmt::Env(..) => "env",
             LauncherStmt::Flags(_) => "flags",
         }
     }

@@ -6,15 +6,12 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
+pub use super::limits::NAME_MAX;
 use super::span::Span;
 use super::suggest::nearest;
 use super::syntax::Str;
 use super::vars::{COMMON, Context, FARM, KINDS, Var};
-
-/// The longest file name Linux takes (`NAME_MAX`), in bytes: no segment of a path in
-/// the dist may be longer.
-pub const NAME_MAX: usize = 255;
 
 /// The folder at the dist's root that holds shenzi's record of the dist
 /// (`.shenzi/dist.json`): no template may write into it.

@@ -155,6 +155,7 @@ pub enum Kind {
     AppModules,
     Scripts,
     Data,
+    NativeData,
 }
 
 /// Everything the language knows about a kind, as data.
@@ -279,7 +280,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: Kind::Executables,
         name: "app.executables",
-        summary: "programs the application started (found on `PATH`)",
+        summary: "programs the application and its child processes ran by a bare name (found on `PATH`), scripts with their `#!` line included; programs the system policy's presets name (`sh`, `uname`, ...) and programs only ever run by an absolute path stay the target's",
         vars: &[Var::Name, Var::File, Var::Hash],
         distinct: &[Var::Name, Var::File, Var::Hash],
         matched: "the program's file name",
@@ -327,6 +328,17 @@ pub const KINDS: &[KindInfo] = &[
         vars: &[Var::Path, Var::File],
         distinct: &[Var::Path],
         matched: "the path below its folder",
+        native: false,
+        importable: false,
+        selectable: false,
+    },
+    KindInfo {
+        kind: Kind::NativeData,
+        name: "native.data",
+        summary: "files native code opened (`native_data`) below a folder an environment variable of the app names (`native_env`), which `env traced` re-points to the shipped copy; files the system policy's presets name (`/etc`, locales, ...) stay the target's",
+        vars: &[Var::Path, Var::File],
+        distinct: &[Var::Path],
+        matched: "the absolute path without its leading `/`",
         native: false,
         importable: false,
         selectable: false,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::diagnostic::{Diagnostic, ErrorKind};
+use super::diagnostics::{Diagnostic, ErrorKind};
 use super::model::{LauncherEntry, Layout};
 use super::vars::Kind;
 use crate::manifest::{EntryKind, Manifest, ModuleKind, ObjectKind};
@@ -70,10 +70,11 @@ pub fn has_kind(manifest: &Manifest, kind: Kind) -> bool {
             manifest.entry.kind,
             EntryKind::Script | EntryKind::ConsoleScript
         ),
-        Kind::AppModules => crate::plan::select::app_roots(manifest)
+        Kind::AppModules => crate::manifest::folders::app_roots(manifest)
             .iter()
-            .any(|root| !crate::plan::select::imported_tops(manifest, root).is_empty()),
+            .any(|root| !crate::manifest::folders::imported_tops(manifest, root).is_empty()),
         Kind::Scripts => !manifest.scripts.is_empty(),
         Kind::Data => !manifest.data_files.is_empty(),
+        Kind::NativeData => !manifest.native_data.is_empty(),
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod ldcache;
 pub mod process;
+pub mod proof;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

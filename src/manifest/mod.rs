@@ -6,6 +6,7 @@
 //! same runs give the same bytes.
 
 mod check;
+pub mod folders;
 mod locate;
 mod merge;
 mod read;

@@ -31,26 +31,29 @@ use petgraph::visit::EdgeRef;
 use rayon::prelude::*;
 
 mod native;
+mod programs;
 
-use super::problems::{PlanDiagnostic, PlanReport, Problem};
+pub use programs::Carried;
+
+use super::diagnostics::{PlanDiagnostic, PlanReport, Problem};
+use super::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use super::select::{
     Found, LinkTarget, app_data, app_roots, imported_tops, read_tops, resolve_link,
     select_imported, shadowed_tops, tree_root, walk, walk_tops,
 };
 use super::{Content, DistRecord, Plan, PlannedEntry};
 use crate::binary::cache::hex;
+use crate::binary::edit::ElfEdits;
 use crate::binary::{BinaryCache, Probe};
-use crate::execute::ElfEdits;
-use crate::execute::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{
     Action, ConflictPolicy, Farm, FarmId, Kind, LauncherEntry, LauncherForm, Layout, Select,
     Source, Symlinks, Template, Unclaimed, UnitId, Var,
 };
 use crate::loader::SearchConfig;
+use crate::loader::proof::{self, Subject, VirtualEntry, VirtualFs};
 use crate::manifest::{EntryKind, LoadVia, Manifest, ModuleKind, SiteKind, SysPathKind};
 use crate::policy::Policy;
-use crate::verify::{self, Subject, VirtualEntry, VirtualFs};
 
 /// What the planner needs.
 pub struct PlanInput<'a> {
@@ -72,6 +75,8 @@ pub struct Planned {
     pub by_unit: Vec<(String, u64, u64)>,
     /// Files and bytes by top-level package of the site dirs, largest first.
     pub by_package: Vec<(String, u64, u64)>,
+    /// The programs and native data the trace saw: what the dist carries, what not.
+    pub carried: Carried,
 }
 
 /// One file a unit takes.
@@ -115,6 +120,8 @@ struct Planner<'a> {
     expanding: Vec<PathBuf>,
     /// Shipped objects the build machine could not load either.
     as_is: Vec<native::AsIs>,
+    /// What the dist carries of the programs and native data (set by the launcher).
+    carried: Carried,
 }
 
 /// A symlink of a source tree whose target lies inside the same tree.
@@ -278,6 +285,7 @@ impl<'a> Planner<'a> {
             links_left_out: BTreeMap::new(),
             expanding: Vec::new(),
             as_is: Vec::new(),
+            carried: Carried::default(),
         }
     }
 
@@ -600,19 +608,8 @@ impl<'a> Planner<'a> {
                             self.push_entry(id, &rel, path, v, "a data file, in `data_files`");
                         }
                     }
-                    Kind::Executables => {
-                        for exe in manifest.executables.iter().filter(|e| !e.is_python) {
-                            if let Some(path) = &exe.path {
-                                let file = file_name(path);
-                                let v = vars([
-                                    (Var::Name, exe.name.clone()),
-                                    (Var::File, file.clone()),
-                                ]);
-                                let what = format!("the program `{}`, in `executables`", exe.name);
-                                self.push_entry(id, &file, path.clone(), v, &what);
-                            }
-                        }
-                    }
+                    Kind::Executables => self.take_programs(id),
+                    Kind::NativeData => self.take_native_data(id),
                     // Libraries come from the farm graph, once it is built.
                     Kind::Needed | Kind::RuntimeLoads => {}
                 }
@@ -1406,7 +1403,7 @@ impl<'a> Planner<'a> {
             .collect();
         for (path, entry) in &out.entries {
             if let Content::Symlink { target } = &entry.content {
-                let resolved = verify::normalize(&Path::new("/").join(parent(path)).join(target));
+                let resolved = proof::normalize(&Path::new("/").join(parent(path)).join(target));
                 let resolved = resolved
                     .to_string_lossy()
                     .trim_start_matches('/')
@@ -1465,6 +1462,7 @@ impl<'a> Planner<'a> {
             policy.clone(),
         );
         let as_is = self.as_is_objects(&real_of);
+        self.program_links(&mut out);
         let (launcher, interpreter) = self.launcher(&mut out);
         self.unclaimed();
         self.folder_clashes(&out);
@@ -1584,7 +1582,7 @@ impl<'a> Planner<'a> {
             let Some(source) = cache.get(&item.source) else {
                 continue;
             };
-            let shipped = verify::shipped(
+            let shipped = proof::shipped(
                 &source,
                 info,
                 runpaths.get(real).map(Vec::as_slice),
@@ -1620,7 +1618,7 @@ impl<'a> Planner<'a> {
         }
         let config = self.input.host.clone().with_only_system(policy);
         let list: Vec<Subject> = subjects.iter().map(|(_, s)| s.clone()).collect();
-        let outcomes = verify::prove(&fs, &config, &list);
+        let outcomes = proof::prove(&fs, &config, &list);
         let by_real: BTreeMap<&String, NodeIndex> = binaries
             .iter()
             .filter_map(|(real, (i, _))| Some((real, self.items[*i].node?)))
@@ -1734,6 +1732,8 @@ impl<'a> Planner<'a> {
     fn launcher(&mut self, out: &mut Output) -> (String, String) {
         let layout = self.input.layout;
         let manifest = self.input.manifest;
+        let env = self.launcher_env();
+        self.carried = self.carried(&env);
         let Some(launcher) = &layout.launcher else {
             return (String::new(), String::new());
         };
@@ -1862,6 +1862,8 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|f| f.value.option().to_owned())
                         .collect(),
+                    path_first: self.program_folders(),
+                    env,
                 });
                 out.add_generated(
                     &path,
@@ -2038,6 +2040,7 @@ impl<'a> Planner<'a> {
             floor,
             by_unit,
             by_package,
+            carried: self.carried,
         }
     }
 }

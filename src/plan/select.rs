@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::manifest::{Manifest, SysPathKind};
+use crate::manifest::Manifest;
+use crate::manifest::folders::python_folders;
+// What the manifest says about the app's folders lives with the manifest (the layout
+// checks use it too); the planner's callers still find it here.
+pub use crate::manifest::folders::{app_roots, imported_tops};
 
 /// A regular file or symlink below a walked folder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,32 +93,6 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
         }
     }
     (found, errors)
-}
-
-/// The folders on `sys.path` that hold the application's own code: the entry script's
-/// folder, `PYTHONPATH` entries and other folders, but not the stdlib, lib-dynload, a
-/// site dir or a zip, and not a folder inside one of those.
-pub fn app_roots(manifest: &Manifest) -> Vec<PathBuf> {
-    let python = &manifest.python;
-    let mut owned: Vec<&Path> = python.site_dirs.iter().map(|s| s.path.as_path()).collect();
-    owned.push(&python.stdlib);
-    owned.push(&python.platstdlib);
-    owned.extend(python.dynload.as_deref());
-    let mut roots: Vec<PathBuf> = python
-        .sys_path
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                SysPathKind::App | SysPathKind::Pythonpath | SysPathKind::Other
-            )
-        })
-        .map(|e| e.path.clone())
-        .filter(|p| p.is_dir() && !owned.iter().any(|o| p.starts_with(o)))
-        .collect();
-    let mut seen = BTreeSet::new();
-    roots.retain(|p| seen.insert(p.clone()));
-    roots
 }
 
 /// The files of the top-level entries `tops` of `folder` (a package folder whole, or a
@@ -206,53 +184,6 @@ pub fn resolve_link(root: &Path, f: &Found) -> LinkTarget {
         Ok(_) => LinkTarget::Outside(real),
         Err(_) => LinkTarget::Broken,
     }
-}
-
-/// Every folder of the traced interpreter a file can belong to: the `sys.path` entries,
-/// the site dirs, the stdlib folders and lib-dynload.
-fn python_folders(manifest: &Manifest) -> impl Iterator<Item = &Path> {
-    let python = &manifest.python;
-    python
-        .sys_path
-        .iter()
-        .map(|e| e.path.as_path())
-        .chain(python.site_dirs.iter().map(|s| s.path.as_path()))
-        .chain([python.stdlib.as_path(), python.platstdlib.as_path()])
-        .chain(python.dynload.as_deref())
-}
-
-/// The top-level names below `site` that the trace imported: the first path component
-/// of every imported module file below it (unless a more specific `sys.path` folder,
-/// site dir, stdlib or prefix inside `site` holds the file), and the first dotted part
-/// of every imported module name (namespace packages have no file).
-pub fn imported_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
-    // A module belongs to the most specific folder it lies in: a venv inside the app's
-    // folder (`project/.venv`) is the venv's, not the app's.
-    let python = &manifest.python;
-    let nested: Vec<&Path> = python_folders(manifest)
-        .chain([python.prefix.as_path(), python.base_prefix.as_path()])
-        .filter(|p| *p != site && p.starts_with(site))
-        .collect();
-    let mut tops = BTreeSet::new();
-    for module in &manifest.modules {
-        match &module.file {
-            Some(file) if nested.iter().any(|n| file.starts_with(n)) => {}
-            Some(file) => {
-                if let Ok(rel) = file.strip_prefix(site) {
-                    if let Some(first) = rel.components().next() {
-                        tops.insert(first.as_os_str().to_string_lossy().into_owned());
-                    }
-                }
-            }
-            None => {
-                let first = module.name.split('.').next().unwrap_or_default();
-                if site.join(first).is_dir() {
-                    tops.insert(first.to_owned());
-                }
-            }
-        }
-    }
-    tops
 }
 
 /// Narrows the files of one site dir to the imported top-level entries, the

@@ -3,6 +3,11 @@
 //! (`system preset glibc`) and may extend or trim them; the native model consults the
 //! resulting set. Entries are globs matched against a library's SONAME, or its file
 //! name when it has none.
+//!
+//! A preset may also name the programs and the data files every such target has
+//! (`programs`, `data`): the app's runs of those programs and the files native code
+//! opened there stay the target's, and a dist never bundles them. They are data here,
+//! visible in the docs and in `shenzi apply`'s summary, never rules of the planner.
 
 /// A named set of libraries the target provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,14 +18,113 @@ pub struct Preset {
     /// Presets whose entries this one includes.
     pub extends: &'static [&'static str],
     pub entries: &'static [&'static str],
+    /// Programs the target has, by file name (`sh`, `uname`): globs matched against the
+    /// real file's name and every bare name the app ran it by.
+    pub programs: &'static [&'static str],
+    /// Files the target has, as globs over absolute paths (`/etc/**`).
+    pub data: &'static [&'static str],
 }
+
+/// The programs every Linux system has: the POSIX shell and utilities, coreutils, and
+/// glibc's own tools. A program of the same name on the target does the same job.
+const BASE_PROGRAMS: &[&str] = &[
+    "sh",
+    "dash",
+    "bash",
+    "env",
+    "uname",
+    "ldconfig",
+    "ldconfig.real",
+    "ldd",
+    "getconf",
+    "getent",
+    "iconv",
+    "locale",
+    "id",
+    "whoami",
+    "hostname",
+    "cat",
+    "ls",
+    "cp",
+    "mv",
+    "rm",
+    "ln",
+    "mkdir",
+    "rmdir",
+    "chmod",
+    "touch",
+    "date",
+    "echo",
+    "printf",
+    "test",
+    "[",
+    "true",
+    "false",
+    "sleep",
+    "head",
+    "tail",
+    "sort",
+    "uniq",
+    "wc",
+    "tr",
+    "cut",
+    "tee",
+    "basename",
+    "dirname",
+    "readlink",
+    "realpath",
+    "pwd",
+    "kill",
+    "nproc",
+    "stty",
+    "tty",
+    "which",
+    "sed",
+    "grep",
+    "find",
+    "xargs",
+    "expr",
+    "mktemp",
+    "nice",
+    "nohup",
+    "timeout",
+    "gzip",
+    "tar",
+];
+
+/// What every Linux system has that native code reads: its configuration (`/etc`, with the
+/// certificates, `ld.so.cache`, `nsswitch.conf`, `localtime`), the kernel's file systems,
+/// glibc's locale and character-set data, the time zones and the CA certificates. These
+/// describe the target machine: the target's own copy is the right one.
+const BASE_DATA: &[&str] = &[
+    "/etc/**",
+    "/proc/**",
+    "/sys/**",
+    "/dev/**",
+    "/run/**",
+    "/usr/lib/locale/**",
+    "/usr/share/locale/**",
+    "/usr/share/i18n/**",
+    "/usr/lib/*/gconv/**",
+    "/usr/share/zoneinfo/**",
+    "/usr/share/ca-certificates/**",
+    "/usr/lib/ssl/**",
+];
 
 /// Every preset, in the order the docs list them.
 pub const PRESETS: &[Preset] = &[
     Preset {
-        name: "glibc",
-        summary: "the GNU C library and its loader: present on every glibc system, and tied to its version",
+        name: "base",
+        summary: "no libraries: the programs (`sh`, `uname`, `ldconfig`, `env`, coreutils) and the data (`/etc`, `/proc`, `/sys`, `/dev`, locales, time zones, CA certificates) every Linux system has",
         extends: &[],
+        entries: &[],
+        programs: BASE_PROGRAMS,
+        data: BASE_DATA,
+    },
+    Preset {
+        name: "glibc",
+        summary: "the GNU C library and its loader: present on every glibc system, and tied to its version (with `base`'s programs and data)",
+        extends: &["base"],
         entries: &[
             "ld-linux.so.2",
             "ld-linux-x86-64.so.2",
@@ -45,6 +149,8 @@ pub const PRESETS: &[Preset] = &[
             "libnss_db.so.2",
             "libnss_hesiod.so.2",
         ],
+        programs: &[],
+        data: &[],
     },
     Preset {
         name: "graphics",
@@ -78,6 +184,8 @@ pub const PRESETS: &[Preset] = &[
             "libjack.so.0",
             "libpulse.so.0",
         ],
+        programs: &[],
+        data: &[],
     },
     Preset {
         name: "manylinux_2_28",
@@ -107,12 +215,16 @@ pub const PRESETS: &[Preset] = &[
             "ld-linux-x86-64.so.2",
             "ld-linux-aarch64.so.1",
         ],
+        programs: &[],
+        data: &[],
     },
     Preset {
         name: "cxx-runtime",
         summary: "the C++ and GCC runtime: trusting the target's copy avoids two libstdc++ in one process, bundling it runs on older systems",
         extends: &[],
         entries: &["libstdc++.so.6", "libgcc_s.so.1"],
+        programs: &[],
+        data: &[],
     },
 ];
 
@@ -133,6 +245,73 @@ pub fn entries(preset: &Preset) -> Vec<&'static str> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// A list of a preset (`programs` or `data`), its `extends` included, sorted and without
+/// repeats.
+fn listed(preset: &Preset, list: fn(&Preset) -> &'static [&'static str]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = preset
+        .extends
+        .iter()
+        .filter_map(|name| self::preset(name))
+        .flat_map(|p| listed(p, list))
+        .chain(list(preset).iter().copied())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The programs and data files the target has, from a layout's presets: what the app ran
+/// or read there stays the target's.
+#[derive(Debug, Clone)]
+pub struct TargetFiles {
+    /// `(glob, preset)`, in preset order.
+    programs: Vec<(&'static str, &'static str, globset::GlobSet)>,
+    data: Vec<(&'static str, &'static str, globset::GlobSet)>,
+}
+
+impl TargetFiles {
+    /// The programs and data of the presets named `presets` (unknown names add nothing:
+    /// the analyzer has refused them already).
+    pub fn of<'a>(presets: impl IntoIterator<Item = &'a str>) -> TargetFiles {
+        let mut out = TargetFiles {
+            programs: Vec::new(),
+            data: Vec::new(),
+        };
+        for p in presets.into_iter().filter_map(preset) {
+            for (into, list) in [
+                (&mut out.programs, listed(p, |p| p.programs)),
+                (&mut out.data, listed(p, |p| p.data)),
+            ] {
+                for glob in list {
+                    if !into.iter().any(|(g, _, _)| *g == glob)
+                        && let Some(set) = compile(glob)
+                    {
+                        into.push((glob, p.name, set));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The preset that says the target has a program with one of `names` (file names).
+    pub fn program<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Option<&'static str> {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.programs
+            .iter()
+            .find(|(_, _, set)| names.iter().any(|n| set.is_match(n)))
+            .map(|(_, preset, _)| *preset)
+    }
+
+    /// The preset that says the target has the file at `path` (absolute).
+    pub fn data(&self, path: &std::path::Path) -> Option<&'static str> {
+        self.data
+            .iter()
+            .find(|(_, _, set)| set.is_match(path))
+            .map(|(_, preset, _)| *preset)
+    }
 }
 
 /// A compiled system policy: library names (globs over SONAME or file name) the target
@@ -219,6 +398,22 @@ mod tests {
             }
             assert!(PRESETS[..i].iter().all(|q| q.name != p.name));
         }
+    }
+
+    #[test]
+    fn glibc_targets_have_the_base_programs_and_data() {
+        let target = TargetFiles::of(["glibc"]);
+        assert_eq!(target.program(["dash"]), Some("glibc"));
+        assert_eq!(target.program(["file", "git"]), None);
+        assert_eq!(
+            target.data(std::path::Path::new("/etc/ssl/certs/ca.pem")),
+            Some("glibc")
+        );
+        assert_eq!(
+            target.data(std::path::Path::new("/usr/share/misc/magic.mgc")),
+            None
+        );
+        assert!(TargetFiles::of(["cxx-runtime"]).program(["sh"]).is_none());
     }
 
     #[test]

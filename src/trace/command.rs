@@ -1,11 +1,12 @@
 //! Finding the program to trace and deciding, before it runs, whether it is Python.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::TraceError;
 use crate::binary::read_object;
+use crate::os::find_program;
 
 /// What the program is, as far as can be told without running it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,26 +62,6 @@ pub fn prepare_command(
         args: args.to_vec(),
         kind,
     })
-}
-
-/// A name with a `/` is a path; otherwise the first executable file of that name on `PATH`
-/// (the one search of `PATH` in shenzi: the traced command, `patchelf`).
-pub fn find_program(name: &OsStr) -> Option<PathBuf> {
-    let is_executable = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.is_empty() {
-        return None;
-    }
-    if name.as_encoded_bytes().contains(&b'/') {
-        let path = PathBuf::from(name);
-        return is_executable(&path).then_some(path);
-    }
-    let path_var = std::env::var_os("PATH")?;
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
 }
 
 fn classify(program: &Path) -> Result<CommandKind, TraceError> {

@@ -28,7 +28,7 @@ use std::process::ExitStatus;
 use miette::Diagnostic;
 use thiserror::Error;
 
-pub use command::{CommandKind, PreparedCommand, find_program, prepare_command};
+pub use command::{CommandKind, PreparedCommand, prepare_command};
 pub use seccomp::DISABLE_VAR as SYSCALLS_VAR;
 
 use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};

@@ -25,13 +25,13 @@ use rayon::prelude::*;
 use crate::binary::{BinaryError, ObjectInfo, read_object};
 use crate::farm::{GlibcFloor, glibc_floor};
 use crate::loader::{Attempt, LdCacheError, Miss, Rule, SearchConfig};
-/// The newest record format this shenzi reads (the one it writes).
-pub use crate::plan::RECORD_VERSION;
-use crate::plan::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 use crate::policy::Policy;
+/// The newest record format this shenzi reads (the one it writes).
+pub use crate::record::RECORD_VERSION;
+use crate::record::{DistEntry, DistLoad, DistRecord, RECORD_PATH};
 
-use super::problems::{VerifyError, VerifyProblem, VerifyReport};
-use super::{Subject, normalize, prove};
+use super::diagnostics::{VerifyError, VerifyProblem, VerifyReport};
+use crate::loader::proof::{Subject, normalize, prove};
 
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;

@@ -37,7 +37,7 @@ use crate::binary::{Contents, Probe};
 use crate::farm::{FarmGraph, NativeProblem, RootKind};
 use crate::layout::{Action, Kind, Var};
 use crate::manifest::{EntryKind, LoadVia, RuntimeLoad};
-use crate::plan::problems::{AsIsWhy, Problem};
+use crate::plan::diagnostics::{AsIsWhy, Problem};
 use crate::plan::{AsIsObject, Content, DistLoad};
 
 /// Run-time loads by name each caller's RUNPATH must serve: caller's dist path → (name,

@@ -12,6 +12,10 @@
 //!   `PYTHONNOUSERSITE=1` when the layout's flags keep the user site out (`-s`, `-I`), so
 //!   a child started with `sys.executable` does not see it either; the main interpreter
 //!   gets the layout's flags.
+//! - It puts the folders of the dist's programs first on `PATH` (the rest of the user's
+//!   `PATH` is kept as it is, or the POSIX default when unset), so the app and its child
+//!   processes find the dist's programs by name, and sets the variables the layout says
+//!   (native data folders re-pointed into the dist), each from the dist's own path.
 //! - It `exec`s the interpreter: arguments, stdin/stdout, signals and the exit status pass
 //!   through untouched, and `sys.executable` is the dist's interpreter.
 
@@ -38,6 +42,47 @@ pub struct LauncherSpec {
     pub app_name: String,
     /// Interpreter options (`-E`, `-s`, ...), from the layout's `flags`.
     pub flags: Vec<String>,
+    /// Folders of the dist put first on `PATH`, in order.
+    pub path_first: Vec<String>,
+    /// Variables set, in order: each value the parts joined by `:`.
+    pub env: Vec<(String, Vec<EnvPart>)>,
+}
+
+/// One `:`-separated part of a variable the launcher sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvPart {
+    /// A path inside the dist, relative to its root.
+    Dist(String),
+    /// Kept as the trace saw it.
+    Text(String),
+}
+
+/// The `PATH` `execvp` searches when none is set (glibc's default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// The assignments and exports of `PATH` and the layout's variables.
+fn environment(spec: &LauncherSpec) -> String {
+    let mut out = String::new();
+    let dist = |rel: &str| format!("\"$dist\"/{}", sh_quote(rel));
+    if !spec.path_first.is_empty() {
+        let first: Vec<String> = spec.path_first.iter().map(|f| dist(f)).collect();
+        let _ = writeln!(
+            out,
+            "PATH={}:\"${{PATH-{DEFAULT_PATH}}}\"\nexport PATH",
+            first.join(":")
+        );
+    }
+    for (name, parts) in &spec.env {
+        let value: Vec<String> = parts
+            .iter()
+            .map(|p| match p {
+                EnvPart::Dist(rel) => dist(rel),
+                EnvPart::Text(text) => sh_quote(text),
+            })
+            .collect();
+        let _ = writeln!(out, "{name}={}\nexport {name}", value.join(":"));
+    }
+    out
 }
 
 /// Every environment variable CPython 3.8–3.13 reads (its `--help-env` and docs); the
@@ -142,12 +187,13 @@ else
 fi
 
 unset {python_vars}
-{nousersite}
+{nousersite}{environment}
 exec "$dist"/{interpreter}{flags} {entry} "$@"
 "#,
         app = spec.app_name.replace(['\n', '"', '$', '`', '\\'], "_"),
         up = up,
         python_vars = PYTHON_VARIABLES.join(" "),
+        environment = environment(spec),
         interpreter = sh_quote(&spec.interpreter),
         entry = entry,
         flags = spec
@@ -183,6 +229,14 @@ mod tests {
             entry: LaunchEntry::Module("my app".into()),
             app_name: "app".into(),
             flags: vec!["-E".into(), "-s".into()],
+            path_first: vec!["tools".into()],
+            env: vec![(
+                "MY_DATA".into(),
+                vec![
+                    EnvPart::Dist("share/my data".into()),
+                    EnvPart::Text("/usr/share".into()),
+                ],
+            )],
         };
         let text = render(&spec);
         assert!(text.contains(r#"cd -P -- "$here/../..""#), "{text}");
@@ -192,5 +246,13 @@ mod tests {
         );
         assert!(text.contains("export PYTHONNOUSERSITE"));
         assert!(!text.contains("LD_LIBRARY_PATH="));
+        assert!(
+            text.contains("PATH=\"$dist\"/'tools':\"${PATH-/bin:/usr/bin}\"\nexport PATH\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MY_DATA=\"$dist\"/'share/my data':'/usr/share'\nexport MY_DATA\n"),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,122 @@
+//! What `apply` can refuse or fail with, as miette diagnostics (`shenzi::apply::*`).
+//! `patch.rs` keeps its own [`PatchError`]; the check's failure is passed through.
+
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use super::patch::PatchError;
+
+/// Why a built dist failed its check: any diagnostic, shown as it is.
+#[derive(Debug)]
+pub struct CheckFailure(pub Box<dyn Diagnostic + Send + Sync>);
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+impl Diagnostic for CheckFailure {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.0.related()
+    }
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ApplyError {
+    #[error("`{path}` exists and is not a shenzi dist: {reason}; refusing to replace it")]
+    #[diagnostic(code(shenzi::apply::target_not_a_dist), help("{help}"))]
+    TargetNotADist {
+        path: PathBuf,
+        reason: String,
+        help: String,
+    },
+
+    #[error("`{path}` is a previous shenzi dist")]
+    #[diagnostic(
+        code(shenzi::apply::target_exists),
+        help("pass `--force` to replace it")
+    )]
+    TargetExists { path: PathBuf },
+
+    #[error(
+        "`{path}` holds {count} that shenzi did not write there or that changed since; refusing to delete them:\n{listing}"
+    )]
+    #[diagnostic(
+        code(shenzi::apply::target_changed),
+        help(
+            "move what you want to keep out of `{}` and apply again, or add `--discard-changes` to replace the dist and delete them", path.display()
+        )
+    )]
+    TargetChanged {
+        path: PathBuf,
+        count: String,
+        listing: String,
+    },
+
+    #[error("the folder `{path}` that should hold the dist does not exist")]
+    #[diagnostic(
+        code(shenzi::apply::no_parent),
+        help("create it first, or choose another output with `-o`")
+    )]
+    NoParent { path: PathBuf },
+
+    #[error("cannot {action} `{path}`")]
+    #[diagnostic(
+        code(shenzi::apply::io),
+        help("nothing was left behind: the half-built dist was removed")
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Patch(#[from] PatchError),
+
+    #[error("interrupted; the half-built dist was removed")]
+    #[diagnostic(code(shenzi::apply::interrupted))]
+    Interrupted,
+
+    #[error("interrupted while waiting for another apply in `{folder}`; nothing was written")]
+    #[diagnostic(code(shenzi::apply::interrupted))]
+    InterruptedWaiting { folder: PathBuf },
+
+    /// The check's own diagnostic; the dist was removed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    CheckFailed(CheckFailure),
+}
+
+pub(super) fn io<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> ApplyError + 'p {
+    move |source| ApplyError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
