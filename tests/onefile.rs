@@ -599,6 +599,44 @@ fn an_archive_cannot_write_outside_its_folder() {
     }
 }
 
+/// `apply --onefile` killed while it writes the dist leaves its scratch folder in OUTPUT
+/// (`.app.shenzi-PID-START-*`); the next apply removes it, says so, and leaves only the
+/// onefile.
+#[test]
+fn a_killed_onefile_apply_leaves_nothing_after_the_next_apply() {
+    let t = stdlib();
+    let out = folder(t, "killed apply");
+    let apply = |hook: Option<&str>| {
+        let mut cmd = shenzi();
+        cmd.args(["apply", "default"])
+            .arg(&t.manifest)
+            .arg("-o")
+            .arg(&out)
+            .arg("--onefile")
+            .env("NO_COLOR", "1")
+            .env("SHENZI_ONEFILE_LEVEL", "1");
+        if let Some(hook) = hook {
+            cmd.env("SHENZI_TEST_HOOK", hook);
+        }
+        cmd.output().unwrap()
+    };
+    let killed = apply(Some("kill@file:20"));
+    assert_eq!(killed.status.code(), None, "killed: {}", describe(&killed));
+    let left = names(&out);
+    assert!(
+        left.iter().any(|n| n.starts_with(".app.shenzi-")),
+        "the killed apply left its scratch folder: {left:?}"
+    );
+    let o = apply(None);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        text(&o.stderr).contains("left by a killed"),
+        "the removal is said: {}",
+        describe(&o)
+    );
+    assert_eq!(names(&out), vec!["app".to_owned()], "only the onefile");
+}
+
 #[test]
 fn a_layout_asks_for_a_onefile_and_names_it() {
     let t = stdlib();
@@ -645,9 +683,7 @@ fn a_layout_asks_for_a_onefile_and_names_it() {
     );
     assert!(!dist.join("app").is_file(), "no onefile in the dist");
     assert!(
-        !names(&dist)
-            .iter()
-            .any(|n| n.starts_with(".shenzi-onefile")),
+        !names(&dist).iter().any(|n| n.contains(".shenzi-")),
         "no scratch folder in the dist: {:?}",
         names(&dist)
     );

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::execute::{ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
+use crate::execute::{self, ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
 use crate::onefile::{self, OnefileError};
 use crate::plan::{Content, Planned};
 use crate::project::{self, Applied, Project, ProjectPlan};
@@ -215,7 +215,13 @@ pub fn apply_with(
         })
     });
     let onefile_scratch = match &onefile {
-        Some(_) => Some(onefile_scratch(output)?),
+        Some(file) => {
+            let (scratch, stale) = onefile_scratch(output, file)?;
+            if !stale.is_empty() {
+                eprintln!("{}", notice_line(&Notice::RemovedStale(stale)));
+            }
+            Some(scratch)
+        }
         None => None,
     };
     let dist_target = match &onefile_scratch {
@@ -556,8 +562,14 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 
 /// The scratch folder a onefile's dist is written to: inside OUTPUT (made when
 /// missing), so the dist is on the onefile's filesystem and nothing is written elsewhere.
-/// OUTPUT must not be a dist: a onefile written into one would be a change to it.
-fn onefile_scratch(output: &Path) -> miette::Result<tempfile::TempDir> {
+/// It is named for its writer like a dist's scratch folder (`.NAME.shenzi-PID-START-*`
+/// beside the onefile `NAME`), so the next apply removes what a killed one left; the
+/// removed folders are returned to be said. OUTPUT must not be a dist: a onefile
+/// written into one would be a change to it.
+fn onefile_scratch(
+    output: &Path,
+    file: &str,
+) -> miette::Result<(tempfile::TempDir, Vec<StaleFolder>)> {
     if output.join(".shenzi/dist.json").exists() {
         return Err(OnefileError::IntoDist {
             folder: output.to_owned(),
@@ -568,16 +580,10 @@ fn onefile_scratch(output: &Path) -> miette::Result<tempfile::TempDir> {
         path: output.to_owned(),
         source,
     })?;
-    tempfile::Builder::new()
-        .prefix(".shenzi-onefile-")
-        .tempdir_in(output)
-        .map_err(|source| {
-            OnefileError::Write {
-                path: output.to_owned(),
-                source,
-            }
-            .into()
-        })
+    let target = output.join(file);
+    let stale = execute::remove_stale_scratch(output, &target);
+    let scratch = execute::create_scratch(output, &target)?;
+    Ok((scratch, stale))
 }
 
 #[cfg(test)]

@@ -12,4 +12,6 @@ pub use diagnostics::{ApplyError, CheckFailure};
 pub use patch::{PatchError, Patchelf, Patcher};
 pub use record::Difference;
 pub use scratch::StaleFolder;
+/// Scratch folders named for their writer, for another output beside a target (a onefile).
+pub(crate) use scratch::{create as create_scratch, remove_stale as remove_stale_scratch};
 pub use write::{ApplyOptions, ApplySummary, CheckFn, Notice, write_dist};

@@ -123,7 +123,7 @@ pub(super) fn prefix(target: &Path) -> String {
 }
 
 /// Makes a new scratch folder beside `target`, named for its writer.
-pub(super) fn create(parent: &Path, target: &Path) -> Result<tempfile::TempDir, ApplyError> {
+pub(crate) fn create(parent: &Path, target: &Path) -> Result<tempfile::TempDir, ApplyError> {
     let (pid, start) = this_writer().unwrap_or((std::process::id(), 0));
     tempfile::Builder::new()
         .prefix(&format!("{}{pid}-{start}-", prefix(target)))
@@ -141,8 +141,9 @@ pub struct StaleFolder {
 }
 
 /// Removes the scratch folders of `target` in `parent` whose writer is gone (the rule in
-/// the module docs). Call it with the lock held.
-pub(super) fn remove_stale(parent: &Path, target: &Path) -> Vec<StaleFolder> {
+/// the module docs). Call it with the lock held, or where a concurrent writer's folder
+/// is told apart by its live pid (the onefile's scratch).
+pub(crate) fn remove_stale(parent: &Path, target: &Path) -> Vec<StaleFolder> {
     let Some(_) = this_writer() else {
         return Vec::new();
     };
