@@ -36,6 +36,7 @@ mod paths;
 mod place;
 mod programs;
 mod proof;
+mod runpath;
 mod summary;
 mod take;
 

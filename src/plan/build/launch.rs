@@ -2,23 +2,37 @@
 
 use std::path::Path;
 
-use super::*;
-use crate::layout::{Kind, LauncherEntry, LauncherForm, Var};
+use super::{Output, Planner, parent, relative, under};
+use crate::layout::{Kind, Launcher, LauncherEntry, LauncherForm, Var};
 use crate::manifest::{EntryKind, Manifest};
 use crate::plan::diagnostics::Problem;
-use crate::plan::launcher::{LaunchEntry, LauncherSpec, render as render_launcher};
+use crate::plan::launcher::{LauncherSpec, render as render_launcher};
+use crate::record::DistEntry;
+
+/// What the launcher step decided, for the record (empty paths when it could not).
+#[derive(Default)]
+pub(super) struct Launched {
+    pub(super) launcher: String,
+    pub(super) interpreter: String,
+    /// What an `sh` launcher starts.
+    pub(super) entry: Option<DistEntry>,
+}
 
 impl Planner<'_> {
     /// The launcher, and the `.pth` that puts the layout's folders on `sys.path` of the
     /// dist's interpreter (for the launcher's process and for every child started with
-    /// `sys.executable`). Returns the launcher's and the interpreter's paths.
-    pub(super) fn launcher(&mut self, out: &mut Output) -> (String, String) {
+    /// `sys.executable`).
+    pub(super) fn launcher(&mut self, out: &mut Output) -> Launched {
         let layout = self.input.layout;
         let manifest = self.input.manifest;
         let env = self.launcher_env();
         self.carried = self.carried(&env);
         let Some(launcher) = &layout.launcher else {
-            return (String::new(), String::new());
+            return Launched::default();
+        };
+        let entry = match launcher.form.value {
+            LauncherForm::Sh => self.launch_entry(launcher),
+            LauncherForm::Symlink => None,
         };
         let interpreter_unit = launcher.python.value;
         let interpreter = self
@@ -35,10 +49,71 @@ impl Planner<'_> {
                     manifest.python.realpath.display()
                 ),
             });
-            return (String::new(), String::new());
+            return Launched {
+                entry,
+                ..Launched::default()
+            };
         };
+        self.write_pth(launcher, &interpreter, out);
+        let path = match launcher.path.render(&self.common) {
+            Ok(p) => p,
+            Err(err) => {
+                self.problems.push(Problem::Launcher {
+                    span: launcher.path.span,
+                    reason: err.to_string(),
+                });
+                return Launched {
+                    launcher: String::new(),
+                    interpreter,
+                    entry,
+                };
+            }
+        };
+        match launcher.form.value {
+            LauncherForm::Symlink => {
+                out.link(
+                    &path,
+                    "launcher",
+                    launcher.span,
+                    &relative(parent(&path), &interpreter),
+                    &mut self.problems,
+                );
+            }
+            LauncherForm::Sh => self.write_sh(launcher, &path, &interpreter, &entry, env, out),
+        }
+        Launched {
+            launcher: path,
+            interpreter,
+            entry,
+        }
+    }
+
+    /// What an `sh` launcher starts: the layout's module, or what the trace ran (its
+    /// script where a unit places it).
+    fn launch_entry(&self, launcher: &Launcher) -> Option<DistEntry> {
+        let manifest = self.input.manifest;
+        match (&launcher.entry.value, manifest.entry.kind) {
+            (LauncherEntry::Module(m), _) => Some(DistEntry::Module(m.clone())),
+            (LauncherEntry::Traced, EntryKind::Module) => {
+                Some(DistEntry::Module(manifest.entry.target.clone()))
+            }
+            (LauncherEntry::Traced, EntryKind::Script | EntryKind::ConsoleScript) => self
+                .items
+                .iter()
+                .find(|i| i.source == Path::new(&manifest.entry.target) && i.dest.is_some())
+                .and_then(|i| i.dest.clone())
+                .map(DistEntry::Script),
+            (LauncherEntry::Traced, EntryKind::Code) => None,
+        }
+    }
+
+    /// The `.pth` in the interpreter's own site folder, after checking that the
+    /// interpreter finds its prefix.
+    fn write_pth(&mut self, launcher: &Launcher, interpreter: &str, out: &mut Output) {
+        let layout = self.input.layout;
+        let manifest = self.input.manifest;
         // The interpreter finds its prefix by looking for `lib/pythonX.Y/os.py` above it.
-        let prefix = parent(parent(&interpreter)).to_owned();
+        let prefix = parent(parent(interpreter)).to_owned();
         let version = format!(
             "{}.{}",
             manifest.python.version.major, manifest.python.version.minor
@@ -52,7 +127,7 @@ impl Planner<'_> {
                 .unwrap_or(launcher.span);
             self.problems.push(Problem::NoLandmark {
                 span,
-                interpreter: interpreter.clone(),
+                interpreter: interpreter.to_owned(),
                 expected: under(&prefix, &format!("lib/python{version}")),
             });
         }
@@ -90,75 +165,50 @@ impl Planner<'_> {
             0o644,
             &mut self.problems,
         );
+    }
 
-        let path = match launcher.path.render(&self.common) {
-            Ok(p) => p,
-            Err(err) => {
-                self.problems.push(Problem::Launcher {
-                    span: launcher.path.span,
-                    reason: err.to_string(),
-                });
-                return (String::new(), interpreter);
-            }
+    /// The `sh` launcher at `path`, starting `entry` with `interpreter`.
+    fn write_sh(
+        &mut self,
+        launcher: &Launcher,
+        path: &str,
+        interpreter: &str,
+        entry: &Option<DistEntry>,
+        env: Vec<(String, Vec<crate::plan::launcher::EnvPart>)>,
+        out: &mut Output,
+    ) {
+        let manifest = self.input.manifest;
+        let Some(entry) = entry.clone() else {
+            self.problems.push(Problem::Launcher {
+                span: launcher.entry.span,
+                reason: match manifest.entry.kind {
+                    EntryKind::Code => "the trace ran `python -c`, which has no entry to start: use `entry module NAME`".into(),
+                    _ => format!("no unit places the entry script `{}` (add one that takes `app.entry`)", manifest.entry.target),
+                },
+            });
+            return;
         };
-        match launcher.form.value {
-            LauncherForm::Symlink => {
-                out.link(
-                    &path,
-                    "launcher",
-                    launcher.span,
-                    &relative(parent(&path), &interpreter),
-                    &mut self.problems,
-                );
-            }
-            LauncherForm::Sh => {
-                let entry = match (&launcher.entry.value, manifest.entry.kind) {
-                    (LauncherEntry::Module(m), _) => Some(LaunchEntry::Module(m.clone())),
-                    (LauncherEntry::Traced, EntryKind::Module) => {
-                        Some(LaunchEntry::Module(manifest.entry.target.clone()))
-                    }
-                    (LauncherEntry::Traced, EntryKind::Script | EntryKind::ConsoleScript) => self
-                        .items
-                        .iter()
-                        .find(|i| i.source == Path::new(&manifest.entry.target) && i.dest.is_some())
-                        .and_then(|i| i.dest.clone())
-                        .map(LaunchEntry::Script),
-                    (LauncherEntry::Traced, EntryKind::Code) => None,
-                };
-                let Some(entry) = entry else {
-                    self.problems.push(Problem::Launcher {
-                        span: launcher.entry.span,
-                        reason: match manifest.entry.kind {
-                            EntryKind::Code => "the trace ran `python -c`, which has no entry to start: use `entry module NAME`".into(),
-                            _ => format!("no unit places the entry script `{}` (add one that takes `app.entry`)", manifest.entry.target),
-                        },
-                    });
-                    return (path, interpreter);
-                };
-                let text = render_launcher(&LauncherSpec {
-                    path: path.clone(),
-                    interpreter: interpreter.clone(),
-                    entry,
-                    app_name: self.common[&Var::AppName].clone(),
-                    flags: launcher
-                        .flags
-                        .iter()
-                        .map(|f| f.value.option().to_owned())
-                        .collect(),
-                    path_first: self.program_folders(),
-                    env,
-                });
-                out.add_generated(
-                    &path,
-                    "launcher",
-                    launcher.path.span,
-                    text.into_bytes(),
-                    0o755,
-                    &mut self.problems,
-                );
-            }
-        }
-        (path, interpreter)
+        let text = render_launcher(&LauncherSpec {
+            path: path.to_owned(),
+            interpreter: interpreter.to_owned(),
+            entry,
+            app_name: self.common[&Var::AppName].clone(),
+            flags: launcher
+                .flags
+                .iter()
+                .map(|f| f.value.option().to_owned())
+                .collect(),
+            path_first: self.program_folders(),
+            env,
+        });
+        out.add_generated(
+            path,
+            "launcher",
+            launcher.path.span,
+            text.into_bytes(),
+            0o755,
+            &mut self.problems,
+        );
     }
 }
 

@@ -3,96 +3,143 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
-use super::*;
+use super::runpath::Wiring;
+use super::{Output, Planner, file_name, native};
 use crate::farm::FarmGraph;
-use crate::layout::FarmId;
-use crate::loader::proof::{self, Subject, VirtualEntry, VirtualFs};
+use crate::loader::proof::{self, Outcome, Subject, VirtualEntry, VirtualFs};
 use crate::plan::Content;
 use crate::plan::diagnostics::Problem;
 use crate::policy::Policy;
 
-impl Planner<'_> {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn prove(
-        &mut self,
-        graph: &FarmGraph,
-        out: &Output,
-        binaries: &BTreeMap<String, (usize, Arc<crate::binary::ObjectInfo>)>,
-        origins: &BTreeMap<String, BTreeSet<String>>,
-        runpaths: &BTreeMap<String, Vec<String>>,
-        home: &BTreeMap<NodeIndex, String>,
-        farm_of: &BTreeMap<String, FarmId>,
-        added_needs: &BTreeMap<String, Vec<String>>,
-        loads_by_caller: &native::LoadsByCaller,
-        path_loads: &[(String, NodeIndex)],
-        policy: Policy,
-    ) {
-        const ROOT: &str = "/.shenzi-plan";
+/// Where the virtual dist is mounted.
+const ROOT: &str = "/.shenzi-plan";
+
+/// What the proof checks: the planned entries and how their binaries are wired.
+pub(super) struct ProofInput<'p> {
+    pub(super) graph: &'p FarmGraph,
+    pub(super) out: &'p Output,
+    pub(super) wiring: &'p Wiring,
+    /// The real file of each graph node: what each need must resolve to.
+    pub(super) home: &'p BTreeMap<NodeIndex, String>,
+    pub(super) loads_by_caller: &'p native::LoadsByCaller,
+    /// Each place a library is loaded by path, with the node that must be there.
+    pub(super) path_loads: &'p [(String, NodeIndex)],
+    /// What the target system provides.
+    pub(super) policy: Policy,
+}
+
+/// A binary as the proof sees it, with its real path in the dist.
+struct Proven {
+    real: String,
+    subject: Subject,
+}
+
+/// A path of the virtual dist as a report shows it: relative to the dist root.
+fn shown(p: &Path) -> String {
+    p.strip_prefix(ROOT)
+        .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+}
+
+impl<'a> Planner<'a> {
+    /// Proves the plan, pushing a problem for every need or load that does not resolve
+    /// to the file planned for it.
+    pub(super) fn prove(&mut self, input: &ProofInput<'_>) {
+        let (fs, proven) = self.virtual_dist(input);
+        let config = self
+            .input
+            .host
+            .clone()
+            .with_only_system(input.policy.clone());
+        let list: Vec<Subject> = proven.iter().map(|p| p.subject.clone()).collect();
+        let outcomes = proof::prove(&fs, &config, &list);
+        self.check_path_loads(input, &fs);
+        let by_real: BTreeMap<&String, NodeIndex> = input
+            .wiring
+            .binaries
+            .iter()
+            .filter_map(|(real, b)| Some((real, self.items[b.item].node?)))
+            .collect();
+        let mut reported = BTreeSet::new();
+        for outcome in outcomes {
+            let p = &proven[outcome.subject];
+            let Some(&node) = by_real.get(&p.real) else {
+                continue;
+            };
+            if reported.contains(&(p.real.clone(), outcome.need.clone(), outcome.load)) {
+                continue;
+            }
+            if self.report(input, node, p, &outcome) {
+                reported.insert((p.real.clone(), outcome.need.clone(), outcome.load));
+            }
+        }
+    }
+
+    /// The planned dist as the loader would see it: every binary as it will be written
+    /// (its RUNPATH and added needs), every symlink.
+    fn virtual_dist(&self, input: &ProofInput<'_>) -> (VirtualFs<'a>, Vec<Proven>) {
         let cache = self.input.cache;
+        let wiring = input.wiring;
         let mut fs = VirtualFs::new(ROOT, cache);
-        let mut subjects = Vec::new();
-        for (real, (i, info)) in binaries {
-            let item = &self.items[*i];
+        let mut proven = Vec::new();
+        for (real, binary) in &wiring.binaries {
+            let item = &self.items[binary.item];
             let Some(source) = cache.get(&item.source) else {
                 continue;
             };
             let shipped = proof::shipped(
                 &source,
-                info,
-                runpaths.get(real).map(Vec::as_slice),
-                added_needs.get(real).map(Vec::as_slice).unwrap_or_default(),
+                &binary.info,
+                wiring.runpaths.get(real).map(Vec::as_slice),
+                wiring
+                    .added_needs
+                    .get(real)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
             );
             let Some(shipped_info) = shipped.elf().cloned() else {
                 continue;
             };
             fs.insert(real, VirtualEntry::File(shipped));
-            subjects.push((
-                real.clone(),
-                Subject {
+            proven.push(Proven {
+                real: real.clone(),
+                subject: Subject {
                     label: real.clone(),
                     file_name: file_name(Path::new(real)),
                     info: shipped_info,
-                    origins: origins[real]
+                    origins: wiring.origins[real]
                         .iter()
                         .map(|o| Path::new(ROOT).join(o))
                         .collect(),
-                    loads: loads_by_caller
+                    loads: input
+                        .loads_by_caller
                         .get(real)
                         .into_iter()
                         .flatten()
                         .map(|(name, _)| name.clone())
                         .collect(),
                 },
-            ));
+            });
         }
-        for (path, entry) in &out.entries {
+        for (path, entry) in &input.out.entries {
             if let Content::Symlink { target } = &entry.content {
                 fs.insert(path, VirtualEntry::Link(PathBuf::from(target)));
             }
         }
-        let config = self.input.host.clone().with_only_system(policy);
-        let list: Vec<Subject> = subjects.iter().map(|(_, s)| s.clone()).collect();
-        let outcomes = proof::prove(&fs, &config, &list);
-        let by_real: BTreeMap<&String, NodeIndex> = binaries
-            .iter()
-            .filter_map(|(real, (i, _))| Some((real, self.items[*i].node?)))
-            .collect();
-        let shown = |p: &Path| {
-            p.strip_prefix(ROOT)
-                .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
-        };
-        // A library loaded by path is the file planned there.
-        for (place, node) in path_loads {
-            let want = home.get(node).map(|h| Path::new(ROOT).join(h));
+        (fs, proven)
+    }
+
+    /// A library loaded by path is the file planned there.
+    fn check_path_loads(&mut self, input: &ProofInput<'_>, fs: &VirtualFs<'_>) {
+        for (place, node) in input.path_loads {
+            let want = input.home.get(node).map(|h| Path::new(ROOT).join(h));
             let found = fs.real(&Path::new(ROOT).join(place));
             let is_file = found.as_deref().is_some_and(|f| {
                 matches!(
-                    crate::loader::FileSystem::probe(&fs, f),
+                    crate::loader::FileSystem::probe(fs, f),
                     crate::binary::Probe::File(_)
                 )
             });
@@ -106,82 +153,93 @@ impl Planner<'_> {
                 });
             }
         }
-        let mut reported = BTreeSet::new();
-        for outcome in outcomes {
-            let (real, subject) = &subjects[outcome.subject];
-            let Some(&node) = by_real.get(real) else {
-                continue;
+    }
+
+    /// One outcome of the proof: a problem when the need or load of `p` (graph node
+    /// `node`) did not resolve to the file planned for it. Returns whether it was one.
+    fn report(
+        &mut self,
+        input: &ProofInput<'_>,
+        node: NodeIndex,
+        p: &Proven,
+        outcome: &Outcome,
+    ) -> bool {
+        let (graph, real, subject) = (input.graph, &p.real, &p.subject);
+        let target = if outcome.load {
+            let Some(&(_, target)) = input
+                .loads_by_caller
+                .get(real)
+                .and_then(|names| names.iter().find(|(n, _)| *n == outcome.need))
+            else {
+                return false;
             };
-            let target = if outcome.load {
-                let Some(&(_, target)) = loads_by_caller
-                    .get(real)
-                    .and_then(|names| names.iter().find(|(n, _)| *n == outcome.need))
-                else {
-                    continue;
-                };
-                target
-            } else {
-                let Some(edge) = graph
-                    .graph
-                    .edges(node)
-                    .find(|e| e.weight().name == outcome.need)
-                else {
-                    // The graph could not resolve it on the tracing machine either:
-                    // reported there.
-                    continue;
-                };
-                edge.target()
+            target
+        } else {
+            let Some(edge) = graph
+                .graph
+                .edges(node)
+                .find(|e| e.weight().name == outcome.need)
+            else {
+                // The graph could not resolve it on the tracing machine either:
+                // reported there.
+                return false;
             };
-            let system = graph.graph[target].system.is_some();
-            let expected = if system {
-                None
-            } else {
-                home.get(&target).map(|h| Path::new(ROOT).join(h))
-            };
-            let ok = match (&expected, &outcome.real) {
-                (None, Some(found)) => !found.starts_with(ROOT),
-                (Some(want), Some(found)) => found == want,
-                (_, None) => false,
-            };
-            if ok || !reported.insert((real.clone(), outcome.need.clone(), outcome.load)) {
-                continue;
-            }
-            let origin = outcome.origin.strip_prefix(ROOT).map_or_else(
-                |_| outcome.origin.display().to_string(),
-                |o| o.display().to_string(),
-            );
-            let origin = if origin.is_empty() {
-                ".".into()
-            } else {
-                origin
-            };
-            let expected = expected
-                .as_deref()
-                .map_or_else(|| "a system library".to_owned(), shown);
-            if outcome.load {
-                self.problems.push(Problem::UnservedLoad {
-                    caller: subject.label.clone(),
-                    origin,
-                    name: outcome.need.clone(),
-                    expected,
-                    found: outcome.real.as_deref().map(shown),
-                });
-                continue;
-            }
-            self.problems.push(Problem::Unproven {
-                span: farm_of.get(real).map(|f| self.input.layout.farm(*f).span),
-                binary: subject.label.clone(),
+            edge.target()
+        };
+        let system = graph.graph[target].system.is_some();
+        let expected = if system {
+            None
+        } else {
+            input.home.get(&target).map(|h| Path::new(ROOT).join(h))
+        };
+        let ok = match (&expected, &outcome.real) {
+            (None, Some(found)) => !found.starts_with(ROOT),
+            (Some(want), Some(found)) => found == want,
+            (_, None) => false,
+        };
+        if ok {
+            return false;
+        }
+        let origin = outcome.origin.strip_prefix(ROOT).map_or_else(
+            |_| outcome.origin.display().to_string(),
+            |o| o.display().to_string(),
+        );
+        let origin = if origin.is_empty() {
+            ".".into()
+        } else {
+            origin
+        };
+        let expected = expected
+            .as_deref()
+            .map_or_else(|| "a system library".to_owned(), shown);
+        if outcome.load {
+            self.problems.push(Problem::UnservedLoad {
+                caller: subject.label.clone(),
                 origin,
-                need: outcome.need.clone(),
+                name: outcome.need.clone(),
                 expected,
                 found: outcome.real.as_deref().map(shown),
-                searched: outcome
-                    .resolution
-                    .searched
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
             });
+            return true;
         }
+        self.problems.push(Problem::Unproven {
+            span: input
+                .wiring
+                .farm_of
+                .get(real)
+                .map(|f| self.input.layout.farm(*f).span),
+            binary: subject.label.clone(),
+            origin,
+            need: outcome.need.clone(),
+            expected,
+            found: outcome.real.as_deref().map(shown),
+            searched: outcome
+                .resolution
+                .searched
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        });
+        true
     }
 }

@@ -4,11 +4,51 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::launch::Launched;
 use super::*;
 use crate::farm::FarmGraph;
+use crate::plan::{AsIsObject, DistLoad};
 use crate::plan::{Content, DistRecord, PlannedEntry};
+use crate::policy::Policy;
 
 impl Planner<'_> {
+    /// The record `verify` reads.
+    pub(super) fn record(
+        &self,
+        out: &Output,
+        launched: Launched,
+        policy: &Policy,
+        loads: Vec<DistLoad>,
+        as_is: Vec<AsIsObject>,
+    ) -> DistRecord {
+        let layout = self.input.layout;
+        let version = &self.input.manifest.python.version;
+        DistRecord {
+            version: 1,
+            shenzi: env!("CARGO_PKG_VERSION").to_owned(),
+            layout: layout
+                .name
+                .as_ref()
+                .map_or_else(|| self.input.source.name.clone(), |n| n.value.clone()),
+            interpreter: launched.interpreter,
+            launcher: launched.launcher,
+            python: format!("{}.{}", version.major, version.minor),
+            system_libraries: policy.entries().map(str::to_owned).collect(),
+            entry: launched.entry,
+            pth: out
+                .entries
+                .iter()
+                .find(|(dest, e)| {
+                    e.unit == "launcher"
+                        && dest.ends_with("/00-shenzi.pth")
+                        && matches!(e.content, Content::Bytes { .. })
+                })
+                .map(|(dest, _)| dest.clone()),
+            loads,
+            as_is,
+        }
+    }
+
     pub(super) fn summarize(
         self,
         entries: BTreeMap<String, PlannedEntry>,
