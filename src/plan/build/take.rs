@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::*;
-use crate::layout::{Action, Kind, Select, Unclaimed, UnitId, Var};
+use crate::layout::{Action, Kind, Select, Unclaimed, Unit, UnitId, Var};
 use crate::manifest::{EntryKind, ModuleKind, SiteKind};
 use crate::plan::diagnostics::Problem;
 use crate::plan::select::{
@@ -175,80 +175,8 @@ impl Planner<'_> {
                             self.take_tree(id, dynload, &[], |_| BTreeMap::new(), None);
                         }
                     }
-                    Kind::SiteDirs | Kind::Packages => {
-                        let imported =
-                            kind == Kind::Packages || unit.select.value == Select::Imported;
-                        let mut sites = Vec::new();
-                        for (site_index, site, site_kind) in self.site_dirs() {
-                            if !unit.takes_site(site_kind) {
-                                continue;
-                            }
-                            let site_vars = BTreeMap::from([
-                                (Var::SiteIndex, site_index.to_string()),
-                                (Var::SiteKind, site_kind_name(site_kind).to_owned()),
-                            ]);
-                            let (files, errors) = walk(&site, &[]);
-                            self.unreadable(errors);
-                            let files = if imported {
-                                let mut tops = imported_tops(manifest, &site);
-                                tops.extend(read_tops(manifest, &site));
-                                select_imported(&site, &files, &tops)
-                            } else {
-                                files
-                            };
-                            // Site dirs this unit writes to one folder merge there.
-                            let folder = unit.destination.as_ref().and_then(|t| {
-                                let mut probe = site_vars.clone();
-                                probe.extend(self.common.clone());
-                                probe.insert(Var::Path, "p".into());
-                                probe.insert(Var::File, "p".into());
-                                probe.insert(Var::Package, "p".into());
-                                t.render(&probe).ok()
-                            });
-                            sites.push((site_vars, folder, files));
-                        }
-                        let merged: Vec<(Option<String>, &[Found])> = sites
-                            .iter()
-                            .map(|(_, folder, files)| (folder.clone(), files.as_slice()))
-                            .collect();
-                        let shadowed = shadowed_tops(&merged);
-                        for ((site_vars, _, files), shadowed) in sites.into_iter().zip(shadowed) {
-                            for f in files {
-                                if shadowed.contains(f.rel.split('/').next().unwrap_or_default()) {
-                                    continue;
-                                }
-                                let package = f.rel.split('/').next().map(package_name);
-                                let mut v = site_vars.clone();
-                                v.extend(path_vars(&f));
-                                if kind == Kind::Packages {
-                                    v.insert(Var::Package, package.clone().unwrap_or_default());
-                                }
-                                self.push_found(id, &f, v, package);
-                            }
-                        }
-                    }
-                    Kind::Extensions => {
-                        let inside_stdlib = |f: &Path| {
-                            f.starts_with(&python.stdlib)
-                                && !python.site_dirs.iter().any(|s| f.starts_with(&s.path))
-                                || python.dynload.as_deref().is_some_and(|d| f.starts_with(d))
-                        };
-                        let modules: Vec<(String, PathBuf)> = manifest
-                            .modules_of(ModuleKind::Extension)
-                            .filter_map(|m| Some((m.name.clone(), m.file.clone()?)))
-                            .filter(|(_, f)| !inside_stdlib(f))
-                            .collect();
-                        for (name, file) in modules {
-                            let what = format!("the extension module `{name}`, in `modules`");
-                            let rel = self.import_rel(&file);
-                            let v = vars([
-                                (Var::Path, rel.clone()),
-                                (Var::File, file_name(&file)),
-                                (Var::Module, name),
-                            ]);
-                            self.push_entry(id, &rel, file, v, &what);
-                        }
-                    }
+                    Kind::SiteDirs | Kind::Packages => self.take_sites(id, unit, kind),
+                    Kind::Extensions => self.take_extensions(id),
                     Kind::Entry => {
                         if matches!(
                             manifest.entry.kind,
@@ -261,40 +189,132 @@ impl Planner<'_> {
                             );
                         }
                     }
-                    Kind::AppModules => {
-                        for root in app_roots(manifest) {
-                            let tops = imported_tops(manifest, &root);
-                            let (files, errors) = walk_tops(&root, &tops);
-                            self.unreadable(errors);
-                            for f in files {
-                                let package = f.rel.split('/').next().map(package_name);
-                                let mut v = path_vars(&f);
-                                v.insert(Var::Package, package.clone().unwrap_or_default());
-                                self.push_found(id, &f, v, package);
-                            }
-                        }
-                    }
+                    Kind::AppModules => self.take_app_modules(id),
                     Kind::Scripts => {
                         for script in &manifest.scripts {
                             self.push_named(id, &script.path, "a script, in `scripts`");
                         }
                     }
-                    Kind::Data => {
-                        for (root, path) in app_data(manifest) {
-                            let rel = path.strip_prefix(&root).map_or_else(
-                                |_| file_name(&path),
-                                |r| r.to_string_lossy().into_owned(),
-                            );
-                            let v = vars([(Var::Path, rel.clone()), (Var::File, file_name(&path))]);
-                            self.push_entry(id, &rel, path, v, "a data file, in `data_files`");
-                        }
-                    }
+                    Kind::Data => self.take_data(id),
                     Kind::Executables => self.take_programs(id),
                     Kind::NativeData => self.take_native_data(id),
                     // Libraries come from the farm graph, once it is built.
                     Kind::Needed | Kind::RuntimeLoads => {}
                 }
             }
+        }
+    }
+
+    /// `python.site_dirs` (whole, or only what was imported or read) and
+    /// `python.packages` (by package) of the site dirs the unit takes.
+    fn take_sites(&mut self, id: UnitId, unit: &Unit, kind: Kind) {
+        let manifest = self.input.manifest;
+        let imported = kind == Kind::Packages || unit.select.value == Select::Imported;
+        let mut sites = Vec::new();
+        for (site_index, site, site_kind) in self.site_dirs() {
+            if !unit.takes_site(site_kind) {
+                continue;
+            }
+            let site_vars = BTreeMap::from([
+                (Var::SiteIndex, site_index.to_string()),
+                (Var::SiteKind, site_kind_name(site_kind).to_owned()),
+            ]);
+            let (files, errors) = walk(&site, &[]);
+            self.unreadable(errors);
+            let files = if imported {
+                let mut tops = imported_tops(manifest, &site);
+                tops.extend(read_tops(manifest, &site));
+                select_imported(&site, &files, &tops)
+            } else {
+                files
+            };
+            // Site dirs this unit writes to one folder merge there.
+            let folder = unit.destination.as_ref().and_then(|t| {
+                let mut probe = site_vars.clone();
+                probe.extend(self.common.clone());
+                probe.insert(Var::Path, "p".into());
+                probe.insert(Var::File, "p".into());
+                probe.insert(Var::Package, "p".into());
+                t.render(&probe).ok()
+            });
+            sites.push(SiteFiles {
+                vars: site_vars,
+                folder,
+                files,
+            });
+        }
+        let merged: Vec<(Option<String>, &[Found])> = sites
+            .iter()
+            .map(|s| (s.folder.clone(), s.files.as_slice()))
+            .collect();
+        let shadowed = shadowed_tops(&merged);
+        for (site, shadowed) in sites.into_iter().zip(shadowed) {
+            for f in site.files {
+                if shadowed.contains(f.rel.split('/').next().unwrap_or_default()) {
+                    continue;
+                }
+                let package = f.rel.split('/').next().map(package_name);
+                let mut v = site.vars.clone();
+                v.extend(path_vars(&f));
+                if kind == Kind::Packages {
+                    v.insert(Var::Package, package.clone().unwrap_or_default());
+                }
+                self.push_found(id, &f, v, package);
+            }
+        }
+    }
+
+    /// `python.extensions`: the imported extension modules outside the stdlib.
+    fn take_extensions(&mut self, id: UnitId) {
+        let python = &self.input.manifest.python;
+        let inside_stdlib = |f: &Path| {
+            f.starts_with(&python.stdlib)
+                && !python.site_dirs.iter().any(|s| f.starts_with(&s.path))
+                || python.dynload.as_deref().is_some_and(|d| f.starts_with(d))
+        };
+        let modules: Vec<(String, PathBuf)> = self
+            .input
+            .manifest
+            .modules_of(ModuleKind::Extension)
+            .filter_map(|m| Some((m.name.clone(), m.file.clone()?)))
+            .filter(|(_, f)| !inside_stdlib(f))
+            .collect();
+        for (name, file) in modules {
+            let what = format!("the extension module `{name}`, in `modules`");
+            let rel = self.import_rel(&file);
+            let v = vars([
+                (Var::Path, rel.clone()),
+                (Var::File, file_name(&file)),
+                (Var::Module, name),
+            ]);
+            self.push_entry(id, &rel, file, v, &what);
+        }
+    }
+
+    /// `app.modules`: the imported top-level names of the app's own folders.
+    fn take_app_modules(&mut self, id: UnitId) {
+        let manifest = self.input.manifest;
+        for root in app_roots(manifest) {
+            let tops = imported_tops(manifest, &root);
+            let (files, errors) = walk_tops(&root, &tops);
+            self.unreadable(errors);
+            for f in files {
+                let package = f.rel.split('/').next().map(package_name);
+                let mut v = path_vars(&f);
+                v.insert(Var::Package, package.clone().unwrap_or_default());
+                self.push_found(id, &f, v, package);
+            }
+        }
+    }
+
+    /// `app.data`: the data files the app read, below its folders.
+    fn take_data(&mut self, id: UnitId) {
+        for (root, path) in app_data(self.input.manifest) {
+            let rel = path
+                .strip_prefix(&root)
+                .map_or_else(|_| file_name(&path), |r| r.to_string_lossy().into_owned());
+            let v = vars([(Var::Path, rel.clone()), (Var::File, file_name(&path))]);
+            self.push_entry(id, &rel, path, v, "a data file, in `data_files`");
         }
     }
 
@@ -506,6 +526,16 @@ impl Planner<'_> {
     }
 }
 
+/// The files of one site dir a unit takes, before shadowed names are dropped.
+struct SiteFiles {
+    /// `{site.index}`, `{site.kind}`.
+    vars: BTreeMap<Var, String>,
+    /// The folder the unit writes the site dir to, when it can be told.
+    folder: Option<String>,
+    files: Vec<Found>,
+}
+
+/// A traced file a unit's `exclude` matched, and everything needed to take it anyway.
 #[derive(Debug, Clone)]
 pub(super) struct Excluded {
     pub(super) unit: UnitId,
