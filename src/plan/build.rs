@@ -10,8 +10,9 @@
 //!   Without a farm, each needed library's folder is used directly (with a symlink named
 //!   as needed beside the file when the names differ).
 //! - B can be opened from R's folder and from the folder of every symlink to it; for each
-//!   such folder O, B's RUNPATH gets `$ORIGIN/<O to its link folder>`. A farm whose
-//!   folders sit at one level needs one entry; any other shape is caught by the proof.
+//!   such folder O, B's RUNPATH gets `$ORIGIN/<O to its link folder>`; from a folder
+//!   of B's farm (at the farm's `level`) that is the farm's one entry, `$ORIGIN`, up
+//!   `level` folders, down to the link folder. Any other shape is caught by the proof.
 //! - Run-time loads of units that `serve callers` are served without `LD_LIBRARY_PATH`:
 //!   the objects that asked (`_ctypes` for ctypes, `_cffi_backend` for cffi; for loads
 //!   the trace derived from the mappings, `_cffi_backend` when imported, else the

@@ -163,7 +163,7 @@ impl Planner<'_> {
         let (name_loads, loads_by_caller) = self.name_loads(graph, &homes.real_of);
         loads.extend(name_loads);
         wiring.origins = origins(&wiring.binaries, &out);
-        wiring.runpaths = wiring.runpaths();
+        wiring.runpaths = wiring.runpaths(&self.input.layout.farms);
         wiring.edit(&mut out);
         self.prove(&ProofInput {
             graph,

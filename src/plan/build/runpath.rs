@@ -285,11 +285,38 @@ pub(super) fn origins(
     origins
 }
 
+/// The farm's one RUNPATH entry reaching `dir` from `origin` (`$ORIGIN/../../links/<name>`
+/// at level 2): `$ORIGIN` climbs the farm's level to its root, then goes down to `dir`.
+/// `None` unless both lie in one farm and `origin` lies at its level.
+fn farm_entry(farms: &[Farm], origin: &str, dir: &str) -> Option<String> {
+    farms.iter().find_map(|farm| {
+        let root = farm.root.value.trim_matches('/');
+        let below = |path: &str| -> Option<String> {
+            if root.is_empty() || root == "." {
+                return Some(path.to_owned());
+            }
+            match path.strip_prefix(root)? {
+                "" => Some(String::new()),
+                rest => rest.strip_prefix('/').map(str::to_owned),
+            }
+        };
+        let from = below(origin)?;
+        let to = below(dir)?;
+        let depth = from.split('/').filter(|s| !s.is_empty()).count();
+        (depth == farm.level.value).then(|| match to.as_str() {
+            "" => farm.runpath_up(),
+            to => format!("{}/{to}", farm.runpath_up()),
+        })
+    })
+}
+
 impl Wiring {
     /// Each binary's RUNPATH: from every folder it can be opened from, an entry to each
     /// folder of its needs and its served loads. A binary that had a RUNPATH and needs
     /// nothing of the dist gets an empty one (the build machine's paths removed).
-    pub(super) fn runpaths(&self) -> BTreeMap<String, Vec<String>> {
+    /// Inside a farm, every folder libraries are opened from lies at the farm's level,
+    /// so one entry ([`farm_entry`]) serves them all.
+    pub(super) fn runpaths(&self, farms: &[Farm]) -> BTreeMap<String, Vec<String>> {
         let mut runpaths = BTreeMap::new();
         for (real, binary) in &self.binaries {
             let mut entries: Vec<String> = Vec::new();
@@ -302,7 +329,8 @@ impl Wiring {
                 .chain(self.served.get(real).into_iter().flatten())
             {
                 for origin in from {
-                    let entry = origin_entry(origin, dir);
+                    let entry =
+                        farm_entry(farms, origin, dir).unwrap_or_else(|| origin_entry(origin, dir));
                     if !entries.contains(&entry) {
                         entries.push(entry);
                     }
