@@ -26,8 +26,7 @@ pub(super) struct ProofInput<'p> {
     /// The real file of each graph node: what each need must resolve to.
     pub(super) home: &'p BTreeMap<NodeIndex, String>,
     pub(super) loads_by_caller: &'p native::LoadsByCaller,
-    /// Each place a library is loaded by path, with the node that must be there.
-    pub(super) path_loads: &'p [(String, NodeIndex)],
+    pub(super) path_loads: &'p [native::PathLoad],
     /// What the target system provides.
     pub(super) policy: Policy,
 }
@@ -119,7 +118,7 @@ impl<'a> Planner<'a> {
                         .get(real)
                         .into_iter()
                         .flatten()
-                        .map(|(name, _)| name.clone())
+                        .map(|load| load.name.clone())
                         .collect(),
                 },
             });
@@ -134,7 +133,7 @@ impl<'a> Planner<'a> {
 
     /// A library loaded by path is the file planned there.
     fn check_path_loads(&mut self, input: &ProofInput<'_>, fs: &VirtualFs<'_>) {
-        for (place, node) in input.path_loads {
+        for native::PathLoad { place, node } in input.path_loads {
             let want = input.home.get(node).map(|h| Path::new(ROOT).join(h));
             let found = fs.real(&Path::new(ROOT).join(place));
             let is_file = found.as_deref().is_some_and(|f| {
@@ -166,14 +165,14 @@ impl<'a> Planner<'a> {
     ) -> bool {
         let (graph, real, subject) = (input.graph, &p.real, &p.subject);
         let target = if outcome.load {
-            let Some(&(_, target)) = input
+            let Some(load) = input
                 .loads_by_caller
                 .get(real)
-                .and_then(|names| names.iter().find(|(n, _)| *n == outcome.need))
+                .and_then(|names| names.iter().find(|n| n.name == outcome.need))
             else {
                 return false;
             };
-            target
+            load.node
         } else {
             let Some(edge) = graph
                 .graph

@@ -39,7 +39,7 @@ impl Planner<'_> {
         source: &Path,
         vars: &BTreeMap<Var, String>,
         package: &Option<String>,
-        stat: Option<(u32, u64, (u64, u64))>,
+        stat: Option<Stat>,
     ) -> bool {
         let layout_unit = self.input.layout.unit(unit);
         if layout_unit.selects(subject) {
@@ -130,7 +130,7 @@ impl Planner<'_> {
         source: PathBuf,
         mut vars: BTreeMap<Var, String>,
         package: Option<String>,
-        (mode, size, id): (u32, u64, (u64, u64)),
+        Stat { mode, size, id }: Stat,
     ) {
         vars.extend(self.common.iter().map(|(k, v)| (*k, v.clone())));
         self.items.push(Item {
@@ -446,7 +446,11 @@ impl Planner<'_> {
         // and pipes are not shipped.)
         const S_IFMT: u32 = 0o170_000;
         const S_IFREG: u32 = 0o100_000;
-        let stat = (f.mode, f.size, f.id);
+        let stat = Stat {
+            mode: f.mode,
+            size: f.size,
+            id: f.id,
+        };
         if f.mode & S_IFMT == S_IFREG
             && self.chooses(unit, &f.rel, &f.path, &vars, &package, Some(stat))
         {
@@ -544,7 +548,7 @@ pub(super) struct Excluded {
     pub(super) vars: BTreeMap<Var, String>,
     pub(super) package: Option<String>,
     /// Mode, size and identity when the walk knew them.
-    pub(super) stat: Option<(u32, u64, (u64, u64))>,
+    pub(super) stat: Option<Stat>,
 }
 
 pub(super) fn is_pyc(path: &Path) -> bool {
@@ -597,14 +601,22 @@ pub(super) fn site_kind_name(kind: SiteKind) -> &'static str {
     }
 }
 
-/// Mode, size and identity (device, inode) of a file, as [`Planner::push_item`] takes them.
-pub(super) fn identity(meta: &std::fs::Metadata) -> (u32, u64, (u64, u64)) {
+/// Mode, size and identity of a file, from one `stat`, as [`Planner::push_item`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stat {
+    mode: u32,
+    size: u64,
+    /// `(st_dev, st_ino)`.
+    id: (u64, u64),
+}
+
+pub(super) fn identity(meta: &std::fs::Metadata) -> Stat {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    (
-        meta.permissions().mode(),
-        meta.len(),
-        (meta.dev(), meta.ino()),
-    )
+    Stat {
+        mode: meta.permissions().mode(),
+        size: meta.len(),
+        id: (meta.dev(), meta.ino()),
+    }
 }
 
 pub(super) fn vars<const N: usize>(pairs: [(Var, String); N]) -> BTreeMap<Var, String> {
