@@ -16,10 +16,22 @@ impl Planner<'_> {
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
     /// take the bundled nodes no file of another unit already ships.
     pub(super) fn take_libraries(&mut self, graph: &FarmGraph) {
-        // Attach graph nodes to the files already taken, by file identity: the graph saw
-        // each binary at the path the loader mapped, a site dir reached through a symlink
-        // lists it under another. The graph's files are in the cache already; no file is
-        // opened or hashed again here.
+        self.attach_nodes(graph);
+        let shipped: BTreeSet<NodeIndex> = self
+            .items
+            .iter()
+            .filter(|i| self.input.layout.unit(i.unit).action.value != Action::Skip)
+            .filter_map(|i| i.node)
+            .collect();
+        let taken = self.take_nodes(graph, &shipped);
+        self.not_taken(graph, &taken);
+    }
+
+    /// Attaches graph nodes to the files already taken, by file identity: the graph saw
+    /// each binary at the path the loader mapped, a site dir reached through a symlink
+    /// lists it under another. The graph's files are in the cache already; no file is
+    /// opened or hashed again here.
+    fn attach_nodes(&mut self, graph: &FarmGraph) {
         let by_id: std::collections::HashMap<(u64, u64), NodeIndex> = graph
             .graph
             .node_indices()
@@ -32,12 +44,15 @@ impl Planner<'_> {
         for item in &mut self.items {
             item.node = by_id.get(&item.id).copied();
         }
-        let shipped: BTreeSet<NodeIndex> = self
-            .items
-            .iter()
-            .filter(|i| self.input.layout.unit(i.unit).action.value != Action::Skip)
-            .filter_map(|i| i.node)
-            .collect();
+    }
+
+    /// The units taking run-time loads, then those taking needed libraries, take the
+    /// nodes they select. Returns every node shipped or taken.
+    fn take_nodes(
+        &mut self,
+        graph: &FarmGraph,
+        shipped: &BTreeSet<NodeIndex>,
+    ) -> BTreeSet<NodeIndex> {
         let layout = self.input.layout;
         let manifest = self.input.manifest;
         // Runtime loads first: a library loaded at run time goes where its unit says.
@@ -101,7 +116,11 @@ impl Planner<'_> {
                 }
             }
         }
-        // A library the application needs that nothing ships breaks the dist.
+        taken
+    }
+
+    /// A library the application needs that nothing ships breaks the dist.
+    fn not_taken(&mut self, graph: &FarmGraph, taken: &BTreeSet<NodeIndex>) {
         for node in graph.bundled() {
             if !taken.contains(&node)
                 && !graph
