@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::NodeIndex;
 
-use super::*;
+use super::{Planner, file_name, vars};
 use crate::binary::cache::hex;
 use crate::farm::FarmGraph;
 use crate::layout::{Action, Kind, UnitId, Var};

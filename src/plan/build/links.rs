@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::*;
+use super::{Output, Planner, parent, path_vars, relative};
 use crate::layout::{Symlinks, UnitId, Var};
 use crate::plan::diagnostics::Problem;
 use crate::plan::select::{Found, LinkTarget, resolve_link, tree_root, walk};

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::*;
+use super::Planner;
 use crate::binary::{BinaryCache, Probe};
 use crate::layout::ConflictPolicy;
 use crate::plan::diagnostics::Problem;

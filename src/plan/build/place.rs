@@ -7,7 +7,7 @@ use petgraph::graph::NodeIndex;
 
 use super::proof::ProofInput;
 use super::runpath::origins;
-use super::*;
+use super::{Item, Output, Planner, parent, relative, under};
 use crate::farm::FarmGraph;
 use crate::layout::{Action, Farm, FarmId, Template, Var};
 use crate::plan::diagnostics::Problem;

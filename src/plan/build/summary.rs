@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::launch::Launched;
-use super::*;
-use crate::farm::FarmGraph;
+use super::{Output, Plan, PlanDiagnostic, PlanReport, Planned, Planner};
+use crate::farm::{FarmGraph, GlibcFloor};
 use crate::plan::{AsIsObject, DistLoad};
 use crate::plan::{Content, DistRecord, PlannedEntry};
 use crate::policy::Policy;

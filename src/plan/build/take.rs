@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::*;
+use super::{Item, Planner, file_name};
 use crate::layout::{Action, Kind, Select, Unclaimed, Unit, UnitId, Var};
 use crate::manifest::{EntryKind, ModuleKind, SiteKind};
 use crate::plan::diagnostics::Problem;
