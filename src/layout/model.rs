@@ -177,8 +177,9 @@ pub struct Farm {
     pub reals: Template,
     /// Each library's link folder, below the root.
     pub links: Template,
-    /// How deep below the root every folder libraries are opened from lies; RUNPATH
-    /// entries climb this many folders (`$ORIGIN/../..` for 2).
+    /// How deep below the root every folder libraries are opened from lies; the
+    /// farm's one RUNPATH entry climbs this many folders (`$ORIGIN/../..` for 2), from
+    /// every one of them (`plan/build/runpath.rs`). Equal to the templates' depth.
     pub level: Spanned<usize>,
     /// The units whose libraries join, in layout order.
     pub members: Vec<UnitId>,

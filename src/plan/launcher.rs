@@ -21,14 +21,8 @@
 
 use std::fmt::Write as _;
 
-/// How the application is started, with paths relative to the dist root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LaunchEntry {
-    /// `python SCRIPT args`: the script's folder becomes `sys.path[0]`.
-    Script(String),
-    /// `python -m MODULE args`.
-    Module(String),
-}
+// What the launcher starts is what the dist record says it starts: one type.
+use crate::record::DistEntry;
 
 /// What the launcher needs to know, all paths relative to the dist root and `/`-separated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +31,7 @@ pub struct LauncherSpec {
     pub path: String,
     /// The interpreter executable (`python/bin/python3.11`).
     pub interpreter: String,
-    pub entry: LaunchEntry,
+    pub entry: DistEntry,
     /// What the launcher is for, shown in its header.
     pub app_name: String,
     /// Interpreter options (`-E`, `-s`, ...), from the layout's `flags`.
@@ -151,8 +145,8 @@ pub fn render(spec: &LauncherSpec) -> String {
         vec![".."; depth].join("/")
     };
     let entry = match &spec.entry {
-        LaunchEntry::Script(path) => format!("\"$dist\"/{}", sh_quote(path)),
-        LaunchEntry::Module(name) => format!("-m {}", sh_quote(name)),
+        DistEntry::Script(path) => format!("\"$dist\"/{}", sh_quote(path)),
+        DistEntry::Module(name) => format!("-m {}", sh_quote(name)),
     };
     let mut out = String::new();
     // Writing to a String cannot fail.
@@ -226,7 +220,7 @@ mod tests {
         let spec = LauncherSpec {
             path: "bin/tools/app".into(),
             interpreter: "python/bin/python3.11".into(),
-            entry: LaunchEntry::Module("my app".into()),
+            entry: DistEntry::Module("my app".into()),
             app_name: "app".into(),
             flags: vec!["-E".into(), "-s".into()],
             path_first: vec!["tools".into()],

@@ -40,9 +40,20 @@ use crate::manifest::{EntryKind, LoadVia, RuntimeLoad};
 use crate::plan::diagnostics::{AsIsWhy, Problem};
 use crate::plan::{AsIsObject, Content, DistLoad};
 
-/// Run-time loads by name each caller's RUNPATH must serve: caller's dist path → (name,
-/// the node it must find).
-pub(super) type LoadsByCaller = BTreeMap<String, Vec<(String, NodeIndex)>>;
+/// Run-time loads by name each caller's RUNPATH must serve, by the caller's dist path.
+pub(super) type LoadsByCaller = BTreeMap<String, Vec<NamedLoad>>;
+
+/// A run-time load by name: the name asked for and the node it must find.
+pub(super) struct NamedLoad {
+    pub(super) name: String,
+    pub(super) node: NodeIndex,
+}
+
+/// A library loaded by path: where in the dist, and the node that must be there.
+pub(super) struct PathLoad {
+    pub(super) place: String,
+    pub(super) node: NodeIndex,
+}
 
 /// The ELF objects among the shipped files, each looked at once.
 pub(super) struct ShippedObjects {
@@ -265,8 +276,11 @@ impl Planner<'_> {
             }
             for caller in &callers {
                 let names = by_caller.entry(caller.clone()).or_default();
-                if !names.iter().any(|(n, _)| *n == load.name) {
-                    names.push((load.name.clone(), node));
+                if !names.iter().any(|n| n.name == load.name) {
+                    names.push(NamedLoad {
+                        name: load.name.clone(),
+                        node,
+                    });
                 }
             }
             let entry = DistLoad::ByName {
@@ -290,9 +304,9 @@ impl Planner<'_> {
         home: &BTreeMap<NodeIndex, String>,
         real_of: &[Option<String>],
         out: &mut Output,
-    ) -> (Vec<DistLoad>, Vec<(String, NodeIndex)>) {
+    ) -> (Vec<DistLoad>, Vec<PathLoad>) {
         let mut record = Vec::new();
-        let mut places: Vec<(String, NodeIndex)> = Vec::new();
+        let mut places: Vec<PathLoad> = Vec::new();
         for load in &self.input.manifest.native.loads {
             if !load.name.starts_with('/') {
                 continue;
@@ -321,7 +335,7 @@ impl Planner<'_> {
                 });
                 continue;
             };
-            if places.iter().any(|(p, _)| *p == place) {
+            if places.iter().any(|p| p.place == place) {
                 continue;
             }
             match planned_file(out, &place) {
@@ -365,7 +379,7 @@ impl Planner<'_> {
                 path: place.clone(),
                 caller: load.caller.clone(),
             });
-            places.push((place, node));
+            places.push(PathLoad { place, node });
         }
         (record, places)
     }
