@@ -13,6 +13,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use format::Hashing;
 pub use format::{CACHE_VARIABLE, MARKER, Trailer, hex};
 
 /// The stub's binary, built from `stub/` by `build.rs`.
@@ -345,20 +346,6 @@ pub fn trailer(path: &Path) -> Result<Trailer, OnefileError> {
         path: path.to_owned(),
         reason: e.to_string(),
     })
-}
-
-/// Hashes what it reads.
-struct Hashing<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// Extracts the onefile `path` into `into` (an empty folder), with the checks the stub

@@ -455,6 +455,21 @@ pub fn is_key(name: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+/// Hashes what it reads: the payload as it is decompressed (the stub) or read back
+/// (`shenzi verify`), so the archive is checked in the one pass that uses it.
+pub struct Hashing<R> {
+    pub inner: R,
+    pub hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

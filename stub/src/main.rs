@@ -19,7 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use format::{ExtractError, Trailer, TrailerError};
+use format::{ExtractError, Hashing, Trailer, TrailerError};
 
 /// The status of a onefile that could not start its app.
 const FAILED: u8 = 127;
@@ -199,19 +199,6 @@ fn clean_stale(root: &Path, key: &str) {
     }
 }
 
-/// Hashes the payload's bytes as they are decompressed.
-struct Hashing<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
 
 fn unpack(exe: &fs::File, trailer: &Trailer, into: &Path) -> Result<(), Failure> {
     use std::io::{Seek, SeekFrom};
