@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use kit::{Kit, Lib};
-use support::e2e::{self, AppRun, LAYOUTS};
+use support::e2e::{self, AppRun, LAYOUTS, app, write};
 use support::hidden::{HiddenWorld, disallowed_paths};
 use support::{describe, python311, shenzi, text};
 
@@ -44,20 +44,6 @@ fn venv(dir: &Path) -> (PathBuf, PathBuf) {
     let site = venv.join("lib/python3.11/site-packages");
     assert!(site.is_dir(), "{}", site.display());
     (venv, site)
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The app's folder with the maps hook and `app.py`.
-fn app(dir: &Path, code: &str) -> PathBuf {
-    let src = dir.join("app src");
-    std::fs::create_dir_all(&src).unwrap();
-    e2e::write_maps_hook(&src);
-    write(&src.join("app.py"), &format!("import _shenzi_maps\n{code}"));
-    src
 }
 
 /// The one file of the dist whose path ends with `tail` (`pkg/data/bin/tool`), not a

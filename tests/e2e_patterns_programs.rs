@@ -31,22 +31,8 @@ mod support;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use support::e2e::{self, AppRun, LAYOUTS};
+use support::e2e::{self, AppRun, LAYOUTS, app, write};
 use support::{describe, python311, shenzi, text};
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The app's folder with the maps hook and `app.py`.
-fn app(dir: &Path, code: &str) -> PathBuf {
-    let src = dir.join("app src");
-    std::fs::create_dir_all(&src).unwrap();
-    e2e::write_maps_hook(&src);
-    write(&src.join("app.py"), &format!("import _shenzi_maps\n{code}"));
-    src
-}
 
 fn verified(dist: &Path) -> Result<(), String> {
     let out = shenzi()

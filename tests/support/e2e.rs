@@ -387,3 +387,19 @@ pub fn check_layouts_with(t: &Traced, layouts: &[&str], extra: ExtraCheck<'_>) {
         t.run.name
     );
 }
+
+/// Writes `text` to `path`, making its folder.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The app's folder `dir/app src` with the maps hook and an `app.py` that imports it
+/// before `code`.
+pub fn app(dir: &Path, code: &str) -> PathBuf {
+    let src = dir.join("app src");
+    std::fs::create_dir_all(&src).unwrap();
+    write_maps_hook(&src);
+    write(&src.join("app.py"), &format!("import _shenzi_maps\n{code}"));
+    src
+}
