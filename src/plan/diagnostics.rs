@@ -15,8 +15,8 @@ pub enum Problem {
     /// Two units write different content to one destination.
     Conflict {
         dest: String,
-        first: (String, Span, PathBuf),
-        second: (String, Span, PathBuf),
+        first: Writer,
+        second: Writer,
     },
     /// Traced files no unit claims.
     Unclaimed {
@@ -110,6 +110,24 @@ pub enum Problem {
     Native(NativeProblem),
 }
 
+/// Who writes a destination: the unit, its span, and the file it writes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub unit: String,
+    pub span: Span,
+    pub source: PathBuf,
+}
+
+impl Writer {
+    pub fn new(unit: &str, span: Span, source: impl Into<PathBuf>) -> Writer {
+        Writer {
+            unit: unit.to_owned(),
+            span,
+            source: source.into(),
+        }
+    }
+}
+
 /// Why a shipped object cannot be loaded on the build machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AsIsWhy {
@@ -158,11 +176,11 @@ impl Problem {
                 severity: Error,
                 message: format!(
                     "units `{}` and `{}` both write `{dest}`, with different content",
-                    first.0, second.0
+                    first.unit, second.unit
                 ),
                 labels: vec![
-                    (first.1, format!("writes `{}`", first.2.display())),
-                    (second.1, format!("writes `{}`", second.2.display())),
+                    (first.span, format!("writes `{}`", first.source.display())),
+                    (second.span, format!("writes `{}`", second.source.display())),
                 ],
                 help: Some(
                     "give one of the units another `to`, or narrow it with `exclude` so only one unit takes the file".into(),
