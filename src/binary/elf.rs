@@ -17,11 +17,6 @@
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use std::path::PathBuf;
-
-use miette::Diagnostic;
-use thiserror::Error;
-
 use super::format_id::FormatId;
 
 /// `EM_X86_64`.
@@ -112,23 +107,6 @@ pub fn arch_name(is_64: bool, machine: u16) -> String {
         (false, EM_386) => "i386".into(),
         (is_64, m) => format!("elf{} machine {m}", if is_64 { 64 } else { 32 }),
     }
-}
-
-#[derive(Debug, Error, Diagnostic)]
-pub enum BinaryError {
-    #[error("cannot read `{path}`")]
-    #[diagnostic(code(shenzi::binary::unreadable))]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{path}` looks like ELF but cannot be parsed: {reason}")]
-    #[diagnostic(
-        code(shenzi::binary::corrupt),
-        help("the file is truncated or damaged; reinstall the package that owns it")
-    )]
-    Corrupt { path: PathBuf, reason: String },
 }
 
 pub(super) const ELF_MAGIC: &[u8; 4] = b"\x7fELF";

@@ -10,8 +10,9 @@
 use std::fs::File;
 use std::path::Path;
 
+use super::diagnostics::BinaryError;
 use super::edit::{Declined, ElfEdits, ElfPatch};
-use super::elf::{BinaryError, ELF_MAGIC, ObjectInfo};
+use super::elf::{ELF_MAGIC, ObjectInfo};
 pub use super::format_id::FormatId;
 
 /// The format `info` was read as.

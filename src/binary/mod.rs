@@ -3,6 +3,7 @@
 //! read and hashed once per run through [`BinaryCache`].
 
 pub mod cache;
+pub mod diagnostics;
 pub mod edit;
 pub mod elf;
 pub mod file;
@@ -10,7 +11,8 @@ pub mod format;
 pub mod format_id;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
-pub use elf::{BinaryError, ObjectInfo, VersionNeed, arch_name, parse_object};
+pub use diagnostics::BinaryError;
+pub use elf::{ObjectInfo, VersionNeed, arch_name, parse_object};
 pub use file::{
     FileBytes, FileKind, NotAFile, OpenError, check_regular, map_file, open_file, open_regular,
 };
