@@ -328,13 +328,22 @@ pub fn apply_with(
     } else {
         String::new()
     };
+    let stripped = if summary.stripped > 0 {
+        format!(
+            ", {} stripped ({} saved)",
+            grouped(summary.stripped),
+            megabytes(summary.stripped_bytes)
+        )
+    } else {
+        String::new()
+    };
     let what = if onefile.is_some() {
         "the dist".to_owned()
     } else {
         format!("`{}`", output.display())
     };
     eprintln!(
-        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}){reused}, in {:.2} s",
+        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}{stripped}){reused}, in {:.2} s",
         summary.files,
         summary.symlinks,
         megabytes(summary.bytes),

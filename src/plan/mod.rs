@@ -50,6 +50,9 @@ pub enum Content {
         /// A timestamp-based `.pyc` whose recorded source mtime must become the dist's
         /// fixed mtime, so that the interpreter keeps using it.
         stamp_pyc: bool,
+        /// An ELF object written without its debug sections and symbol table
+        /// (`strip debug`; `binary::strip`), before any of its `edits`.
+        strip: bool,
     },
     /// A relative symlink.
     Symlink {

@@ -143,6 +143,9 @@ struct JsonEntry<'a> {
     mode: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     runpath: Option<&'a [String]>,
+    /// Written without debug sections and symbol table (`strip debug`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    strip: bool,
 }
 
 #[derive(Serialize)]
@@ -185,6 +188,7 @@ pub fn json(planned: &Planned) -> String {
                 size: None,
                 mode: None,
                 runpath: None,
+                strip: false,
             };
             match &e.content {
                 Content::Dir => {}
@@ -193,9 +197,11 @@ pub fn json(planned: &Planned) -> String {
                     mode,
                     size,
                     edits,
+                    strip,
                     ..
                 } => {
                     j.kind = "file";
+                    j.strip = *strip;
                     j.source = Some(source.display().to_string());
                     j.size = Some(*size);
                     j.mode = Some(format!("{:o}", mode & 0o777));

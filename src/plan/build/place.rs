@@ -9,7 +9,7 @@ use super::proof::ProofInput;
 use super::runpath::origins;
 use super::{Item, Output, Planner, parent, relative, under};
 use crate::farm::FarmGraph;
-use crate::layout::{Action, Farm, FarmId, Kind, Template, Var};
+use crate::layout::{Action, Farm, FarmId, Kind, Strip, Template, Var};
 use crate::plan::diagnostics::Problem;
 use crate::plan::{Content, DistRecord, PlannedEntry};
 use crate::policy::Policy;
@@ -121,6 +121,8 @@ impl Planner<'_> {
                     size: item.size,
                     edits: None,
                     stamp_pyc: item.stamp_pyc,
+                    // The graph's nodes are the ELF objects this machine loads.
+                    strip: item.node.is_some() && layout.strip.value == Strip::Debug,
                 },
                 cache,
                 &mut self.problems,
