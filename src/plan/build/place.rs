@@ -189,11 +189,7 @@ impl Planner<'_> {
     }
 
     /// Every entry of the dist, and the record `verify` reads.
-    pub(super) fn finish(
-        &mut self,
-        graph: &FarmGraph,
-        policy: Policy,
-    ) -> (BTreeMap<String, PlannedEntry>, DistRecord) {
+    pub(super) fn finish(&mut self, graph: &FarmGraph, policy: Policy) -> Finished {
         let mut out = Output::default();
         let homes = self.homes();
         self.write_files(&homes, &mut out);
@@ -201,10 +197,10 @@ impl Planner<'_> {
         let mut wiring = self.wire_needs(graph, &homes, &mut out);
         wiring.served = self.serve_callers(graph, &homes, &mut out);
         // Loads by path find their file where the asking module will look for it.
-        let (mut loads, path_loads) =
-            self.place_path_loads(graph, &homes.home, &homes.real_of, &mut out);
-        let (name_loads, loads_by_caller) = self.name_loads(graph, &homes.real_of);
-        loads.extend(name_loads);
+        let path_loads = self.place_path_loads(graph, &homes.home, &homes.real_of, &mut out);
+        let name_loads = self.name_loads(graph, &homes.real_of);
+        let mut loads = path_loads.record;
+        loads.extend(name_loads.record);
         wiring.origins = origins(&wiring.binaries, &out);
         wiring.runpaths = wiring.runpaths(&self.input.layout.farms);
         wiring.edit(&mut out);
@@ -213,8 +209,8 @@ impl Planner<'_> {
             out: &out,
             wiring: &wiring,
             home: &homes.home,
-            loads_by_caller: &loads_by_caller,
-            path_loads: &path_loads,
+            loads_by_caller: &name_loads.by_caller,
+            path_loads: &path_loads.places,
             policy: policy.clone(),
         });
         let as_is = self.as_is_objects(&homes.real_of);
@@ -223,8 +219,19 @@ impl Planner<'_> {
         self.unclaimed();
         self.folder_clashes(&out);
         let record = self.record(&out, launched, &policy, loads, as_is);
-        (out.entries, record)
+        Finished {
+            entries: out.entries,
+            record,
+        }
     }
+}
+
+/// What [`Planner::finish`] makes.
+pub(super) struct Finished {
+    /// Every entry of the dist, by destination.
+    pub(super) entries: BTreeMap<String, PlannedEntry>,
+    /// The record `verify` reads.
+    pub(super) record: DistRecord,
 }
 
 /// Where the items' files go for real.

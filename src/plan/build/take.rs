@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Item, Planner, file_name};
+use super::{Item, Planner, SiteDir, file_name};
 use crate::layout::{Action, Kind, Select, Unclaimed, Unit, UnitId, Var};
 use crate::manifest::{EntryKind, ModuleKind, SiteKind};
 use crate::plan::diagnostics::Problem;
 use crate::plan::select::{
-    Found, app_data, app_roots, imported_tops, read_tops, select_imported, select_used,
-    shadowed_tops, walk, walk_tops,
+    AppData, Found, Inode, Unreadable, Walked, app_data, app_roots, imported_tops, read_tops,
+    select_imported, select_used, shadowed_tops, walk, walk_tops,
 };
 
 /// What `select imported` keeps of the stdlib whatever the trace imported: the prefix
@@ -220,8 +220,8 @@ impl Planner<'_> {
         prune: &[PathBuf],
         keep: &[&str],
     ) {
-        let (files, errors) = walk(root, prune);
-        self.unreadable(errors);
+        let Walked { files, unreadable } = walk(root, prune);
+        self.unreadable(unreadable);
         let files = if unit.select.value == Select::Imported {
             select_used(self.input.manifest, root, &files, keep)
         } else {
@@ -238,7 +238,12 @@ impl Planner<'_> {
         let manifest = self.input.manifest;
         let imported = kind == Kind::Packages || unit.select.value == Select::Imported;
         let mut sites = Vec::new();
-        for (site_index, site, site_kind) in self.site_dirs() {
+        for SiteDir {
+            index: site_index,
+            path: site,
+            kind: site_kind,
+        } in self.site_dirs()
+        {
             if !unit.takes_site(site_kind) {
                 continue;
             }
@@ -246,8 +251,8 @@ impl Planner<'_> {
                 (Var::SiteIndex, site_index.to_string()),
                 (Var::SiteKind, site_kind_name(site_kind).to_owned()),
             ]);
-            let (files, errors) = walk(&site, &[]);
-            self.unreadable(errors);
+            let Walked { files, unreadable } = walk(&site, &[]);
+            self.unreadable(unreadable);
             let files = if imported {
                 let mut tops = imported_tops(manifest, &site);
                 tops.extend(read_tops(manifest, &site));
@@ -323,8 +328,8 @@ impl Planner<'_> {
         let manifest = self.input.manifest;
         for root in app_roots(manifest) {
             let tops = imported_tops(manifest, &root);
-            let (files, errors) = walk_tops(&root, &tops);
-            self.unreadable(errors);
+            let Walked { files, unreadable } = walk_tops(&root, &tops);
+            self.unreadable(unreadable);
             for f in files {
                 let package = f.rel.split('/').next().map(package_name);
                 let mut v = path_vars(&f);
@@ -336,7 +341,7 @@ impl Planner<'_> {
 
     /// `app.data`: the data files the app read, below its folders.
     fn take_data(&mut self, id: UnitId) {
-        for (root, path) in app_data(self.input.manifest) {
+        for AppData { root, path } in app_data(self.input.manifest) {
             let rel = path
                 .strip_prefix(&root)
                 .map_or_else(|_| file_name(&path), |r| r.to_string_lossy().into_owned());
@@ -429,11 +434,11 @@ impl Planner<'_> {
         });
     }
 
-    pub(super) fn unreadable(&mut self, errors: Vec<(PathBuf, std::io::Error)>) {
+    pub(super) fn unreadable(&mut self, entries: Vec<Unreadable>) {
         self.problems
-            .extend(errors.into_iter().map(|(path, err)| Problem::Unreadable {
-                path,
-                reason: err.to_string(),
+            .extend(entries.into_iter().map(|u| Problem::Unreadable {
+                path: u.path,
+                reason: u.error.to_string(),
             }));
     }
 
@@ -616,16 +621,15 @@ pub(super) fn site_kind_name(kind: SiteKind) -> &'static str {
 pub(super) struct Stat {
     mode: u32,
     size: u64,
-    /// `(st_dev, st_ino)`.
-    id: (u64, u64),
+    id: Inode,
 }
 
 pub(super) fn identity(meta: &std::fs::Metadata) -> Stat {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     Stat {
         mode: meta.permissions().mode(),
         size: meta.len(),
-        id: (meta.dev(), meta.ino()),
+        id: Inode::of(meta),
     }
 }
 
