@@ -9,6 +9,7 @@ pub mod elf;
 pub mod file;
 pub mod format;
 pub mod format_id;
+pub mod strip;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
 pub use diagnostics::BinaryError;

@@ -75,11 +75,38 @@ pub struct Planned {
     pub graph: FarmGraph,
     pub floor: GlibcFloor,
     /// Files and bytes each unit writes, in layout order.
-    pub by_unit: Vec<(String, u64, u64)>,
+    pub by_unit: Vec<Total>,
     /// Files and bytes by top-level package of the site dirs, largest first.
-    pub by_package: Vec<(String, u64, u64)>,
+    pub by_package: Vec<Total>,
+    /// Files and bytes by shipped ELF object (SONAME, else file name: libraries,
+    /// extension modules, the interpreter, programs), largest first. A library written
+    /// twice (two farms) counts twice.
+    pub by_library: Vec<Total>,
+    /// The largest files written, largest first (at most [`LARGEST_SHOWN`]).
+    pub largest: Vec<Largest>,
     /// The programs and native data the trace saw: what the dist carries, what not.
     pub carried: Carried,
+}
+
+/// Files and bytes of one group of a dist's files: a unit, a package, a library. The
+/// sizes are the sources' (a binary `strip debug` shrinks counts at its source's size).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Total {
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// How many of the largest files [`Planned::largest`] keeps.
+pub const LARGEST_SHOWN: usize = 10;
+
+/// One of the largest files of a dist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Largest {
+    /// Its path in the dist.
+    pub path: String,
+    pub unit: String,
+    pub bytes: u64,
 }
 
 /// One file a unit takes.

@@ -254,6 +254,61 @@ pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) ->
         .collect()
 }
 
+/// Narrows the files of the stdlib folder or lib-dynload (`root`) to what the trace
+/// used, for `select imported`: every module file it imported from below `root` (a
+/// `.py`, a `.pyc` without source, an extension module), the `__init__` of every package
+/// above one, the `__pycache__` bytecode of each kept source (the planner keeps only
+/// this interpreter's current ones), and every file the trace read below `root` (data).
+/// `keep` names what startup needs whatever the trace saw: top-level entries kept whole.
+/// The interpreter finds its prefix by the stdlib's `os.py` (on 3.11 and later `os` is
+/// frozen, so the trace never imports it from disk), and the stdio codec of the target's
+/// locale may differ from the traced one, so the stdlib keeps `os.py` and `encodings/`.
+/// Modules the interpreter had built in or frozen have no file and need none.
+pub fn select_used(manifest: &Manifest, root: &Path, files: &[Found], keep: &[&str]) -> Vec<Found> {
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let below = |path: &Path| {
+        path.strip_prefix(root)
+            .ok()
+            .map(|rel| rel.to_string_lossy().into_owned())
+    };
+    for module in &manifest.modules {
+        let Some(rel) = module.file.as_deref().and_then(below) else {
+            continue;
+        };
+        // The packages above it: their `__init__` ran first.
+        let mut at = rel.as_str();
+        while let Some((folder, _)) = at.rsplit_once('/') {
+            used.insert(format!("{folder}/__init__.py"));
+            at = folder;
+        }
+        used.insert(rel);
+    }
+    used.extend(manifest.data_files.iter().filter_map(|d| below(&d.path)));
+    // `dir/__pycache__/name.TAG.pyc` belongs to `dir/name.py`.
+    let source_of = |rel: &str| -> Option<String> {
+        let (folder, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let folder = match folder.rsplit_once('/') {
+            Some((up, "__pycache__")) => format!("{up}/"),
+            None if folder == "__pycache__" => String::new(),
+            _ => return None,
+        };
+        let module = file.strip_suffix(".pyc")?.split('.').next()?;
+        Some(format!("{folder}{module}.py"))
+    };
+    files
+        .iter()
+        .filter(|f| {
+            let first = f.rel.split('/').next().unwrap_or_default();
+            used.contains(&f.rel)
+                || keep.contains(&first)
+                || keep.contains(&f.rel.as_str())
+                || source_of(&f.rel)
+                    .is_some_and(|s| used.contains(&s) || keep.contains(&s.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The top-level entries directly below `site` that the trace read a data file from,
 /// imported or not: the metadata folders (`*.dist-info`, `*.egg-info`, Debian's
 /// single-file `*.egg-info`) of every distribution an app that looks up entry points

@@ -12,8 +12,13 @@ use crate::manifest::{EntryKind, ModuleKind, SiteKind};
 use crate::plan::diagnostics::Problem;
 use crate::plan::select::{
     AppData, Found, Inode, Unreadable, Walked, app_data, app_roots, imported_tops, read_tops,
-    select_imported, shadowed_tops, walk, walk_tops,
+    select_imported, select_used, shadowed_tops, walk, walk_tops,
 };
+
+/// What `select imported` keeps of the stdlib whatever the trace imported: the prefix
+/// landmark `os.py` (frozen on 3.11 and later, so never imported from disk there) and the
+/// codecs (the target's locale may ask for another one than the traced run's).
+const STDLIB_KEEP: &[&str] = &["os.py", "encodings"];
 
 impl Planner<'_> {
     pub(super) fn push(
@@ -168,11 +173,11 @@ impl Planner<'_> {
                         prune.extend(
                             ["site-packages", "dist-packages"].map(|d| python.stdlib.join(d)),
                         );
-                        self.take_tree(id, &python.stdlib, &prune, |_| BTreeMap::new(), None);
+                        self.take_python_tree(id, unit, &python.stdlib, &prune, STDLIB_KEEP);
                     }
                     Kind::Dynload => {
                         if let Some(dynload) = &python.dynload {
-                            self.take_tree(id, dynload, &[], |_| BTreeMap::new(), None);
+                            self.take_python_tree(id, unit, dynload, &[], &[]);
                         }
                     }
                     Kind::SiteDirs | Kind::Packages => self.take_sites(id, unit, kind),
@@ -202,6 +207,28 @@ impl Planner<'_> {
                     Kind::Needed | Kind::RuntimeLoads => {}
                 }
             }
+        }
+    }
+
+    /// The stdlib folder or lib-dynload: whole, or with `select imported` only what the
+    /// trace used ([`select_used`]) and the entries of `keep`.
+    fn take_python_tree(
+        &mut self,
+        id: UnitId,
+        unit: &Unit,
+        root: &Path,
+        prune: &[PathBuf],
+        keep: &[&str],
+    ) {
+        let Walked { files, unreadable } = walk(root, prune);
+        self.unreadable(unreadable);
+        let files = if unit.select.value == Select::Imported {
+            select_used(self.input.manifest, root, &files, keep)
+        } else {
+            files
+        };
+        for f in files {
+            self.push_found(id, &f, path_vars(&f), None);
         }
     }
 
@@ -413,23 +440,6 @@ impl Planner<'_> {
                 path: u.path,
                 reason: u.error.to_string(),
             }));
-    }
-
-    pub(super) fn take_tree(
-        &mut self,
-        unit: UnitId,
-        root: &Path,
-        prune: &[PathBuf],
-        extra: impl Fn(&Found) -> BTreeMap<Var, String>,
-        package: Option<String>,
-    ) {
-        let Walked { files, unreadable } = walk(root, prune);
-        self.unreadable(unreadable);
-        for f in files {
-            let mut v = extra(&f);
-            v.extend(path_vars(&f));
-            self.push_found(unit, &f, v, package.clone());
-        }
     }
 
     pub(super) fn push_found(
