@@ -2,7 +2,7 @@
 //! goes through [`BinaryFormat`]: the binary cache and [`read_object`] read with it,
 //! `loader::resolve` picks the search rules of the object's [`FormatId`], the planner
 //! asks it which objects root the farm graph and which had search paths, and `apply`
-//! prepares and writes the edits with it. ELF is the one implementation ([`Elf`]); a
+//! strips, prepares and writes the edits with it. ELF is the one implementation ([`Elf`]); a
 //! second format (Mach-O) is a second `impl BinaryFormat` in [`FORMATS`], a `FormatId`
 //! variant, and the loader's rules for it (`loader::rules`), not branches through the
 //! planner.
@@ -14,6 +14,7 @@ use super::diagnostics::BinaryError;
 use super::edit::{Declined, ElfEdits, ElfPatch};
 use super::elf::{ELF_MAGIC, ObjectInfo};
 pub use super::format_id::FormatId;
+use super::strip::Stripped;
 
 /// The format `info` was read as.
 pub fn of(info: &ObjectInfo) -> &'static dyn BinaryFormat {
@@ -59,6 +60,9 @@ pub trait BinaryFormat: Sync {
 
     /// Writes a prepared patch over `file`, a fresh copy of the source.
     fn apply(&self, file: &File, patch: &ElfPatch) -> std::io::Result<()>;
+
+    /// `bytes` without what no loader reads (`strip debug`), or why they stay whole.
+    fn strip(&self, bytes: &[u8]) -> Stripped;
 }
 
 /// Every format shenzi reads, in the order they are tried.
@@ -162,6 +166,10 @@ impl BinaryFormat for Elf {
 
     fn apply(&self, file: &File, patch: &ElfPatch) -> std::io::Result<()> {
         patch.write_over(file)
+    }
+
+    fn strip(&self, bytes: &[u8]) -> Stripped {
+        super::strip::strip(bytes)
     }
 }
 

@@ -453,9 +453,9 @@ pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
         let items = carried
             .programs
             .iter()
-            .map(|(dest, script)| match script {
-                Some(line) => format!("`{dest}` (a script for `{line}`)"),
-                None => format!("`{dest}`"),
+            .map(|p| match &p.interpreter {
+                Some(line) => format!("`{}` (a script for `{line}`)", p.dest),
+                None => format!("`{}`", p.dest),
             })
             .collect();
         lines.push(format!(
@@ -467,7 +467,7 @@ pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
         let items = carried
             .programs_left
             .iter()
-            .map(|(name, why)| format!("`{name}` ({why})"))
+            .map(|p| format!("`{}` ({})", p.name, p.why))
             .collect();
         lines.push(format!("programs left to the target: {}", listed(items)));
     }
@@ -483,7 +483,7 @@ pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
             count(carried.data_shipped as u64, "file")
         ));
     }
-    let (named, fixed): (Vec<_>, Vec<_>) = carried.data_left.iter().partition(|(_, named)| *named);
+    let (named, fixed): (Vec<_>, Vec<_>) = carried.data_left.iter().partition(|d| d.named);
     if carried.data_trusted > 0 || !carried.data_left.is_empty() {
         let mut parts = Vec::new();
         if carried.data_trusted > 0 {
@@ -499,7 +499,7 @@ pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
                 listed(
                     named
                         .iter()
-                        .map(|(p, _)| format!("`{}`", p.display()))
+                        .map(|d| format!("`{}`", d.path.display()))
                         .collect()
                 )
             ));
@@ -512,7 +512,12 @@ pub fn carried_lines(carried: &crate::plan::Carried) -> Vec<String> {
             lines.push(format!(
                 "warning: native code opened {} by a path compiled in or computed, which no environment variable names: the dist cannot re-point it, so the target must have it: {}",
                 count(fixed.len() as u64, "file"),
-                listed(fixed.iter().map(|(p, _)| format!("`{}`", p.display())).collect())
+                listed(
+                    fixed
+                        .iter()
+                        .map(|d| format!("`{}`", d.path.display()))
+                        .collect()
+                )
             ));
         }
     }

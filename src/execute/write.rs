@@ -325,7 +325,8 @@ fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError>
 /// `bytes` stripped (`strip debug`), or `None` when the object is left whole (nothing
 /// to drop, or a layout `binary::strip` does not cover) or `strip` is off.
 fn stripped_bytes(bytes: &[u8], strip: bool) -> Option<Vec<u8>> {
-    match strip.then(|| crate::binary::strip::strip(bytes))? {
+    let format = strip.then(|| format::claiming(bytes)).flatten()?;
+    match format.strip(bytes) {
         Stripped::Bytes { bytes, .. } => Some(bytes),
         Stripped::Whole(_) => None,
     }

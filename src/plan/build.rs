@@ -45,7 +45,7 @@ use links::TreeLink;
 use output::Output;
 pub use paths::relative;
 use paths::{file_name, origin_entry, parent, under};
-pub use programs::Carried;
+pub use programs::{Carried, CarriedProgram, LeftData, LeftProgram};
 use take::{Excluded, path_vars, vars};
 
 use super::Plan;

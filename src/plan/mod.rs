@@ -10,8 +10,8 @@ pub mod select;
 pub mod show;
 
 pub use build::{
-    Carried, LARGEST_SHOWN, Largest, PlanInput, Planned, Total, common_vars, plan, policy_of,
-    relative,
+    Carried, CarriedProgram, LARGEST_SHOWN, Largest, LeftData, LeftProgram, PlanInput, Planned,
+    Total, common_vars, plan, policy_of, relative,
 };
 pub use diagnostics::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
 // The record moved below the phases that share it; the names stay reachable here.

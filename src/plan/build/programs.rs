@@ -50,20 +50,45 @@ const SESSION_VARIABLES: &[&str] = &[
 /// What the dist carries of what the trace saw run and read, for the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Carried {
-    /// Programs written to the dist: their path in it, and the `#!` line of a script.
-    pub programs: Vec<(String, Option<String>)>,
-    /// Programs left to the target: the name the app ran it by, and why.
-    pub programs_left: Vec<(String, String)>,
+    /// Programs written to the dist.
+    pub programs: Vec<CarriedProgram>,
+    /// Programs left to the target.
+    pub programs_left: Vec<LeftProgram>,
     /// Files of `native_data` the dist ships.
     pub data_shipped: usize,
     /// Files of `native_data` the presets trust the target with.
     pub data_trusted: usize,
-    /// Files of `native_data` left to the target, each with whether a variable names its
-    /// folder (so a `native.data` unit could ship it); the others were opened by a path
-    /// compiled into the program or computed by it, which the dist cannot re-point.
-    pub data_left: Vec<(PathBuf, bool)>,
+    /// Files of `native_data` left to the target.
+    pub data_left: Vec<LeftData>,
     /// Variables the launcher sets, by name.
     pub env: Vec<String>,
+}
+
+/// A program written to the dist.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CarriedProgram {
+    /// Its path in the dist.
+    pub dest: String,
+    /// The `#!` line of a script.
+    pub interpreter: Option<String>,
+}
+
+/// A program left to the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LeftProgram {
+    /// The name the app ran it by.
+    pub name: String,
+    pub why: String,
+}
+
+/// A file of `native_data` left to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftData {
+    pub path: PathBuf,
+    /// Whether a variable names its folder (so a `native.data` unit could ship it); the
+    /// others were opened by a path compiled into the program or computed by it, which
+    /// the dist cannot re-point.
+    pub named: bool,
 }
 
 /// A variable of `native_env` native data can be re-pointed by: each part a folder (or
@@ -343,15 +368,17 @@ impl Planner<'_> {
             let names = bare_names(exe);
             let shown = names.first().map_or(exe.name.as_str(), |n| n);
             let Some(path) = &exe.path else {
-                carried
-                    .programs_left
-                    .push((shown.to_owned(), "not found when traced".into()));
+                carried.programs_left.push(LeftProgram {
+                    name: shown.to_owned(),
+                    why: "not found when traced".into(),
+                });
                 continue;
             };
             if let Some(Written { dest, .. }) = self.dest_of(Kind::Executables, path) {
-                carried
-                    .programs
-                    .push((dest.to_owned(), exe.interpreter.clone()));
+                carried.programs.push(CarriedProgram {
+                    dest: dest.to_owned(),
+                    interpreter: exe.interpreter.clone(),
+                });
                 continue;
             }
             let file = file_name(path);
@@ -373,7 +400,10 @@ impl Planner<'_> {
             } else {
                 "no unit takes `app.executables`".into()
             };
-            carried.programs_left.push((shown.to_owned(), why));
+            carried.programs_left.push(LeftProgram {
+                name: shown.to_owned(),
+                why,
+            });
         }
         let shipped: BTreeSet<&Path> = self
             .items
@@ -390,7 +420,10 @@ impl Planner<'_> {
                 carried.data_trusted += 1;
             } else if !shipped.contains(data.path.as_path()) {
                 let reachable = self.reachable_data(&data.path);
-                carried.data_left.push((data.path.clone(), reachable));
+                carried.data_left.push(LeftData {
+                    path: data.path.clone(),
+                    named: reachable,
+                });
             }
         }
         carried.programs.sort();
