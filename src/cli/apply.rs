@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::execute::{self, ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
+use crate::manifest::roles::Selection;
 use crate::onefile::{self, OnefileError};
 use crate::plan::{Content, Planned};
 use crate::project::{self, Applied, Project, ProjectPlan};
@@ -58,6 +59,8 @@ pub struct ApplyArgs {
 pub struct Prepared {
     pub planned: Planned,
     pub onefile: Option<Option<String>>,
+    /// The runs, and the packages they brought and left out.
+    pub roles: super::roles::Roles,
 }
 
 /// Loads, checks and plans through [`Project`]; prints the layout's warnings. `Err`
@@ -66,7 +69,18 @@ pub fn planned(
     layout_spec: &str,
     manifest_path: &Path,
 ) -> miette::Result<Result<Prepared, ExitCode>> {
-    let project = Project::open(layout_spec, manifest_path)?;
+    planned_with(layout_spec, manifest_path, &Selection::default())
+}
+
+/// [`planned`], with the project file's packages included and excluded.
+pub fn planned_with(
+    layout_spec: &str,
+    manifest_path: &Path,
+    selection: &Selection,
+) -> miette::Result<Result<Prepared, ExitCode>> {
+    let project = Project::open_with(layout_spec, manifest_path, selection)?;
+    let roles = super::roles::Roles::of(&project);
+    roles.print_left_out();
     let ProjectPlan {
         planned,
         layout_warnings,
@@ -96,7 +110,11 @@ pub fn planned(
             ));
         }
     };
-    Ok(Ok(Prepared { planned, onefile }))
+    Ok(Ok(Prepared {
+        planned,
+        onefile,
+        roles,
+    }))
 }
 
 /// `SOURCE_DATE_EPOCH`, or 1980-01-01 (the earliest time zip files can hold).
@@ -197,6 +215,7 @@ pub fn apply_with(
     let Prepared {
         planned,
         onefile: layout_onefile,
+        ..
     } = match planned(layout, manifest)? {
         Ok(p) => p,
         Err(code) => return Ok(code),

@@ -61,6 +61,7 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         command: args.app.clone(),
         output: manifest.clone(),
         append: false,
+        role: crate::trace::RunRole::Ship,
     })?;
     if outcome.exit_status != 0 {
         eprintln!(

@@ -11,6 +11,7 @@ mod explain;
 mod fmt;
 mod plan;
 mod render;
+mod roles;
 mod trace;
 mod verify;
 

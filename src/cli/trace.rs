@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::trace::{SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
+use crate::trace::{RunRole, SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
 
 /// Run a Python program under the tracer and write the manifest of what it used.
 ///
@@ -13,7 +13,7 @@ use crate::trace::{SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
 /// (a seccomp filter; `SHENZI_TRACE_SYSCALLS=0` turns it off).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append -- pytest tests/"
+    after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append --coverage -- python3 -m pytest tests/"
 )]
 pub struct TraceArgs {
     /// The interpreter to run COMMAND with (`PY COMMAND...`).
@@ -25,6 +25,11 @@ pub struct TraceArgs {
     /// Merge this run into the manifest at `--output` (the app, then its test suite).
     #[arg(long)]
     append: bool,
+    /// Record this run as a coverage run (a test suite): its run-time loads, native
+    /// objects and the app's own modules ship, the packages only it imported (the test
+    /// runner) do not. Needs `--append` and the app's manifest.
+    #[arg(long, requires = "append")]
+    coverage: bool,
     /// The program and its arguments: `python app.py`, `python -m module`, or a console script.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -36,6 +41,11 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         command: args.command,
         output: args.output,
         append: args.append,
+        role: if args.coverage {
+            RunRole::Coverage
+        } else {
+            RunRole::Ship
+        },
     })?;
     print_notes(&outcome);
     let native = match &outcome.syscalls {

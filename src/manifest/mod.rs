@@ -10,6 +10,7 @@ pub mod folders;
 mod locate;
 mod merge;
 mod read;
+pub mod roles;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -225,6 +226,35 @@ pub struct Run {
     /// code, shells, every descendant). False for manifests written before shenzi did.
     #[serde(default)]
     pub syscalls: bool,
+    /// What the run is for: `ship` (the app as users run it) or `coverage` (a test
+    /// suite, `trace --append --coverage`). `ship` in manifests written before roles.
+    #[serde(default)]
+    pub role: RunRole,
+}
+
+/// What a traced run is for.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RunRole {
+    /// The app as its users run it: everything it imported ships.
+    #[default]
+    Ship,
+    /// A run that exercises the app (its test suite): its run-time loads, native objects
+    /// and the app's own modules ship, but not the top-level packages only such runs
+    /// imported (the test runner and its plugins).
+    Coverage,
+}
+
+impl RunRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunRole::Ship => "ship",
+            RunRole::Coverage => "coverage",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

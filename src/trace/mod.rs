@@ -31,6 +31,7 @@ use thiserror::Error;
 pub use command::{CommandKind, PreparedCommand, prepare_command};
 pub use seccomp::DISABLE_VAR as SYSCALLS_VAR;
 
+pub use crate::manifest::RunRole;
 use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};
 use record::ProcessRecord;
 
@@ -45,6 +46,8 @@ pub struct TraceRequest {
     pub output: PathBuf,
     /// Merge into an existing manifest at `output`.
     pub append: bool,
+    /// What the run is for; a coverage run is merged into the app's manifest.
+    pub role: RunRole,
 }
 
 /// What a trace did.
@@ -115,6 +118,15 @@ pub enum TraceError {
         source: std::io::Error,
     },
 
+    #[error("a coverage run needs the app's manifest first: `{output}` does not exist")]
+    #[diagnostic(
+        code(shenzi::trace::coverage_first),
+        help(
+            "trace the app itself first (`shenzi trace -o {} -- python app.py`), then its tests with `shenzi trace --append --coverage -o {} -- python -m pytest`", output.display(), output.display()
+        )
+    )]
+    CoverageFirst { output: PathBuf },
+
     #[error("`{program}` ran, but no Python process was traced")]
     #[diagnostic(
         code(shenzi::trace::nothing_traced),
@@ -160,6 +172,12 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         true => Some(read_manifest(&request.output)?),
         false => None,
     };
+    // The manifest's entry is its first run's: a test runner is never the app.
+    if request.role == RunRole::Coverage && existing.is_none() {
+        return Err(TraceError::CoverageFirst {
+            output: request.output.clone(),
+        });
+    }
     let pending = reserve_output(&request.output)?;
 
     let scratch = tempfile::Builder::new()
@@ -221,6 +239,7 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             exit_status,
             child_pid,
             console_script: prepared.kind == CommandKind::Script,
+            role: request.role,
         },
     );
     let report = native_io::complete(
