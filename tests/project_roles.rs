@@ -8,42 +8,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::e2e::{self, AppRun};
-use support::{describe, output_ok, repo_root, shenzi, text};
-
-/// A venv of pyenv's CPython 3.11 without pip, with pytest installed from its real
-/// wheels into its site dir.
-pub fn pytest_venv(scratch: &Path) -> PathBuf {
-    let venv = scratch.join("venv");
-    output_ok(
-        std::process::Command::new(support::python311())
-            .args(["-m", "venv", "--without-pip"])
-            .arg(&venv),
-    );
-    let wheels = repo_root().join(".cache/wheels/pytest");
-    assert!(
-        wheels.join(".complete").is_file(),
-        "pytest's wheels are missing: run scripts/setup"
-    );
-    output_ok(
-        std::process::Command::new(support::python311())
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-index",
-                "--find-links",
-            ])
-            .arg(&wheels)
-            .arg("--target")
-            .arg(venv.join("lib/python3.11/site-packages"))
-            .arg("pytest"),
-    );
-    venv
-}
+use support::{describe, repo_root, shenzi, text};
 
 /// The app: totals stock counts; `checksum` (reached only by the test suite in the
 /// traces) loads zlib with ctypes at run time.
@@ -98,7 +66,7 @@ fn a_coverage_run_ships_its_loads_but_not_the_test_runner() {
     let scratch = e2e::scratch();
     let src = e2e::app(scratch.path(), APP);
     e2e::write(&src.join("test_app.py"), TESTS);
-    let venv = pytest_venv(scratch.path());
+    let venv = e2e::pytest_venv(scratch.path());
     let mut run = AppRun::new("coverage", &venv.join("bin/python"), &src, "app.py");
     run.venv = Some(venv.clone());
     // The hidden run takes the path only the suite traced.

@@ -139,6 +139,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         Finish {
             verify: !args.no_verify,
             onefile: args.onefile,
+            selection: Selection::default(),
         },
     )
 }
@@ -151,12 +152,14 @@ pub struct Replace {
 }
 
 /// What happens to the written dist.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Finish {
     /// `shenzi verify` before it is moved into place.
     pub verify: bool,
     /// Packed into a onefile whatever the layout's `output` says.
     pub onefile: bool,
+    /// Top-level packages included or excluded by the project file.
+    pub selection: Selection,
 }
 
 /// Who writes ELF edits.
@@ -174,6 +177,7 @@ pub fn apply(
     force: bool,
     patchelf: Option<&Path>,
     onefile: bool,
+    selection: Selection,
 ) -> miette::Result<ExitCode> {
     apply_with(
         layout,
@@ -188,6 +192,7 @@ pub fn apply(
         Finish {
             verify: true,
             onefile,
+            selection,
         },
     )
 }
@@ -203,7 +208,11 @@ pub fn apply_with(
     writer: ElfWriter,
     finish: Finish,
 ) -> miette::Result<ExitCode> {
-    let Finish { verify, onefile } = finish;
+    let Finish {
+        verify,
+        onefile,
+        selection,
+    } = finish;
     // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
     // does not edit itself, and its absence is an error only when there is such a binary
     // (found before anything is written).
@@ -216,7 +225,7 @@ pub fn apply_with(
         planned,
         onefile: layout_onefile,
         ..
-    } = match planned(layout, manifest)? {
+    } = match planned_with(layout, manifest, &selection)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
