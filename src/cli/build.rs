@@ -60,10 +60,23 @@ pub struct BuildArgs {
     /// A top-level package never to ship (repeatable; added to `[modules] exclude`).
     #[arg(long = "exclude", value_name = "MODULE")]
     exclude: Vec<String>,
-    /// The script and its arguments, or `-m MODULE` and its arguments, or a console
-    /// script of the interpreter's `bin` folder by name; replaces the project file's
-    /// `[app]` entry and arguments.
-    #[arg(last = true, value_name = "SCRIPT_OR_-m_MODULE")]
+    /// The app's name, `{app.name}`: the launcher's file name, `bin/NAME` (default: the
+    /// script's stem, the `-m` module's top-level package, the console script's name).
+    #[arg(long, value_name = "NAME", value_parser = super::trace::app_name)]
+    name: Option<String>,
+    /// Run the app as `python -m MODULE`; its arguments follow.
+    #[arg(short = 'm', value_name = "MODULE")]
+    module: Option<String>,
+    /// The script and its arguments (after `-m MODULE`: the module's arguments), or a
+    /// console script of the interpreter's `bin` folder by name; everything after the
+    /// first of them is the app's. Replaces the project file's `[app]` entry and
+    /// arguments. `--` first when the app's first word starts with `-`.
+    #[arg(
+        value_name = "SCRIPT",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..
+    )]
     app: Vec<OsString>,
 }
 
@@ -88,13 +101,20 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.python.clone()))
         .unwrap_or_else(|| PathBuf::from("python3"));
-    let app: Vec<OsString> = match (&file, args.app.is_empty()) {
-        (_, false) => args.app.clone(),
+    let from_flags: Vec<OsString> = match &args.module {
+        Some(module) => ["-m".into(), module.into()]
+            .into_iter()
+            .chain(args.app.iter().cloned())
+            .collect(),
+        None => args.app.clone(),
+    };
+    let app: Vec<OsString> = match (&file, from_flags.is_empty()) {
+        (_, false) => from_flags,
         (Some(file), true) => entry_words(file),
         (None, true) => {
             return Err(miette::miette!(
                 code = "shenzi::build::no_app",
-                help = "name the app (`shenzi build app.py`, `shenzi build -- -m mypkg`), or write a project file with `shenzi init`",
+                help = "name the app (`shenzi build app.py`, `shenzi build -m mypkg`), or write a project file with `shenzi init`",
                 "no app to build: no `{}` in the current folder and no app named",
                 project_file::FILE_NAME
             ));
@@ -121,6 +141,12 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         .or_else(|| file.as_ref().and_then(|f| f.manifest.clone()));
     let onefile = args.onefile || file.as_ref().is_some_and(|f| f.onefile);
     let selection = selection(file.as_ref(), &args);
+    let name = args
+        .name
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.name.clone()));
+    // A dist that cannot be written is found before the app runs.
+    check_output(&output, &app, &python)?;
 
     let scratch = tempfile::Builder::new()
         .prefix("shenzi-build-")
@@ -129,8 +155,10 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
     let manifest = kept
         .clone()
         .unwrap_or_else(|| scratch.path().join("shenzi.json"));
+    let mut first = request(&python, &app, &manifest, RunRole::Ship);
+    first.name = name;
     let mut steps = vec![Step {
-        request: request(&python, &app, &manifest, RunRole::Ship),
+        request: first,
         exit_codes,
         what: "the app".to_owned(),
         accept: "`--exit-code {}` (or `exit-codes` in `[app]` of shenzi.toml)".to_owned(),
@@ -256,6 +284,7 @@ fn request(python: &Path, words: &[OsString], manifest: &Path, role: RunRole) ->
         output: manifest.to_owned(),
         append: false,
         role,
+        name: None,
     }
 }
 
@@ -273,4 +302,89 @@ fn console_script(python: &Path, words: &[OsString]) -> Option<PathBuf> {
     let python = crate::os::find_program(python.as_os_str())?;
     let script = python.parent()?.join(first);
     script.is_file().then_some(script)
+}
+
+/// The output folder is checked before anything is traced: its parent must exist, it
+/// must not be `/`, hold the app's folder (`--force` would replace the sources) or lie
+/// inside the interpreter's folder (a venv or an interpreter the dist copies from).
+fn check_output(output: &Path, app: &[OsString], python: &Path) -> miette::Result<()> {
+    let absolute = std::path::absolute(output)
+        .map_err(|e| miette::miette!("cannot name the output `{}`: {e}", output.display()))?;
+    // `-o ..` has no file name: the folder it names does.
+    let absolute = match absolute.file_name() {
+        Some(_) => absolute,
+        None => std::fs::canonicalize(&absolute).unwrap_or(absolute),
+    };
+    let (Some(parent), Some(file)) = (absolute.parent(), absolute.file_name()) else {
+        return Err(miette::miette!(
+            code = "shenzi::build::output_root",
+            help = "name a folder of its own for the dist, e.g. `-o dist`",
+            "the output `{}` is the root folder",
+            output.display()
+        ));
+    };
+    if !parent.is_dir() {
+        return Err(miette::miette!(
+            code = "shenzi::build::output_parent",
+            help = format!(
+                "create it first (`mkdir -p {}`), or choose another output with `-o`; nothing was traced",
+                parent.display()
+            ),
+            "the folder `{}` that should hold the dist `{}` does not exist",
+            parent.display(),
+            output.display()
+        ));
+    }
+    let Ok(real) = std::fs::canonicalize(parent).map(|p| p.join(file)) else {
+        return Ok(());
+    };
+    // The app's folder: the script's, or the current one for `-m` and console scripts.
+    let script = app
+        .first()
+        .filter(|w| !w.to_string_lossy().starts_with('-'))
+        .map(Path::new)
+        .filter(|p| p.is_file());
+    let folder = match script {
+        Some(script) => script.parent().map(Path::to_owned),
+        None => std::env::current_dir().ok(),
+    }
+    .map(|f| {
+        if f.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            f
+        }
+    });
+    if let Some(sources) = folder.and_then(|f| std::fs::canonicalize(f).ok()) {
+        if sources.starts_with(&real) {
+            return Err(miette::miette!(
+                code = "shenzi::build::output_holds_sources",
+                help = "write the dist to a folder of its own, e.g. `-o dist`",
+                "the output `{}` is the app's folder `{}` or holds it: replacing it would delete the sources",
+                output.display(),
+                sources.display()
+            ));
+        }
+    }
+    // The interpreter's prefix (`bin/..`), unless it is the system's own (`/usr`).
+    let prefix = crate::os::find_program(python.as_os_str())
+        .and_then(|p| p.parent()?.parent().map(Path::to_owned))
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .filter(|p| {
+            !["/", "/usr", "/usr/local"]
+                .iter()
+                .any(|s| p == Path::new(s))
+        });
+    if let Some(prefix) = prefix {
+        if real.starts_with(&prefix) {
+            return Err(miette::miette!(
+                code = "shenzi::build::output_in_interpreter",
+                help = "write the dist outside the interpreter's folder, e.g. `-o dist` in the app's folder",
+                "the output `{}` is inside the interpreter's folder `{}`, which the dist is made from",
+                output.display(),
+                prefix.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub struct TraceArgs {
     /// runner) do not. Needs `--append` and the app's manifest.
     #[arg(long, requires = "append")]
     coverage: bool,
+    /// The app's name, `{app.name}` in layouts: the launcher's file name (default: the
+    /// script's stem, the `-m` module's top-level package, the console script's name).
+    #[arg(long, value_name = "NAME", value_parser = app_name, conflicts_with = "append")]
+    name: Option<String>,
     /// The program and its arguments: `python app.py`, `python -m module`, or a console script.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -41,6 +45,7 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         command: args.command,
         output: args.output,
         append: args.append,
+        name: args.name,
         role: if args.coverage {
             RunRole::Coverage
         } else {
@@ -87,5 +92,13 @@ pub fn print_notes(outcome: &TraceOutcome) {
             "shenzi: warning: traced processes {:?} were still running after the app ended; what they do next is not in the manifest",
             outcome.still_running
         );
+    }
+}
+
+/// `--name`: one file name, the launcher's.
+pub fn app_name(name: &str) -> Result<String, String> {
+    match crate::manifest::is_app_name(name) {
+        true => Ok(name.to_owned()),
+        false => Err("a launcher's file name: no `/`, not empty, `.` or `..`".to_owned()),
     }
 }

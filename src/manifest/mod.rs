@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::ValueProblem;
+pub use check::{ValueProblem, is_app_name};
 pub use merge::MergeError;
 pub use read::{MAX_MANIFEST_BYTES, ManifestError, parse_manifest, read_manifest};
 
@@ -196,6 +196,10 @@ pub struct Entry {
     pub target: String,
     /// `sys.argv` of the main process.
     pub argv: Vec<String>,
+    /// The app's name (`{app.name}`: the launcher's file name), when it was given
+    /// (`shenzi trace --name`, `name` in shenzi.toml); otherwise it follows from the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

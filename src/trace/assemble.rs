@@ -22,6 +22,8 @@ pub struct RunFacts<'a> {
     /// True when the command is a script run through its shebang (`pytest`).
     pub console_script: bool,
     pub role: RunRole,
+    /// The app's name, when given.
+    pub name: Option<String>,
 }
 
 /// A manifest and what the trace could not use.
@@ -97,6 +99,7 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
         },
         target: root.main.target.clone(),
         argv: root.main.argv.clone(),
+        name: run.name.clone(),
     };
     let manifest = Manifest {
         version: MANIFEST_VERSION,

@@ -48,6 +48,9 @@ pub struct TraceRequest {
     pub append: bool,
     /// What the run is for; a coverage run is merged into the app's manifest.
     pub role: RunRole,
+    /// The app's name (`{app.name}`), recorded in the entry; a run appended to a
+    /// manifest keeps the manifest's.
+    pub name: Option<String>,
 }
 
 /// What a trace did.
@@ -240,6 +243,7 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             child_pid,
             console_script: prepared.kind == CommandKind::Script,
             role: request.role,
+            name: request.name.clone(),
         },
     );
     let report = native_io::complete(
