@@ -261,6 +261,10 @@ fn project_file_mistakes_are_diagnostics_pointing_into_it() {
             "[app]\nscript = \"app.py\"\n\n[modules]\ninclude = [\"yaml.cyaml\"]\n",
         ),
         ("not_toml", "[app\nscript = \"app.py\"\n"),
+        (
+            "console_script_missing",
+            "[app]\nconsole-script = \"no-such-tool\"\n",
+        ),
     ];
     for (name, toml) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -110,7 +110,21 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
     };
     let app: Vec<OsString> = match (&file, from_flags.is_empty()) {
         (_, false) => from_flags,
-        (Some(file), true) => entry_words(file),
+        (Some(file), true) => {
+            let words = entry_words(file);
+            // A console script the file names must be there: never `python NAME`.
+            if let Entry::ConsoleScript(name) = &file.entry {
+                if console_script(&python, &words).is_none() {
+                    return Err(miette::miette!(
+                        code = "shenzi::build::no_console_script",
+                        help = "install the app into that interpreter (`pip install .`), or name its interpreter with `python` in `[app]`",
+                        "the interpreter `{}` has no console script `{name}` in its `bin` folder",
+                        python.display()
+                    ));
+                }
+            }
+            words
+        }
         (None, true) => {
             return Err(miette::miette!(
                 code = "shenzi::build::no_app",
