@@ -399,3 +399,98 @@ fn mutation_a_deleted_wheel_library_fails_in_the_hidden_world() {
     // Nothing on the host provides it either.
     assert!(!host.status.success(), "{}", describe(&host));
 }
+
+// ---- minimal ships what the app used ----
+
+/// The regular files and links below `root` whose name starts with one of `prefixes`.
+fn files_named(root: &Path, prefixes: &[&str]) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| !e.file_type().is_dir())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy();
+            prefixes.iter().any(|p| name.starts_with(p))
+        })
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// Extension modules the stdlib app never imports, and the libraries only they need.
+const UNIMPORTED: &[&str] = &["_tkinter.", "_curses.", "_curses_panel.", "readline."];
+const THEIR_LIBRARIES: &[&str] = &["libtk", "libtcl", "libX11", "libncursesw", "libpanelw"];
+
+/// The stdlib app under `label` with `minimal`, in the hidden world, and the same
+/// trace with `default` on the host for contrast.
+fn check_minimal_selects_imported(label: &str) {
+    let Some(case) = case(App::Stdlib, label, &interpreters()) else {
+        return;
+    };
+    let t = trace(&case);
+    // The layout that ships lib-dynload whole has them: the assertions below can fail.
+    let whole = t.scratch.path().join("whole default");
+    let out = support::apply("default", &t.manifest, &whole, &[]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        !files_named(&whole, &["_tkinter."]).is_empty()
+            && !files_named(&whole, &["libtk"]).is_empty(),
+        "{}: precondition: default ships `_tkinter` and Tcl/Tk",
+        case.name()
+    );
+    let check = |dist: &Path, _: &support::hidden::HiddenWorld| -> Result<(), String> {
+        let mut problems = Vec::new();
+        let shipped = files_named(dist, UNIMPORTED);
+        if !shipped.is_empty() {
+            problems.push(format!("unimported extension modules shipped: {shipped:?}"));
+        }
+        let libraries = files_named(dist, THEIR_LIBRARIES);
+        if !libraries.is_empty() {
+            problems.push(format!("their libraries shipped: {libraries:?}"));
+        }
+        // What the app imported is there: `_ssl` and `_sqlite3` (and their libraries).
+        for used in ["_ssl.", "_sqlite3.", "libssl", "libsqlite3"] {
+            if files_named(dist, &[used]).is_empty() {
+                problems.push(format!("`{used}*` is missing"));
+            }
+        }
+        let lib = dist
+            .join("python/lib")
+            .join(format!("python{}", label.trim_start_matches("pyenv-")));
+        for kept in ["os.py", "encodings/__init__.py", "lib-dynload"] {
+            if !lib.join(kept).exists() {
+                problems.push(format!("`{kept}` is missing from the stdlib"));
+            }
+        }
+        // Modules the app never imported are not shipped.
+        for unused in ["tkinter", "curses", "xmlrpc", "email"] {
+            if lib.join(unused).exists() {
+                problems.push(format!("the unimported `{unused}` package is shipped"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    };
+    match e2e::check_layout_with(&t, "minimal", &check) {
+        Ok(summary) => eprintln!("PASS {} × minimal: {summary}", case.name()),
+        Err(why) => panic!("{} × minimal: {why}", case.name()),
+    }
+}
+
+#[test]
+fn minimal_ships_only_imported_stdlib_modules_pyenv_3_9() {
+    // Proves: on an interpreter that imports its startup modules from disk, `minimal`
+    // (`select imported` on the stdlib and lib-dynload) ships the imported modules only,
+    // leaves out `_tkinter`, `_curses`, `readline` and Tcl/Tk, X11 and ncurses with them,
+    // keeps `os.py`, `encodings` and `lib-dynload`, and the app runs moved and hidden.
+    check_minimal_selects_imported("pyenv-3.9");
+}
+
+#[test]
+fn minimal_ships_only_imported_stdlib_modules_pyenv_3_11() {
+    // Proves: the same on an interpreter whose startup modules are frozen (`os` is never
+    // imported from disk, and is still shipped as the prefix landmark).
+    check_minimal_selects_imported("pyenv-3.11");
+}

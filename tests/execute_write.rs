@@ -66,6 +66,7 @@ fn sample_plan(src: &Path) -> Plan {
                     size: 8,
                     edits: None,
                     stamp_pyc: false,
+                    strip: false,
                 },
             ),
             entry(
@@ -79,6 +80,7 @@ fn sample_plan(src: &Path) -> Plan {
                         ..ElfEdits::default()
                     }),
                     stamp_pyc: false,
+                    strip: false,
                 },
             ),
             entry(
@@ -89,6 +91,7 @@ fn sample_plan(src: &Path) -> Plan {
                     size: 20,
                     edits: None,
                     stamp_pyc: true,
+                    strip: false,
                 },
             ),
             entry(
@@ -306,6 +309,7 @@ fn a_source_that_cannot_be_read_mid_way_leaves_nothing() {
             size: 1,
             edits: None,
             stamp_pyc: false,
+            strip: false,
         },
     ));
     let target = out.path().join("dist");
@@ -342,6 +346,7 @@ fn a_declined_binary_without_patchelf_fails_before_anything_is_written() {
                 ..ElfEdits::default()
             }),
             stamp_pyc: false,
+            strip: false,
         },
     ));
     let target = out.path().join("dist");

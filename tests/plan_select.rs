@@ -3,7 +3,7 @@
 mod support;
 
 use shenzi::manifest::{Manifest, read_manifest};
-use shenzi::plan::select::{imported_tops, select_imported, walk};
+use shenzi::plan::select::{Walked, imported_tops, select_imported, walk};
 use support::{output_ok, trace_command};
 
 /// Traces `python -c CODE` with the wheel venv's python into `dir/m.json`.
@@ -40,8 +40,8 @@ fn select_imported_keeps_imported_packages_and_their_metadata_only() {
     assert!(tops.contains("numpy") && tops.contains("PIL"), "{tops:?}");
     assert!(!tops.contains("lxml") && !tops.contains("pip"), "{tops:?}");
 
-    let (files, errors) = walk(&site, &[]);
-    assert!(errors.is_empty());
+    let Walked { files, unreadable } = walk(&site, &[]);
+    assert!(unreadable.is_empty());
     let chosen = select_imported(&site, &files, &tops);
     let firsts: std::collections::BTreeSet<&str> = chosen
         .iter()
@@ -252,7 +252,7 @@ fn metadata_read_for_entry_points() {
     let site = venv.join("lib/python3.11/site-packages");
     let mut tops = imported_tops(&manifest, &site);
     tops.extend(shenzi::plan::select::read_tops(&manifest, &site));
-    let (files, _) = walk(&site, &[]);
+    let files = walk(&site, &[]).files;
     let chosen = select_imported(&site, &files, &tops);
     let firsts: std::collections::BTreeSet<&str> = chosen
         .iter()

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod edit;
 pub mod elf;
 pub mod file;
+pub mod strip;
 
 pub use cache::{Binary, BinaryCache, ContentHash, Contents, FileId, Probe};
 pub use elf::{BinaryError, ObjectInfo, VersionNeed, arch_name, parse_object, read_object};

@@ -263,6 +263,8 @@ pub fn apply_with(
         Some(file) => folder.join(file).display().to_string(),
         None => output.display().to_string(),
     };
+    // Where the bytes are, told after the dist is written.
+    let sizes = size_lines(&planned);
     let report = planned.report;
     if report.errors() > 0 {
         eprintln!("{:?}", miette::Report::new(report));
@@ -356,13 +358,22 @@ pub fn apply_with(
     } else {
         String::new()
     };
+    let stripped = if summary.stripped > 0 {
+        format!(
+            ", {} stripped ({} saved)",
+            grouped(summary.stripped),
+            megabytes(summary.stripped_bytes)
+        )
+    } else {
+        String::new()
+    };
     let what = if onefile.is_some() {
         "the dist".to_owned()
     } else {
         format!("`{}`", output.display())
     };
     eprintln!(
-        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}){reused}, in {:.2} s",
+        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}{stripped}){reused}, in {:.2} s",
         summary.files,
         summary.symlinks,
         megabytes(summary.bytes),
@@ -403,16 +414,54 @@ pub fn apply_with(
     for line in carried_lines(&planned.carried) {
         eprintln!("shenzi: {line}");
     }
-    if !planned.by_package.is_empty() {
-        let largest: Vec<String> = planned
-            .by_package
-            .iter()
-            .take(5)
-            .map(|(name, _, bytes)| format!("{name} {}", megabytes(*bytes)))
-            .collect();
-        eprintln!("shenzi: largest packages: {}", largest.join(", "));
+    for line in sizes {
+        eprintln!("shenzi: {line}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the bytes are: the units that write anything (in layout order), the five
+/// largest packages and libraries, the ten largest files. Sizes are the sources'.
+pub fn size_lines(planned: &crate::plan::Planned) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let totals = |totals: &[crate::plan::Total], shown: usize| -> String {
+        totals
+            .iter()
+            .filter(|t| t.files > 0)
+            .take(shown)
+            .map(|t| {
+                format!(
+                    "{} {} ({})",
+                    t.name,
+                    megabytes(t.bytes),
+                    count(t.files, "file")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = vec![format!("by unit: {}", totals(&planned.by_unit, usize::MAX))];
+    if !planned.by_package.is_empty() {
+        lines.push(format!(
+            "largest packages: {}",
+            totals(&planned.by_package, SHOWN)
+        ));
+    }
+    if !planned.by_library.is_empty() {
+        lines.push(format!(
+            "largest libraries: {}",
+            totals(&planned.by_library, SHOWN)
+        ));
+    }
+    if !planned.largest.is_empty() {
+        let files: Vec<String> = planned
+            .largest
+            .iter()
+            .map(|f| format!("`{}` {}", f.path, megabytes(f.bytes)))
+            .collect();
+        lines.push(format!("largest files: {}", files.join(", ")));
+    }
+    lines
 }
 
 /// What the trace saw that the dist carries, and what it leaves to the target: one line

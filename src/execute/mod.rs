@@ -7,6 +7,7 @@ mod patch;
 mod record;
 mod scratch;
 mod write;
+pub mod zip;
 
 pub use diagnostics::{ApplyError, CheckFailure};
 pub use patch::{PatchError, Patchelf, Patcher};

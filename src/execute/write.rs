@@ -57,6 +57,7 @@ use super::patch::{PatchError, Patcher};
 use super::record::{self, Difference, OldFile, PreviousDist, c_path};
 use super::scratch::{self, Locking, StaleFolder};
 use crate::binary::edit::{self, Declined, ElfPatch};
+use crate::binary::strip::Stripped;
 use crate::plan::{Content, Plan, PlannedEntry};
 use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
 
@@ -119,6 +120,9 @@ pub struct ApplySummary {
     pub patched_by_patchelf: u64,
     /// Copies the filesystem made by reflink (no bytes copied).
     pub reflinked: u64,
+    /// ELF objects written stripped (`strip debug`), and the bytes that saved.
+    pub stripped: u64,
+    pub stripped_bytes: u64,
     /// Files hard-linked from the previous dist because they were already exactly what
     /// this apply writes (see the module docs).
     pub reused: u64,
@@ -291,22 +295,59 @@ fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError>
             Content::Copy {
                 source,
                 edits: Some(edits),
+                strip,
                 ..
-            } if !edits.is_empty() => Some((entry.dest.as_str(), source, edits)),
+            } if !edits.is_empty() => Some((entry.dest.as_str(), source, edits, *strip)),
             _ => None,
         })
-        .map(|(dest, source, edits)| {
+        .map(|(dest, source, edits, strip)| {
             if !native {
                 return Ok((dest, Prepared::Patchelf(Declined("asked for".into()))));
             }
             let bytes = crate::binary::map_file(source).map_err(io("read", source))?;
-            let prepared = match edit::prepare(&bytes, edits) {
+            // The edits are worked out on the bytes that will be written: stripped first.
+            let stripped = stripped_bytes(&bytes, strip);
+            let bytes: &[u8] = stripped.as_deref().unwrap_or(&bytes);
+            let prepared = match edit::prepare(bytes, edits) {
                 Ok(patch) => Prepared::Native(patch),
                 Err(why) => Prepared::Patchelf(why),
             };
             Ok((dest, prepared))
         })
         .collect()
+}
+
+/// `bytes` stripped (`strip debug`), or `None` when the object is left whole (nothing
+/// to drop, or a layout `binary::strip` does not cover) or `strip` is off.
+fn stripped_bytes(bytes: &[u8], strip: bool) -> Option<Vec<u8>> {
+    match strip.then(|| crate::binary::strip::strip(bytes))? {
+        Stripped::Bytes { bytes, .. } => Some(bytes),
+        Stripped::Whole(_) => None,
+    }
+}
+
+/// The stripped bytes of `source` when its entry asks for them and there is anything
+/// to drop.
+fn stripped_source(source: &Path, strip: bool) -> Result<Option<Vec<u8>>, ApplyError> {
+    if !strip {
+        return Ok(None);
+    }
+    let bytes = crate::binary::map_file(source).map_err(io("read", source))?;
+    Ok(stripped_bytes(&bytes, true))
+}
+
+/// Writes `bytes` to the new file `dest`, open for reading too (to be hashed).
+fn write_bytes(dest: &Path, bytes: &[u8]) -> Result<File, ApplyError> {
+    use std::io::Write;
+    let mut to = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(io("create", dest))?;
+    to.write_all(bytes).map_err(io("write", dest))?;
+    Ok(to)
 }
 
 /// A written file as the record lists it.
@@ -382,6 +423,8 @@ fn build(
     let patched = AtomicU64::new(0);
     let by_patchelf = AtomicU64::new(0);
     let reused = AtomicU64::new(0);
+    let stripped = AtomicU64::new(0);
+    let stripped_saved = AtomicU64::new(0);
     let hashed: Vec<(&str, RecordedKind)> = copies
         .par_iter()
         .map(|entry| {
@@ -393,6 +436,8 @@ fn build(
                 mode,
                 edits,
                 stamp_pyc,
+                strip,
+                size,
                 ..
             } = &entry.content
             else {
@@ -402,8 +447,8 @@ fn build(
             let dest = root.join(rel);
             let edits = edits.as_ref().filter(|e| !e.is_empty());
             let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
-            let reuse = edits
-                .is_none()
+            // A stripped copy is never the source's bytes: it is written again.
+            let reuse = (edits.is_none() && !strip)
                 .then(|| {
                     previous.and_then(|p| {
                         p.reuse(&entry.dest, source, *mode, *stamp_pyc, options.mtime, &dest)
@@ -414,22 +459,43 @@ fn build(
                 reused.fetch_add(1, Ordering::Relaxed);
                 content
             } else if let (Some(edits), Some(Prepared::Patchelf(why))) = (edits, prepared) {
-                // Written once, by patchelf, from the source (never a copy patched after).
+                // Written once, by patchelf, from the source (never a copy patched after),
+                // or from the stripped bytes written first.
                 let patcher = options.patcher.ok_or_else(|| PatchError::Needed {
                     file: PathBuf::from(&entry.dest),
                     why: why.to_string(),
                 })?;
-                patcher.patch_into(source, &dest, edits)?;
+                match stripped_source(source, *strip)? {
+                    Some(bytes) => {
+                        drop(write_bytes(&dest, &bytes)?);
+                        stripped.fetch_add(1, Ordering::Relaxed);
+                        stripped_saved
+                            .fetch_add(size.saturating_sub(bytes.len() as u64), Ordering::Relaxed);
+                        patcher.patch(&dest, edits)?;
+                    }
+                    None => patcher.patch_into(source, &dest, edits)?,
+                }
                 patched.fetch_add(1, Ordering::Relaxed);
                 by_patchelf.fetch_add(1, Ordering::Relaxed);
                 set_mode(&dest, *mode)?;
                 let file = File::open(&dest).map_err(io("read", &dest))?;
                 record::hash_file(&file, None).map_err(io("read", &dest))?
             } else {
-                let (file, was_reflinked) = copy_file(source, &dest)?;
-                if was_reflinked {
-                    reflinked.fetch_add(1, Ordering::Relaxed);
-                }
+                let file = match stripped_source(source, *strip)? {
+                    Some(bytes) => {
+                        stripped.fetch_add(1, Ordering::Relaxed);
+                        stripped_saved
+                            .fetch_add(size.saturating_sub(bytes.len() as u64), Ordering::Relaxed);
+                        write_bytes(&dest, &bytes)?
+                    }
+                    None => {
+                        let (file, was_reflinked) = copy_file(source, &dest)?;
+                        if was_reflinked {
+                            reflinked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        file
+                    }
+                };
                 if let Some(Prepared::Native(patch)) = prepared {
                     write_patch(&file, patch).map_err(io("patch", &dest))?;
                     patched.fetch_add(1, Ordering::Relaxed);
@@ -465,6 +531,9 @@ fn build(
     summary.patched = patched.into_inner();
     summary.patched_by_patchelf = by_patchelf.into_inner();
     summary.reused = reused.into_inner();
+    summary.stripped = stripped.into_inner();
+    summary.stripped_bytes = stripped_saved.into_inner();
+    summary.bytes = summary.bytes.saturating_sub(summary.stripped_bytes);
 
     for entry in &plan.entries {
         let path = root.join(checked(&entry.dest));

@@ -92,6 +92,7 @@ impl Analyzer {
         let mut launcher = Once::new("launcher");
         let mut conflicts = Once::new("conflicts");
         let mut unclaimed = Once::new("unclaimed");
+        let mut strip = Once::new("strip");
         let mut output: Once<ItemNode> = Once::new("output");
         let mut ignore: Vec<&Str> = Vec::new();
         let mut farms: Vec<(&Item, &Word, &Block<FarmStmt>)> = Vec::new();
@@ -103,6 +104,7 @@ impl Analyzer {
                 ItemNode::Launcher(b) => launcher.set(self, item.keyword, b),
                 ItemNode::Conflicts(w) => conflicts.set(self, item.keyword, w),
                 ItemNode::Unclaimed(w) => unclaimed.set(self, item.keyword, w),
+                ItemNode::Strip(w) => strip.set(self, item.keyword, w),
                 ItemNode::Output(..) => output.set(self, item.keyword, &item.node),
                 ItemNode::Ignore(list) => ignore.extend(list),
                 ItemNode::Farm(n, b) => farms.push((item, n, b)),
@@ -196,6 +198,12 @@ impl Analyzer {
                 }),
             None => Some(Spanned::new(Unclaimed::Warn, Span::default())),
         };
+        let strip_value = match strip.get() {
+            Some(w) => self
+                .choice(w, "a strip choice", Strip::NAMES)
+                .map(|i| Spanned::new([Strip::None, Strip::Debug][i], w.span)),
+            None => Some(Spanned::new(Strip::None, Span::default())),
+        };
         let ignore = self.globs(&ignore, None);
         let output_v = self.output(output.first, launcher.first.is_some());
 
@@ -211,6 +219,7 @@ impl Analyzer {
             output: output_v?,
             conflicts: conflict_policy?,
             unclaimed: unclaimed_policy?,
+            strip: strip_value?,
             ignore: ignore?,
         };
         if let Err(err) = layout.system.compile() {

@@ -668,9 +668,12 @@ impl Diagnostic {
                 code: "shenzi::layout::select_not_applicable",
                 severity: Severity::Error,
                 message: format!("`select` does not apply to {kinds}"),
-                label: "only for `python.site_dirs`".into(),
+                label: format!("only for {}", selectable_kinds(" and ")),
                 secondary: Vec::new(),
-                help: Some("remove `select`, or take `python.site_dirs`".into()),
+                help: Some(format!(
+                    "remove `select`, or take {}",
+                    selectable_kinds(" or ")
+                )),
             },
             ServeNotApplicable { kinds } => Described {
                 code: "shenzi::layout::serve_not_applicable",
@@ -1093,6 +1096,20 @@ impl fmt::Display for LayoutReport {
             plural(errors, "error"),
             plural(warnings, "warning")
         )
+    }
+}
+
+/// The kinds `select` applies to, in backticks: `` `a`, `b` and `c` ``.
+fn selectable_kinds(last: &str) -> String {
+    let names: Vec<String> = super::vars::KINDS
+        .iter()
+        .filter(|k| k.selectable)
+        .map(|k| format!("`{}`", k.name))
+        .collect();
+    match names.split_last() {
+        Some((tail, [])) => tail.clone(),
+        Some((tail, head)) => format!("{}{last}{tail}", head.join(", ")),
+        None => String::new(),
     }
 }
 

@@ -49,7 +49,10 @@ impl Formatter<'_> {
         let kw = item.node.keyword();
         let start = item.span.start;
         match &item.node {
-            ItemNode::Layout(w) | ItemNode::Conflicts(w) | ItemNode::Unclaimed(w) => {
+            ItemNode::Layout(w)
+            | ItemNode::Conflicts(w)
+            | ItemNode::Unclaimed(w)
+            | ItemNode::Strip(w) => {
                 self.line(0, &format!("{kw} {}", w.value), start, item.span.end);
             }
             ItemNode::Output(w, name) => {

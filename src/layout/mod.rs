@@ -17,7 +17,7 @@
 //! with [`Unit::selects`], [`Select`], [`Unit::destination`] rendered with
 //! [`Template::render`] and a [`Vars`] implementation, [`Action`], farm, served
 //! run-time loads), [`Layout::farms`] (root, reals, links, level, members),
-//! [`SystemPolicy::provides`], [`Layout::launcher`], [`ConflictPolicy`], [`Unclaimed`]
+//! [`SystemPolicy::provides`], [`Layout::launcher`], [`ConflictPolicy`], [`Unclaimed`], [`Strip`]
 //! and [`Layout::ignore`]. Template variables per kind are data: [`KINDS`], [`COMMON`],
 //! [`FARM`].
 

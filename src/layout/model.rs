@@ -33,6 +33,8 @@ pub struct Layout {
     pub output: Spanned<Output>,
     pub conflicts: Spanned<ConflictPolicy>,
     pub unclaimed: Spanned<Unclaimed>,
+    /// What of the shipped binaries' sections is dropped on the way into the dist.
+    pub strip: Spanned<Strip>,
     /// Traced files that need no unit (matched against their absolute real path).
     pub ignore: Globs,
 }
@@ -324,6 +326,20 @@ pub enum Unclaimed {
 
 impl Unclaimed {
     pub const NAMES: &'static [&'static str] = &["warn", "error", "ignore"];
+}
+
+/// `strip`: what of each shipped ELF object is left out of its copy in the dist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strip {
+    /// Every byte as the source has it (the default).
+    None,
+    /// The debug sections, the symbol table and its strings: what no loader reads
+    /// (`binary::strip`).
+    Debug,
+}
+
+impl Strip {
+    pub const NAMES: &'static [&'static str] = &["none", "debug"];
 }
 
 /// What `apply -o` writes.

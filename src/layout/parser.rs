@@ -171,6 +171,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::output_item => "`output`",
         Rule::conflicts_item => "`conflicts`",
         Rule::unclaimed_item => "`unclaimed`",
+        Rule::strip_item => "`strip`",
         Rule::ignore_item => "`ignore`",
         Rule::name => "a name",
         Rule::word => "a word",
@@ -213,6 +214,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_output => "`output`",
         Rule::kw_conflicts => "`conflicts`",
         Rule::kw_unclaimed => "`unclaimed`",
+        Rule::kw_strip => "`strip`",
         Rule::kw_ignore => "`ignore`",
     }
 }
@@ -371,6 +373,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_output
             | Rule::kw_conflicts
             | Rule::kw_unclaimed
+            | Rule::kw_strip
             | Rule::kw_ignore
     )
 }
@@ -420,6 +423,7 @@ fn item(pair: Pair<'_, Rule>, base: usize) -> Item {
         }
         Rule::conflicts_item => ItemNode::Conflicts(one_word(inner, base)),
         Rule::unclaimed_item => ItemNode::Unclaimed(one_word(inner, base)),
+        Rule::strip_item => ItemNode::Strip(one_word(inner, base)),
         Rule::ignore_item => ItemNode::Ignore(strings(inner, base)),
         other => unreachable!("`item` has no alternative {other:?}"),
     };

@@ -67,6 +67,8 @@ pub enum ItemNode {
     Output(Word, Option<Str>),
     Conflicts(Word),
     Unclaimed(Word),
+    /// `strip debug|none`.
+    Strip(Word),
     Ignore(Vec<Str>),
 }
 
@@ -199,6 +201,7 @@ impl ItemNode {
             ItemNode::Output(..) => "output",
             ItemNode::Conflicts(_) => "conflicts",
             ItemNode::Unclaimed(_) => "unclaimed",
+            ItemNode::Strip(_) => "strip",
             ItemNode::Ignore(_) => "ignore",
         }
     }
@@ -214,5 +217,6 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "output",
     "conflicts",
     "unclaimed",
+    "strip",
     "ignore",
 ];

@@ -50,6 +50,7 @@ use take::{Excluded, path_vars, vars};
 
 use super::Plan;
 use super::diagnostics::{PlanDiagnostic, PlanReport, Problem};
+use super::select::Inode;
 use crate::binary::BinaryCache;
 use crate::farm::{self, FarmGraph, FarmInput, GlibcFloor};
 use crate::layout::{Layout, Source, UnitId, Var};
@@ -74,11 +75,38 @@ pub struct Planned {
     pub graph: FarmGraph,
     pub floor: GlibcFloor,
     /// Files and bytes each unit writes, in layout order.
-    pub by_unit: Vec<(String, u64, u64)>,
+    pub by_unit: Vec<Total>,
     /// Files and bytes by top-level package of the site dirs, largest first.
-    pub by_package: Vec<(String, u64, u64)>,
+    pub by_package: Vec<Total>,
+    /// Files and bytes by shipped ELF object (SONAME, else file name: libraries,
+    /// extension modules, the interpreter, programs), largest first. A library written
+    /// twice (two farms) counts twice.
+    pub by_library: Vec<Total>,
+    /// The largest files written, largest first (at most [`LARGEST_SHOWN`]).
+    pub largest: Vec<Largest>,
     /// The programs and native data the trace saw: what the dist carries, what not.
     pub carried: Carried,
+}
+
+/// Files and bytes of one group of a dist's files: a unit, a package, a library. The
+/// sizes are the sources' (a binary `strip debug` shrinks counts at its source's size).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Total {
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// How many of the largest files [`Planned::largest`] keeps.
+pub const LARGEST_SHOWN: usize = 10;
+
+/// One of the largest files of a dist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Largest {
+    /// Its path in the dist.
+    pub path: String,
+    pub unit: String,
+    pub bytes: u64,
 }
 
 /// One file a unit takes.
@@ -89,8 +117,8 @@ struct Item {
     vars: BTreeMap<Var, String>,
     mode: u32,
     size: u64,
-    /// `(st_dev, st_ino)`, from the same `stat` as mode and size.
-    id: (u64, u64),
+    /// From the same `stat` as mode and size.
+    id: Inode,
     /// The top-level package of a site dir file, for the summary.
     package: Option<String>,
     /// Where it goes; `None` for `move` (farm only) and `skip`.
@@ -99,6 +127,14 @@ struct Item {
     node: Option<NodeIndex>,
     /// A timestamp-based `.pyc` to stamp with the dist's mtime.
     stamp_pyc: bool,
+}
+
+/// One on-path site dir, as [`Planner::site_dirs`] lists them.
+struct SiteDir {
+    /// Its place among the site dirs of `sys.path` (`{site.index}`).
+    index: usize,
+    path: PathBuf,
+    kind: SiteKind,
 }
 
 /// Where the dist's files come from and where they go, while planning.
@@ -148,7 +184,7 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
     planner.place();
     planner.place_links();
     let floor = graph.glibc_floor();
-    let (entries, record) = planner.finish(&graph, policy);
+    let place::Finished { entries, record } = planner.finish(&graph, policy);
     planner.summarize(entries, record, graph, floor)
 }
 
@@ -229,7 +265,7 @@ impl<'a> Planner<'a> {
 
     /// The on-path site dirs in `sys.path` order, with their index and kind (a site dir
     /// `site.getsitepackages()` did not name is the system's).
-    fn site_dirs(&self) -> Vec<(usize, PathBuf, SiteKind)> {
+    fn site_dirs(&self) -> Vec<SiteDir> {
         let python = &self.input.manifest.python;
         python
             .sys_path
@@ -242,7 +278,11 @@ impl<'a> Planner<'a> {
                     .iter()
                     .find(|s| s.path == e.path)
                     .map_or(SiteKind::System, |s| s.kind);
-                (i, e.path.clone(), kind)
+                SiteDir {
+                    index: i,
+                    path: e.path.clone(),
+                    kind,
+                }
             })
             .collect()
     }

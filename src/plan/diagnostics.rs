@@ -15,8 +15,8 @@ pub enum Problem {
     /// Two units write different content to one destination.
     Conflict {
         dest: String,
-        first: (String, Span, PathBuf),
-        second: (String, Span, PathBuf),
+        first: Writer,
+        second: Writer,
     },
     /// Traced files no unit claims.
     Unclaimed {
@@ -110,6 +110,24 @@ pub enum Problem {
     Native(NativeProblem),
 }
 
+/// Who writes a destination: the unit, its span, and the file it writes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub unit: String,
+    pub span: Span,
+    pub source: PathBuf,
+}
+
+impl Writer {
+    pub fn new(unit: &str, span: Span, source: impl Into<PathBuf>) -> Writer {
+        Writer {
+            unit: unit.to_owned(),
+            span,
+            source: source.into(),
+        }
+    }
+}
+
 /// Why a shipped object cannot be loaded on the build machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AsIsWhy {
@@ -121,113 +139,213 @@ pub enum AsIsWhy {
     Damaged(String),
 }
 
+/// One kind of problem as it is shown: its code, severity, message, labels and help,
+/// written together in [`Problem::describe`].
+struct Described {
+    /// `shenzi::plan::...`
+    code: &'static str,
+    severity: Severity,
+    /// The headline: lowercase, names in backticks.
+    message: String,
+    /// Places in the layout the problem involves.
+    labels: Vec<(Span, String)>,
+    /// What to do next.
+    help: Option<String>,
+}
+
 impl Problem {
     pub fn is_error(&self) -> bool {
-        match self {
-            Problem::Unclaimed { error, .. } => *error,
-            Problem::ExcludedTrace { .. } | Problem::SymlinkLeftOut { .. } => false,
-            Problem::Native(p) => p.is_error(),
-            Problem::ShippedAsIs { .. } | Problem::PathLoadOutside { .. } => false,
-            _ => true,
-        }
+        self.describe().severity == Severity::Error
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            Problem::Conflict { .. } => "shenzi::plan::conflict",
-            Problem::Unclaimed { .. } => "shenzi::plan::unclaimed",
-            Problem::ExcludedTrace { .. } => "shenzi::plan::excluded_trace",
-            Problem::SymlinkLeftOut { .. } => "shenzi::plan::symlink_left_out",
-            Problem::LibraryNotTaken { .. } => "shenzi::plan::library_not_taken",
-            Problem::Render { .. } => "shenzi::plan::render",
-            Problem::Unproven { .. } => "shenzi::plan::unproven_need",
-            Problem::NoLandmark { .. } => "shenzi::plan::stdlib_not_found",
-            Problem::Launcher { .. } => "shenzi::plan::launcher",
-            Problem::Unreadable { .. } => "shenzi::plan::unreadable",
-            Problem::EntryFile { why, .. } if why.is_absent() => "shenzi::plan::missing_file",
-            Problem::EntryFile { .. } => "shenzi::plan::not_a_file",
-            Problem::ShippedAsIs { .. } => "shenzi::plan::shipped_as_is",
-            Problem::PathLoadOutside { .. } => "shenzi::plan::path_load_outside",
-            Problem::PathLoadTaken { .. } => "shenzi::plan::path_load_taken",
-            Problem::UnservedLoad { .. } => "shenzi::plan::unserved_load",
-            Problem::Native(_) => "shenzi::plan::native",
-        }
+        self.describe().code
     }
 
-    fn message(&self) -> String {
+    /// One arm per kind, with everything the user sees of it.
+    fn describe(&self) -> Described {
+        use Severity::{Error, Warning};
+        let severity = |error: bool| if error { Error } else { Warning };
         match self {
             Problem::Conflict {
                 dest,
                 first,
                 second,
-            } => format!(
-                "units `{}` and `{}` both write `{dest}`, with different content",
-                first.0, second.0
-            ),
-            Problem::Unclaimed { files, .. } => format!(
-                "{} traced file{} no unit takes: {}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
-                file_list(files)
-            ),
-            Problem::ExcludedTrace { unit, files, .. } => format!(
-                "unit `{unit}` excludes {} file{} the trace imported or read, and ships {} anyway: {}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
-                if files.len() == 1 { "it" } else { "them" },
-                file_list(files)
-            ),
-            Problem::SymlinkLeftOut { unit, links } => format!(
-                "unit `{unit}` leaves out {} symlink{} it does not follow: {}",
-                links.len(),
-                if links.len() == 1 { "" } else { "s" },
-                links
+            } => Described {
+                code: "shenzi::plan::conflict",
+                severity: Error,
+                message: format!(
+                    "units `{}` and `{}` both write `{dest}`, with different content",
+                    first.unit, second.unit
+                ),
+                labels: vec![
+                    (first.span, format!("writes `{}`", first.source.display())),
+                    (second.span, format!("writes `{}`", second.source.display())),
+                ],
+                help: Some(
+                    "give one of the units another `to`, or narrow it with `exclude` so only one unit takes the file".into(),
+                ),
+            },
+            Problem::Unclaimed { files, span, error } => Described {
+                code: "shenzi::plan::unclaimed",
+                severity: severity(*error),
+                message: format!(
+                    "{} traced file{} no unit takes: {}",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" },
+                    file_list(files)
+                ),
+                labels: vec![(*span, "completeness policy".into())],
+                help: Some(format!(
+                    "add a unit that takes them, or list them under `ignore`{}",
+                    if *error { "" } else { "; `unclaimed error` makes this an error" }
+                )),
+            },
+            Problem::ExcludedTrace { unit, globs, files } => Described {
+                code: "shenzi::plan::excluded_trace",
+                severity: Warning,
+                message: format!(
+                    "unit `{unit}` excludes {} file{} the trace imported or read, and ships {} anyway: {}",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" },
+                    if files.len() == 1 { "it" } else { "them" },
+                    file_list(files)
+                ),
+                labels: globs
                     .iter()
-                    .take(10)
-                    .map(|(link, why)| format!("`{}` points to {why}", link.display()))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-                    + &if links.len() > 10 {
-                        format!("; and {} more", links.len() - 10)
-                    } else {
-                        String::new()
-                    }
-            ),
-            Problem::LibraryNotTaken { name, path } => format!(
-                "the application needs `{name}` (`{}`), and no unit takes it",
-                path.display()
-            ),
+                    .map(|(glob, span)| (*span, format!("`{glob}` matches traced files")))
+                    .collect(),
+                help: Some(
+                    "an `exclude` never drops what the app imported or read; narrow the glob so it does not match these, or take them in another unit".into(),
+                ),
+            },
+            Problem::SymlinkLeftOut { unit, links } => Described {
+                code: "shenzi::plan::symlink_left_out",
+                severity: Warning,
+                message: format!(
+                    "unit `{unit}` leaves out {} symlink{} it does not follow: {}",
+                    links.len(),
+                    if links.len() == 1 { "" } else { "s" },
+                    links
+                        .iter()
+                        .take(10)
+                        .map(|(link, why)| format!("`{}` points to {why}", link.display()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                        + &if links.len() > 10 {
+                            format!("; and {} more", links.len() - 10)
+                        } else {
+                            String::new()
+                        }
+                ),
+                labels: Vec::new(),
+                help: Some(
+                    "a link leaving its source tree could ship any file of this machine: copy the file into the tree, or take it with a unit of its own; `exclude` the link to silence this".into(),
+                ),
+            },
+            Problem::LibraryNotTaken { name, path } => Described {
+                code: "shenzi::plan::library_not_taken",
+                severity: Error,
+                message: format!(
+                    "the application needs `{name}` (`{}`), and no unit takes it",
+                    path.display()
+                ),
+                labels: Vec::new(),
+                help: Some(
+                    "add a unit with `take native.needed` (and a farm), or add the library to the `system` policy if the target provides it".into(),
+                ),
+            },
             Problem::Render {
-                unit, file, reason, ..
-            } => format!("unit `{unit}` cannot place `{}`: {reason}", file.display()),
+                unit,
+                span,
+                file,
+                reason,
+            } => Described {
+                code: "shenzi::plan::render",
+                severity: Error,
+                message: format!("unit `{unit}` cannot place `{}`: {reason}", file.display()),
+                labels: vec![(*span, "this destination".into())],
+                help: Some("use a variable this file has, e.g. `{file}` or `{hash:16}`".into()),
+            },
             Problem::Unproven {
+                span,
                 binary,
                 origin,
                 need,
                 expected,
                 found,
-                ..
-            } => match found {
-                Some(found) => format!(
-                    "`{binary}` opened from `{origin}` would load `{need}` from `{found}`, not `{expected}`"
-                ),
-                None => format!(
-                    "`{binary}` opened from `{origin}` would not find `{need}` (intended: `{expected}`)"
-                ),
+                searched,
+            } => Described {
+                code: "shenzi::plan::unproven_need",
+                severity: Error,
+                message: match found {
+                    Some(found) => format!(
+                        "`{binary}` opened from `{origin}` would load `{need}` from `{found}`, not `{expected}`"
+                    ),
+                    None => format!(
+                        "`{binary}` opened from `{origin}` would not find `{need}` (intended: `{expected}`)"
+                    ),
+                },
+                labels: span
+                    .iter()
+                    .map(|span| (*span, "this farm's folders".into()))
+                    .collect(),
+                help: Some(format!(
+                    "every folder a library is opened from must sit at the farm's `level` below its root, so one `$ORIGIN` entry serves them all; check `reals`, `links` and `level`{}",
+                    if searched.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\nsearched, in order:\n  {}", searched.join("\n  "))
+                    }
+                )),
             },
             Problem::NoLandmark {
+                span,
                 interpreter,
                 expected,
-                ..
-            } => format!(
-                "the interpreter at `{interpreter}` looks for its standard library at `{expected}`, and the layout puts none there"
-            ),
-            Problem::Launcher { reason, .. } => format!("the launcher cannot be made: {reason}"),
-            Problem::Unreadable { path, reason } => {
-                format!("cannot read `{}`: {reason}", path.display())
-            }
-            Problem::EntryFile { path, what, why } => why.about(path, what),
-            Problem::ShippedAsIs { object, why, .. } => {
+            } => Described {
+                code: "shenzi::plan::stdlib_not_found",
+                severity: Error,
+                message: format!(
+                    "the interpreter at `{interpreter}` looks for its standard library at `{expected}`, and the layout puts none there"
+                ),
+                labels: vec![(*span, "the stdlib goes here".into())],
+                help: Some(
+                    "put the stdlib at `<interpreter folder>/../lib/pythonX.Y`, as every layout in `layouts/` does".into(),
+                ),
+            },
+            Problem::Launcher { span, reason } => Described {
+                code: "shenzi::plan::launcher",
+                severity: Error,
+                message: format!("the launcher cannot be made: {reason}"),
+                labels: vec![(*span, "this launcher".into())],
+                help: Some("check the launcher's `python`, `path` and `entry`".into()),
+            },
+            Problem::Unreadable { path, reason } => Described {
+                code: "shenzi::plan::unreadable",
+                severity: Error,
+                message: format!("cannot read `{}`: {reason}", path.display()),
+                labels: Vec::new(),
+                help: Some("check the file's permissions; the trace saw it".into()),
+            },
+            Problem::EntryFile { path, what, why } => Described {
+                code: if why.is_absent() {
+                    "shenzi::plan::missing_file"
+                } else {
+                    "shenzi::plan::not_a_file"
+                },
+                severity: Error,
+                message: why.about(path, what),
+                labels: Vec::new(),
+                help: Some(why.help().into()),
+            },
+            Problem::ShippedAsIs {
+                object,
+                why,
+                unit,
+                span,
+                glob,
+            } => {
                 let what = match why {
                     AsIsWhy::Lacks(needs) => format!(
                         "needs {}, which this machine does not have",
@@ -240,115 +358,87 @@ impl Problem {
                     AsIsWhy::OtherMachine(arch) => format!("is built for {arch}"),
                     AsIsWhy::Damaged(reason) => format!("is a damaged ELF file ({reason})"),
                 };
-                format!(
-                    "`{}` {what}: it could not load on the build machine either (the traced run never loaded it); shipped as it is",
-                    object.display()
-                )
+                Described {
+                    code: "shenzi::plan::shipped_as_is",
+                    severity: Warning,
+                    message: format!(
+                        "`{}` {what}: it could not load on the build machine either (the traced run never loaded it); shipped as it is",
+                        object.display()
+                    ),
+                    labels: vec![(*span, "this unit ships it".into())],
+                    help: Some(match why {
+                        AsIsWhy::Lacks(_) => format!(
+                            "the app does not need it to run as traced; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist, or install what it lacks and trace again to bundle it"
+                        ),
+                        _ => format!(
+                            "no process here can load it; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist"
+                        ),
+                    }),
+                }
             }
-            Problem::PathLoadOutside { call, path, .. } => format!(
-                "{call} loads `{}` by a path outside every folder the dist ships: on the target it will look there, not in the dist",
-                path.display()
-            ),
+            Problem::PathLoadOutside {
+                call,
+                path,
+                shipped,
+            } => Described {
+                code: "shenzi::plan::path_load_outside",
+                severity: Warning,
+                message: format!(
+                    "{call} loads `{}` by a path outside every folder the dist ships: on the target it will look there, not in the dist",
+                    path.display()
+                ),
+                labels: Vec::new(),
+                help: Some(format!(
+                    "the dist carries the library at `{shipped}`; load it by name (the dist serves it), or keep it inside a folder on `sys.path`"
+                )),
+            },
             Problem::PathLoadTaken {
-                call, place, found, ..
-            } => format!(
-                "{call} loads a library by path, and in the dist that path `{place}` holds another file (`{found}`)"
-            ),
+                call,
+                place,
+                found,
+                library,
+            } => Described {
+                code: "shenzi::plan::path_load_taken",
+                severity: Error,
+                message: format!(
+                    "{call} loads a library by path, and in the dist that path `{place}` holds another file (`{found}`)"
+                ),
+                labels: Vec::new(),
+                help: Some(format!(
+                    "the app expects `{}` there; give the unit that writes that path another `to`, or `exclude` the other file",
+                    library.display()
+                )),
+            },
             Problem::UnservedLoad {
                 caller,
                 origin,
                 name,
                 expected,
                 found,
-            } => match found {
-                Some(found) => format!(
-                    "`{caller}` opened from `{origin}` would load `{name}` at run time from `{found}`, not `{expected}`"
-                ),
-                None => format!(
-                    "`{caller}` opened from `{origin}` would not find `{name}`, which the app loads at run time (intended: `{expected}`)"
+            } => Described {
+                code: "shenzi::plan::unserved_load",
+                severity: Error,
+                message: match found {
+                    Some(found) => format!(
+                        "`{caller}` opened from `{origin}` would load `{name}` at run time from `{found}`, not `{expected}`"
+                    ),
+                    None => format!(
+                        "`{caller}` opened from `{origin}` would not find `{name}`, which the app loads at run time (intended: `{expected}`)"
+                    ),
+                },
+                labels: Vec::new(),
+                help: Some(
+                    "the caller's RUNPATH must reach the folder holding the run-time loads: give the unit that takes `native.runtime_loads` `serve callers`".into(),
                 ),
             },
-            Problem::Native(p) => p.to_string(),
-        }
-    }
-
-    fn help(&self) -> Option<String> {
-        match self {
-            Problem::Conflict { .. } => Some(
-                "give one of the units another `to`, or narrow it with `exclude` so only one unit takes the file".into(),
-            ),
-            Problem::Unclaimed { error, .. } => Some(format!(
-                "add a unit that takes them, or list them under `ignore`{}",
-                if *error { "" } else { "; `unclaimed error` makes this an error" }
-            )),
-            Problem::ExcludedTrace { .. } => Some(
-                "an `exclude` never drops what the app imported or read; narrow the glob so it does not match these, or take them in another unit".into(),
-            ),
-            Problem::SymlinkLeftOut { .. } => Some(
-                "a link leaving its source tree could ship any file of this machine: copy the file into the tree, or take it with a unit of its own; `exclude` the link to silence this".into(),
-            ),
-            Problem::LibraryNotTaken { .. } => Some(
-                "add a unit with `take native.needed` (and a farm), or add the library to the `system` policy if the target provides it".into(),
-            ),
-            Problem::Render { .. } => Some("use a variable this file has, e.g. `{file}` or `{hash:16}`".into()),
-            Problem::Unproven { searched, .. } => Some(format!(
-                "every folder a library is opened from must sit at the farm's `level` below its root, so one `$ORIGIN` entry serves them all; check `reals`, `links` and `level`{}",
-                if searched.is_empty() {
-                    String::new()
-                } else {
-                    format!("\nsearched, in order:\n  {}", searched.join("\n  "))
-                }
-            )),
-            Problem::NoLandmark { .. } => Some(
-                "put the stdlib at `<interpreter folder>/../lib/pythonX.Y`, as every layout in `layouts/` does".into(),
-            ),
-            Problem::Launcher { .. } => Some("check the launcher's `python`, `path` and `entry`".into()),
-            Problem::Unreadable { .. } => Some("check the file's permissions; the trace saw it".into()),
-            Problem::EntryFile { why, .. } => Some(why.help().into()),
-            Problem::ShippedAsIs { why, unit, glob, .. } => Some(match why {
-                AsIsWhy::Lacks(_) => format!(
-                    "the app does not need it to run as traced; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist, or install what it lacks and trace again to bundle it"
-                ),
-                _ => format!(
-                    "no process here can load it; `exclude \"{glob}\"` in unit `{unit}` leaves it out of the dist"
-                ),
-            }),
-            Problem::PathLoadOutside { shipped, .. } => Some(format!(
-                "the dist carries the library at `{shipped}`; load it by name (the dist serves it), or keep it inside a folder on `sys.path`"
-            )),
-            Problem::PathLoadTaken { library, .. } => Some(format!(
-                "the app expects `{}` there; give the unit that writes that path another `to`, or `exclude` the other file",
-                library.display()
-            )),
-            Problem::UnservedLoad { .. } => Some(
-                "the caller's RUNPATH must reach the folder holding the run-time loads: give the unit that takes `native.runtime_loads` `serve callers`".into(),
-            ),
-            Problem::Native(p) => miette::Diagnostic::help(p).map(|h| h.to_string()),
-        }
-    }
-
-    fn labels(&self) -> Vec<LabeledSpan> {
-        let label = |span: Span, text: String| LabeledSpan::new_with_span(Some(text), span);
-        match self {
-            Problem::Conflict { first, second, .. } => vec![
-                label(first.1, format!("writes `{}`", first.2.display())),
-                label(second.1, format!("writes `{}`", second.2.display())),
-            ],
-            Problem::Unclaimed { span, .. } => vec![label(*span, "completeness policy".into())],
-            Problem::ExcludedTrace { globs, .. } => globs
-                .iter()
-                .map(|(glob, span)| label(*span, format!("`{glob}` matches traced files")))
-                .collect(),
-            Problem::Render { span, .. } => vec![label(*span, "this destination".into())],
-            Problem::Unproven {
-                span: Some(span), ..
-            } => {
-                vec![label(*span, "this farm's folders".into())]
-            }
-            Problem::NoLandmark { span, .. } => vec![label(*span, "the stdlib goes here".into())],
-            Problem::Launcher { span, .. } => vec![label(*span, "this launcher".into())],
-            Problem::ShippedAsIs { span, .. } => vec![label(*span, "this unit ships it".into())],
-            _ => Vec::new(),
+            // The farm's problems keep their own text; the plan gives them one code.
+            Problem::Native(p) => Described {
+                code: "shenzi::plan::native",
+                severity: severity(p.is_error()),
+                message: p.to_string(),
+                labels: Vec::new(),
+                help: miette::Diagnostic::help(p).map(|h| h.to_string()),
+            },
         }
     }
 }
@@ -372,7 +462,7 @@ pub struct PlanDiagnostic {
 
 impl fmt::Display for PlanDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.problem.message())
+        f.write_str(&self.problem.describe().message)
     }
 }
 
@@ -384,22 +474,25 @@ impl miette::Diagnostic for PlanDiagnostic {
     }
 
     fn severity(&self) -> Option<Severity> {
-        Some(if self.problem.is_error() {
-            Severity::Error
-        } else {
-            Severity::Warning
-        })
+        Some(self.problem.describe().severity)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.problem
-            .help()
+            .describe()
+            .help
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let labels = self.problem.labels();
-        (!labels.is_empty()).then(|| Box::new(labels.into_iter()) as _)
+        let labels = self.problem.describe().labels;
+        (!labels.is_empty()).then(|| {
+            Box::new(
+                labels
+                    .into_iter()
+                    .map(|(span, text)| LabeledSpan::new_with_span(Some(text), span)),
+            ) as _
+        })
     }
 }
 

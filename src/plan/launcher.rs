@@ -38,8 +38,15 @@ pub struct LauncherSpec {
     pub flags: Vec<String>,
     /// Folders of the dist put first on `PATH`, in order.
     pub path_first: Vec<String>,
-    /// Variables set, in order: each value the parts joined by `:`.
-    pub env: Vec<(String, Vec<EnvPart>)>,
+    /// Variables set, in order.
+    pub env: Vec<EnvVar>,
+}
+
+/// A variable the launcher sets: its value is the parts joined by `:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub parts: Vec<EnvPart>,
 }
 
 /// One `:`-separated part of a variable the launcher sets.
@@ -66,7 +73,7 @@ fn environment(spec: &LauncherSpec) -> String {
             first.join(":")
         );
     }
-    for (name, parts) in &spec.env {
+    for EnvVar { name, parts } in &spec.env {
         let value: Vec<String> = parts
             .iter()
             .map(|p| match p {
@@ -224,13 +231,13 @@ mod tests {
             app_name: "app".into(),
             flags: vec!["-E".into(), "-s".into()],
             path_first: vec!["tools".into()],
-            env: vec![(
-                "MY_DATA".into(),
-                vec![
+            env: vec![EnvVar {
+                name: "MY_DATA".into(),
+                parts: vec![
                     EnvPart::Dist("share/my data".into()),
                     EnvPart::Text("/usr/share".into()),
                 ],
-            )],
+            }],
         };
         let text = render(&spec);
         assert!(text.contains(r#"cd -P -- "$here/../..""#), "{text}");

@@ -9,7 +9,10 @@ pub mod launcher;
 pub mod select;
 pub mod show;
 
-pub use build::{Carried, PlanInput, Planned, common_vars, plan, policy_of, relative};
+pub use build::{
+    Carried, LARGEST_SHOWN, Largest, PlanInput, Planned, Total, common_vars, plan, policy_of,
+    relative,
+};
 pub use diagnostics::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
 // The record moved below the phases that share it; the names stay reachable here.
 pub use crate::record::{
@@ -50,6 +53,9 @@ pub enum Content {
         /// A timestamp-based `.pyc` whose recorded source mtime must become the dist's
         /// fixed mtime, so that the interpreter keeps using it.
         stamp_pyc: bool,
+        /// An ELF object written without its debug sections and symbol table
+        /// (`strip debug`; `binary::strip`), before any of its `edits`.
+        strip: bool,
     },
     /// A relative symlink.
     Symlink {

@@ -22,17 +22,45 @@ pub struct Found {
     pub link: Option<PathBuf>,
     pub mode: u32,
     pub size: u64,
-    /// `(st_dev, st_ino)`: the file's identity whatever path reaches it.
-    pub id: (u64, u64),
+    pub id: Inode,
+}
+
+/// `(st_dev, st_ino)`: a file's identity whatever path reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Inode {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Inode {
+    pub fn of(meta: &std::fs::Metadata) -> Inode {
+        use std::os::unix::fs::MetadataExt;
+        Inode {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// What a walk found: the files, and the entries it could not read.
+pub struct Walked {
+    pub files: Vec<Found>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An entry a walk could not read, and why.
+pub struct Unreadable {
+    pub path: PathBuf,
+    pub error: std::io::Error,
 }
 
 /// Every file below `root`, sorted by relative path, without descending into `prune`
 /// (nested folders that belong to other units, such as `site-packages` inside the
 /// stdlib). Symlinks are reported as links, never followed. Unreadable entries are
-/// returned in `errors` rather than dropped silently.
-pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+/// returned in `unreadable` rather than dropped silently.
+pub fn walk(root: &Path, prune: &[PathBuf]) -> Walked {
     use rayon::prelude::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     // The folders are read in order (cheap: `getdents` gives each entry's type); the
     // `lstat` of every file, the expensive part, runs in parallel, in the same order.
     let mut entries: Vec<(PathBuf, String, bool)> = Vec::new();
@@ -46,7 +74,10 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             Ok(entry) => entry,
             Err(err) => {
                 let path = err.path().map(Path::to_owned).unwrap_or_default();
-                errors.push((path, err.into()));
+                errors.push(Unreadable {
+                    path,
+                    error: err.into(),
+                });
                 continue;
             }
         };
@@ -69,7 +100,7 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
         let is_link = entry.file_type().is_symlink();
         entries.push((entry.into_path(), rel, is_link));
     }
-    let stats: Vec<Result<Found, (PathBuf, std::io::Error)>> = entries
+    let stats: Vec<Result<Found, Unreadable>> = entries
         .into_par_iter()
         .map(
             |(path, rel, is_link)| match std::fs::symlink_metadata(&path) {
@@ -78,10 +109,10 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
                     link: is_link.then(|| std::fs::read_link(&path).ok()).flatten(),
                     mode: meta.permissions().mode(),
                     size: meta.len(),
-                    id: (meta.dev(), meta.ino()),
+                    id: Inode::of(&meta),
                     path,
                 }),
-                Err(err) => Err((path, err)),
+                Err(error) => Err(Unreadable { path, error }),
             },
         )
         .collect();
@@ -92,16 +123,16 @@ pub fn walk(root: &Path, prune: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             Err(e) => errors.push(e),
         }
     }
-    (found, errors)
+    Walked {
+        files: found,
+        unreadable: errors,
+    }
 }
 
 /// The files of the top-level entries `tops` of `folder` (a package folder whole, or a
 /// module file), without walking anything else: the folder may be a large working
 /// folder of which the app imported one package.
-pub fn walk_tops(
-    folder: &Path,
-    tops: &BTreeSet<String>,
-) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+pub fn walk_tops(folder: &Path, tops: &BTreeSet<String>) -> Walked {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for top in tops {
@@ -111,19 +142,19 @@ pub fn walk_tops(
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         if meta.file_type().is_symlink() {
             found.push(Found {
                 rel: top.clone(),
                 link: std::fs::read_link(&path).ok(),
                 mode: meta.permissions().mode(),
                 size: meta.len(),
-                id: (meta.dev(), meta.ino()),
+                id: Inode::of(&meta),
                 path,
             });
         } else if meta.is_dir() {
-            let (files, errs) = walk(&path, &[]);
-            errors.extend(errs);
+            let Walked { files, unreadable } = walk(&path, &[]);
+            errors.extend(unreadable);
             found.extend(files.into_iter().map(|f| Found {
                 rel: format!("{top}/{}", f.rel),
                 ..f
@@ -135,12 +166,15 @@ pub fn walk_tops(
                 link: None,
                 mode: meta.permissions().mode(),
                 size: meta.len(),
-                id: (meta.dev(), meta.ino()),
+                id: Inode::of(&meta),
             });
         }
     }
     found.sort();
-    (found, errors)
+    Walked {
+        files: found,
+        unreadable: errors,
+    }
 }
 
 /// The folder a walked file's `rel` is relative to: its tree's root.
@@ -220,6 +254,61 @@ pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) ->
         .collect()
 }
 
+/// Narrows the files of the stdlib folder or lib-dynload (`root`) to what the trace
+/// used, for `select imported`: every module file it imported from below `root` (a
+/// `.py`, a `.pyc` without source, an extension module), the `__init__` of every package
+/// above one, the `__pycache__` bytecode of each kept source (the planner keeps only
+/// this interpreter's current ones), and every file the trace read below `root` (data).
+/// `keep` names what startup needs whatever the trace saw: top-level entries kept whole.
+/// The interpreter finds its prefix by the stdlib's `os.py` (on 3.11 and later `os` is
+/// frozen, so the trace never imports it from disk), and the stdio codec of the target's
+/// locale may differ from the traced one, so the stdlib keeps `os.py` and `encodings/`.
+/// Modules the interpreter had built in or frozen have no file and need none.
+pub fn select_used(manifest: &Manifest, root: &Path, files: &[Found], keep: &[&str]) -> Vec<Found> {
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let below = |path: &Path| {
+        path.strip_prefix(root)
+            .ok()
+            .map(|rel| rel.to_string_lossy().into_owned())
+    };
+    for module in &manifest.modules {
+        let Some(rel) = module.file.as_deref().and_then(below) else {
+            continue;
+        };
+        // The packages above it: their `__init__` ran first.
+        let mut at = rel.as_str();
+        while let Some((folder, _)) = at.rsplit_once('/') {
+            used.insert(format!("{folder}/__init__.py"));
+            at = folder;
+        }
+        used.insert(rel);
+    }
+    used.extend(manifest.data_files.iter().filter_map(|d| below(&d.path)));
+    // `dir/__pycache__/name.TAG.pyc` belongs to `dir/name.py`.
+    let source_of = |rel: &str| -> Option<String> {
+        let (folder, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let folder = match folder.rsplit_once('/') {
+            Some((up, "__pycache__")) => format!("{up}/"),
+            None if folder == "__pycache__" => String::new(),
+            _ => return None,
+        };
+        let module = file.strip_suffix(".pyc")?.split('.').next()?;
+        Some(format!("{folder}{module}.py"))
+    };
+    files
+        .iter()
+        .filter(|f| {
+            let first = f.rel.split('/').next().unwrap_or_default();
+            used.contains(&f.rel)
+                || keep.contains(&first)
+                || keep.contains(&f.rel.as_str())
+                || source_of(&f.rel)
+                    .is_some_and(|s| used.contains(&s) || keep.contains(&s.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The top-level entries directly below `site` that the trace read a data file from,
 /// imported or not: the metadata folders (`*.dist-info`, `*.egg-info`, Debian's
 /// single-file `*.egg-info`) of every distribution an app that looks up entry points
@@ -235,10 +324,16 @@ pub fn read_tops(manifest: &Manifest, site: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// A data file of the app ([`app_data`]), with the app folder it lies in.
+pub struct AppData {
+    pub root: PathBuf,
+    pub path: PathBuf,
+}
+
 /// The data files the trace read below the application's own folders ([`app_roots`]),
 /// each with the root it lies in: not below a site dir, the stdlib or any more specific
 /// `sys.path` folder inside the root (those are other units' files).
-pub fn app_data(manifest: &Manifest) -> Vec<(PathBuf, PathBuf)> {
+pub fn app_data(manifest: &Manifest) -> Vec<AppData> {
     let roots = app_roots(manifest);
     let folders: Vec<&Path> = python_folders(manifest)
         .chain(roots.iter().map(PathBuf::as_path))
@@ -251,10 +346,10 @@ pub fn app_data(manifest: &Manifest) -> Vec<(PathBuf, PathBuf)> {
                 .iter()
                 .filter(|f| d.path.starts_with(f))
                 .max_by_key(|f| f.as_os_str().len())?;
-            roots
-                .iter()
-                .any(|r| r == owner)
-                .then(|| (owner.to_path_buf(), d.path.clone()))
+            roots.iter().any(|r| r == owner).then(|| AppData {
+                root: owner.to_path_buf(),
+                path: d.path.clone(),
+            })
         })
         .collect()
 }
@@ -367,8 +462,11 @@ mod tests {
         std::fs::write(root.join("pkg/sub/b.py"), "bb").unwrap();
         std::fs::write(root.join("site-packages/other/c.py"), "c").unwrap();
         std::os::unix::fs::symlink("pkg/a.py", root.join("link.py")).unwrap();
-        let (found, errors) = walk(root, &[root.join("site-packages")]);
-        assert!(errors.is_empty());
+        let Walked {
+            files: found,
+            unreadable,
+        } = walk(root, &[root.join("site-packages")]);
+        assert!(unreadable.is_empty());
         let rels: Vec<&str> = found.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, ["link.py", "pkg/a.py", "pkg/sub/b.py"]);
         assert_eq!(found[0].link.as_deref(), Some(Path::new("pkg/a.py")));
@@ -382,7 +480,7 @@ mod tests {
             link: None,
             mode: 0o100644,
             size: 0,
-            id: (0, 0),
+            id: Inode { dev: 0, ino: 0 },
         }
     }
 
@@ -431,7 +529,7 @@ mod tests {
         link("../../secret", "pkg/s");
         link("s", "pkg/chain");
         link("nowhere", "pkg/x");
-        let (files, _) = walk(&root, &[]);
+        let files = walk(&root, &[]).files;
         let by_rel = |rel: &str| {
             let f = files.iter().find(|f| f.rel == rel).unwrap();
             assert_eq!(tree_root(f), root);

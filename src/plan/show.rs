@@ -8,7 +8,7 @@ use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
 use super::build::Planned;
-use super::{Content, PlannedEntry};
+use super::{Content, Largest, PlannedEntry, Total};
 
 /// The version of the JSON `shenzi plan --format json` prints.
 pub const PLAN_JSON_VERSION: u32 = 1;
@@ -93,20 +93,24 @@ pub fn tree(planned: &Planned, root_name: &str) -> String {
         };
     }
     let _ = writeln!(out, "\nby unit:");
-    for (unit, files, bytes) in &planned.by_unit {
-        let _ = writeln!(
-            out,
-            "  {unit:<16} {files:>7} files {:>10}",
-            size_text(*bytes)
-        );
-    }
+    totals_text(&mut out, &planned.by_unit);
     if !planned.by_package.is_empty() {
         let _ = writeln!(out, "by top-level package:");
-        for (package, files, bytes) in &planned.by_package {
+        totals_text(&mut out, &planned.by_package);
+    }
+    if !planned.by_library.is_empty() {
+        let _ = writeln!(out, "by library:");
+        totals_text(&mut out, &planned.by_library);
+    }
+    if !planned.largest.is_empty() {
+        let _ = writeln!(out, "largest files:");
+        for f in &planned.largest {
             let _ = writeln!(
                 out,
-                "  {package:<16} {files:>7} files {:>10}",
-                size_text(*bytes)
+                "  {:>10}  {}  [{}]",
+                size_text(f.bytes),
+                f.path,
+                f.unit
             );
         }
     }
@@ -121,8 +125,10 @@ struct JsonPlan<'a> {
     files: usize,
     bytes: u64,
     entries: Vec<JsonEntry<'a>>,
-    units: Vec<JsonTotal<'a>>,
-    packages: Vec<JsonTotal<'a>>,
+    units: &'a [Total],
+    packages: &'a [Total],
+    libraries: &'a [Total],
+    largest: &'a [Largest],
     glibc_floor: Option<String>,
     problems: Vec<JsonProblem>,
 }
@@ -143,13 +149,9 @@ struct JsonEntry<'a> {
     mode: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     runpath: Option<&'a [String]>,
-}
-
-#[derive(Serialize)]
-struct JsonTotal<'a> {
-    name: &'a str,
-    files: u64,
-    bytes: u64,
+    /// Written without debug sections and symbol table (`strip debug`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    strip: bool,
 }
 
 #[derive(Serialize)]
@@ -159,14 +161,17 @@ struct JsonProblem {
     message: String,
 }
 
-fn totals(rows: &[(String, u64, u64)]) -> Vec<JsonTotal<'_>> {
-    rows.iter()
-        .map(|(name, files, bytes)| JsonTotal {
-            name,
-            files: *files,
-            bytes: *bytes,
-        })
-        .collect()
+/// One line per total: name, files, size.
+fn totals_text(out: &mut String, totals: &[Total]) {
+    for t in totals {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>7} files {:>10}",
+            t.name,
+            t.files,
+            size_text(t.bytes)
+        );
+    }
 }
 
 /// The plan as stable JSON (`docs/plan.md`).
@@ -185,6 +190,7 @@ pub fn json(planned: &Planned) -> String {
                 size: None,
                 mode: None,
                 runpath: None,
+                strip: false,
             };
             match &e.content {
                 Content::Dir => {}
@@ -193,9 +199,11 @@ pub fn json(planned: &Planned) -> String {
                     mode,
                     size,
                     edits,
+                    strip,
                     ..
                 } => {
                     j.kind = "file";
+                    j.strip = *strip;
                     j.source = Some(source.display().to_string());
                     j.size = Some(*size);
                     j.mode = Some(format!("{:o}", mode & 0o777));
@@ -225,8 +233,10 @@ pub fn json(planned: &Planned) -> String {
             .count(),
         bytes: planned.plan.entries.iter().map(entry_size).sum(),
         entries,
-        units: totals(&planned.by_unit),
-        packages: totals(&planned.by_package),
+        units: &planned.by_unit,
+        packages: &planned.by_package,
+        libraries: &planned.by_library,
+        largest: &planned.largest,
         glibc_floor: planned.floor.glibc.as_ref().map(|f| f.name.clone()),
         problems: planned
             .report

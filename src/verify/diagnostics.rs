@@ -125,25 +125,7 @@ pub enum VerifyProblem {
 
 impl VerifyProblem {
     pub fn code(&self) -> &'static str {
-        match self {
-            VerifyProblem::UnresolvedNeed { .. } => "shenzi::verify::unresolved_need",
-            VerifyProblem::UnusableNeed { .. } => "shenzi::verify::unusable_need",
-            VerifyProblem::OutsideDist { .. } => "shenzi::verify::outside_dist",
-            VerifyProblem::AbsolutePath { .. } => "shenzi::verify::absolute_path",
-            VerifyProblem::UnservedLoad { .. } => "shenzi::verify::unserved_load",
-            VerifyProblem::PathLoadMissing { .. } => "shenzi::verify::path_load_missing",
-            VerifyProblem::Corrupt { .. } => "shenzi::verify::corrupt_binary",
-            VerifyProblem::DanglingLink { .. } => "shenzi::verify::dangling_link",
-            VerifyProblem::LinkOutside { .. } => "shenzi::verify::link_outside",
-            VerifyProblem::InterpreterMissing { .. } => "shenzi::verify::interpreter_missing",
-            VerifyProblem::StdlibNotFound { .. } => "shenzi::verify::stdlib_not_found",
-            VerifyProblem::PthMissing { .. } => "shenzi::verify::pth_missing",
-            VerifyProblem::PthOutsidePrefix { .. } => "shenzi::verify::pth_outside_prefix",
-            VerifyProblem::SysPathMissing { .. } => "shenzi::verify::sys_path_missing",
-            VerifyProblem::EntryMissing { .. } => "shenzi::verify::entry_missing",
-            VerifyProblem::Launcher { .. } => "shenzi::verify::launcher",
-            VerifyProblem::Unreadable { .. } => "shenzi::verify::unreadable",
-        }
+        self.describe().code
     }
 
     /// Order of reports: native problems by object, then links, then the Python side.
@@ -173,107 +155,9 @@ impl VerifyProblem {
         (rank, a.clone(), b.clone())
     }
 
-    fn message(&self) -> String {
-        match self {
-            VerifyProblem::UnresolvedNeed {
-                object, need, from, ..
-            } => format!(
-                "`{object}` needs `{need}`, which the loader finds nowhere when it is opened from {}",
-                folders(from)
-            ),
-            VerifyProblem::UnusableNeed {
-                object,
-                need,
-                from,
-                file,
-                reason,
-            } => format!(
-                "`{object}` needs `{need}`, and the loader stops at `{file}` ({reason}) when it is opened from {}",
-                folders(from)
-            ),
-            VerifyProblem::OutsideDist {
-                object,
-                need,
-                from,
-                path,
-                rule,
-            } => format!(
-                "`{object}` loads `{need}` from `{path}` ({rule}), outside the dist and not in its system policy, when it is opened from {}",
-                folders(from)
-            ),
-            VerifyProblem::AbsolutePath {
-                object,
-                need,
-                from,
-                path,
-                rule,
-            } => format!(
-                "`{object}` finds `{need}` only through the absolute path `{path}` ({rule}) when it is opened from {}",
-                folders(from)
-            ),
-            VerifyProblem::Corrupt { object, reason } => {
-                format!("`{object}` starts like an ELF object but cannot be read: {reason}")
-            }
-            VerifyProblem::UnservedLoad {
-                object, name, from, ..
-            } => format!(
-                "the app loads `{name}` at run time through `{object}`, which would not find it when it is opened from {}",
-                folders(from)
-            ),
-            VerifyProblem::PathLoadMissing {
-                path,
-                caller,
-                reason,
-            } => format!(
-                "{} loads the library `{path}` by path, and the dist has none there: {reason}",
-                caller
-                    .as_deref()
-                    .map_or_else(|| "the app".to_owned(), |c| format!("module `{c}`"))
-            ),
-            VerifyProblem::DanglingLink { link, target } => {
-                format!("symlink `{link}` points to `{target}`, which does not exist")
-            }
-            VerifyProblem::LinkOutside { link, target } => {
-                format!("symlink `{link}` points to `{target}`, outside the dist")
-            }
-            VerifyProblem::InterpreterMissing { path } => {
-                format!("the interpreter `{path}` the record names is not in the dist")
-            }
-            VerifyProblem::StdlibNotFound {
-                interpreter,
-                expected,
-            } => format!(
-                "the interpreter `{interpreter}` looks for its standard library at `{expected}` (landmark `os.py`), and it is not there"
-            ),
-            VerifyProblem::PthMissing { pth } => {
-                format!(
-                    "the `.pth` file `{pth}` that puts the dist's folders on `sys.path` is missing"
-                )
-            }
-            VerifyProblem::PthOutsidePrefix { pth, prefix } => format!(
-                "the `.pth` file `{pth}` is outside the interpreter's prefix `{prefix}`, so `site` never reads it"
-            ),
-            VerifyProblem::SysPathMissing {
-                pth,
-                line,
-                entry,
-                folder,
-            } => format!(
-                "`{pth}` line {line} puts `{entry}` on `sys.path`, and the folder `{folder}` does not exist"
-            ),
-            VerifyProblem::EntryMissing { entry, .. } => {
-                format!("the launcher starts {entry}, which is not in the dist")
-            }
-            VerifyProblem::Launcher { path, reason } => {
-                format!("the launcher `{path}` cannot be run: {reason}")
-            }
-            VerifyProblem::Unreadable { path, reason } => {
-                format!("cannot read `{path}`: {reason}")
-            }
-        }
-    }
-
-    fn help(&self) -> String {
+    /// One arm per kind, with everything the user sees of it. A dist problem has no
+    /// source text to label.
+    fn describe(&self) -> Described {
         let searched = |title: &str, lines: &[String]| {
             if lines.is_empty() {
                 String::new()
@@ -282,36 +166,200 @@ impl VerifyProblem {
             }
         };
         match self {
-            VerifyProblem::UnresolvedNeed { searched: s, .. } => format!(
-                "bundle the library in the dist and give the object a RUNPATH entry (`$ORIGIN/...`) to it from every folder it is opened from, or add it to the layout's `system` policy if every target provides it; apply again{}",
-                searched("searched from the first folder, in order", s)
-            ),
-            VerifyProblem::UnusableNeed { file, .. } => format!(
-                "the real loader fails there too; replace or remove `{file}`, then apply again"
-            ),
-            VerifyProblem::OutsideDist { .. } => "the target machine will not have this file: bundle the library (a unit with `take native.needed` and a farm), or add it to the layout's `system` policy if every target provides it".into(),
-            VerifyProblem::AbsolutePath { .. } => "an absolute RUNPATH breaks when the dist moves: use `$ORIGIN`-relative entries (apply again instead of editing the dist)".into(),
-            VerifyProblem::Corrupt { .. } => "the file is damaged or truncated: apply again from an intact source".into(),
-            VerifyProblem::UnservedLoad { detail, .. } => format!(
-                "the caller's RUNPATH must reach the library in the dist (a unit that takes `native.runtime_loads` with `serve callers` gives it that entry), or the system policy must name it; apply again{}",
-                searched("from the first folder", detail)
-            ),
-            VerifyProblem::PathLoadMissing { .. } => "the app computes the path from where its module is; apply again, which puts the library there (the record lists it under `loads`)".into(),
-            VerifyProblem::DanglingLink { .. } => "something the link needs was removed from the dist after it was written: apply again".into(),
-            VerifyProblem::LinkOutside { .. } => "a relocatable dist links only inside itself: apply again instead of editing the dist".into(),
-            VerifyProblem::InterpreterMissing { .. } => "apply again; the dist is incomplete".into(),
-            VerifyProblem::StdlibNotFound { .. } => "put the stdlib at `<interpreter folder>/../lib/pythonX.Y`, as every layout in `layouts/` does, and apply again".into(),
-            VerifyProblem::PthMissing { .. } => "apply again; without it the app's packages are not importable".into(),
-            VerifyProblem::PthOutsidePrefix { .. } => "put the interpreter and the stdlib where `site` finds the `site-packages` folder holding it".into(),
-            VerifyProblem::SysPathMissing { .. } => "the folder was removed from the dist, or the layout's launcher `path` names a unit that writes nothing there; apply again".into(),
-            VerifyProblem::EntryMissing { searched: s, .. } => format!(
-                "the layout must ship the entry (a unit that takes `app.entry`, or the module's package); apply again{}",
-                searched("looked in", s)
-            ),
-            VerifyProblem::Launcher { .. } => "apply again; the launcher is generated from the layout's `launcher` block".into(),
-            VerifyProblem::Unreadable { .. } => "check the file's permissions".into(),
+            VerifyProblem::UnresolvedNeed {
+                object,
+                need,
+                from,
+                searched: s,
+            } => Described {
+                code: "shenzi::verify::unresolved_need",
+                severity: Severity::Error,
+                message: format!(
+                    "`{object}` needs `{need}`, which the loader finds nowhere when it is opened from {}",
+                    folders(from)
+                ),
+                help: format!(
+                    "bundle the library in the dist and give the object a RUNPATH entry (`$ORIGIN/...`) to it from every folder it is opened from, or add it to the layout's `system` policy if every target provides it; apply again{}",
+                    searched("searched from the first folder, in order", s)
+                ),
+            },
+            VerifyProblem::UnusableNeed {
+                object,
+                need,
+                from,
+                file,
+                reason,
+            } => Described {
+                code: "shenzi::verify::unusable_need",
+                severity: Severity::Error,
+                message: format!(
+                    "`{object}` needs `{need}`, and the loader stops at `{file}` ({reason}) when it is opened from {}",
+                    folders(from)
+                ),
+                help: format!(
+                    "the real loader fails there too; replace or remove `{file}`, then apply again"
+                ),
+            },
+            VerifyProblem::OutsideDist {
+                object,
+                need,
+                from,
+                path,
+                rule,
+            } => Described {
+                code: "shenzi::verify::outside_dist",
+                severity: Severity::Error,
+                message: format!(
+                    "`{object}` loads `{need}` from `{path}` ({rule}), outside the dist and not in its system policy, when it is opened from {}",
+                    folders(from)
+                ),
+                help: "the target machine will not have this file: bundle the library (a unit with `take native.needed` and a farm), or add it to the layout's `system` policy if every target provides it".into(),
+            },
+            VerifyProblem::AbsolutePath {
+                object,
+                need,
+                from,
+                path,
+                rule,
+            } => Described {
+                code: "shenzi::verify::absolute_path",
+                severity: Severity::Error,
+                message: format!(
+                    "`{object}` finds `{need}` only through the absolute path `{path}` ({rule}) when it is opened from {}",
+                    folders(from)
+                ),
+                help: "an absolute RUNPATH breaks when the dist moves: use `$ORIGIN`-relative entries (apply again instead of editing the dist)".into(),
+            },
+            VerifyProblem::UnservedLoad {
+                object,
+                name,
+                from,
+                detail,
+            } => Described {
+                code: "shenzi::verify::unserved_load",
+                severity: Severity::Error,
+                message: format!(
+                    "the app loads `{name}` at run time through `{object}`, which would not find it when it is opened from {}",
+                    folders(from)
+                ),
+                help: format!(
+                    "the caller's RUNPATH must reach the library in the dist (a unit that takes `native.runtime_loads` with `serve callers` gives it that entry), or the system policy must name it; apply again{}",
+                    searched("from the first folder", detail)
+                ),
+            },
+            VerifyProblem::PathLoadMissing {
+                path,
+                caller,
+                reason,
+            } => Described {
+                code: "shenzi::verify::path_load_missing",
+                severity: Severity::Error,
+                message: format!(
+                    "{} loads the library `{path}` by path, and the dist has none there: {reason}",
+                    caller
+                        .as_deref()
+                        .map_or_else(|| "the app".to_owned(), |c| format!("module `{c}`"))
+                ),
+                help: "the app computes the path from where its module is; apply again, which puts the library there (the record lists it under `loads`)".into(),
+            },
+            VerifyProblem::Corrupt { object, reason } => Described {
+                code: "shenzi::verify::corrupt_binary",
+                severity: Severity::Error,
+                message: format!("`{object}` starts like an ELF object but cannot be read: {reason}"),
+                help: "the file is damaged or truncated: apply again from an intact source".into(),
+            },
+            VerifyProblem::DanglingLink { link, target } => Described {
+                code: "shenzi::verify::dangling_link",
+                severity: Severity::Error,
+                message: format!("symlink `{link}` points to `{target}`, which does not exist"),
+                help: "something the link needs was removed from the dist after it was written: apply again".into(),
+            },
+            VerifyProblem::LinkOutside { link, target } => Described {
+                code: "shenzi::verify::link_outside",
+                severity: Severity::Error,
+                message: format!("symlink `{link}` points to `{target}`, outside the dist"),
+                help: "a relocatable dist links only inside itself: apply again instead of editing the dist".into(),
+            },
+            VerifyProblem::InterpreterMissing { path } => Described {
+                code: "shenzi::verify::interpreter_missing",
+                severity: Severity::Error,
+                message: format!("the interpreter `{path}` the record names is not in the dist"),
+                help: "apply again; the dist is incomplete".into(),
+            },
+            VerifyProblem::StdlibNotFound {
+                interpreter,
+                expected,
+            } => Described {
+                code: "shenzi::verify::stdlib_not_found",
+                severity: Severity::Error,
+                message: format!(
+                    "the interpreter `{interpreter}` looks for its standard library at `{expected}` (landmark `os.py`), and it is not there"
+                ),
+                help: "put the stdlib at `<interpreter folder>/../lib/pythonX.Y`, as every layout in `layouts/` does, and apply again".into(),
+            },
+            VerifyProblem::PthMissing { pth } => Described {
+                code: "shenzi::verify::pth_missing",
+                severity: Severity::Error,
+                message: format!(
+                    "the `.pth` file `{pth}` that puts the dist's folders on `sys.path` is missing"
+                ),
+                help: "apply again; without it the app's packages are not importable".into(),
+            },
+            VerifyProblem::PthOutsidePrefix { pth, prefix } => Described {
+                code: "shenzi::verify::pth_outside_prefix",
+                severity: Severity::Error,
+                message: format!(
+                    "the `.pth` file `{pth}` is outside the interpreter's prefix `{prefix}`, so `site` never reads it"
+                ),
+                help: "put the interpreter and the stdlib where `site` finds the `site-packages` folder holding it".into(),
+            },
+            VerifyProblem::SysPathMissing {
+                pth,
+                line,
+                entry,
+                folder,
+            } => Described {
+                code: "shenzi::verify::sys_path_missing",
+                severity: Severity::Error,
+                message: format!(
+                    "`{pth}` line {line} puts `{entry}` on `sys.path`, and the folder `{folder}` does not exist"
+                ),
+                help: "the folder was removed from the dist, or the layout's launcher `path` names a unit that writes nothing there; apply again".into(),
+            },
+            VerifyProblem::EntryMissing { entry, searched: s } => Described {
+                code: "shenzi::verify::entry_missing",
+                severity: Severity::Error,
+                message: format!("the launcher starts {entry}, which is not in the dist"),
+                help: format!(
+                    "the layout must ship the entry (a unit that takes `app.entry`, or the module's package); apply again{}",
+                    searched("looked in", s)
+                ),
+            },
+            VerifyProblem::Launcher { path, reason } => Described {
+                code: "shenzi::verify::launcher",
+                severity: Severity::Error,
+                message: format!("the launcher `{path}` cannot be run: {reason}"),
+                help: "apply again; the launcher is generated from the layout's `launcher` block".into(),
+            },
+            VerifyProblem::Unreadable { path, reason } => Described {
+                code: "shenzi::verify::unreadable",
+                severity: Severity::Error,
+                message: format!("cannot read `{path}`: {reason}"),
+                help: "check the file's permissions".into(),
+            },
         }
     }
+}
+
+/// One kind of problem as it is shown, written together in [`VerifyProblem::describe`].
+struct Described {
+    /// `shenzi::verify::...`
+    code: &'static str,
+    severity: Severity,
+    /// The headline: lowercase, names in backticks.
+    message: String,
+    /// What to do next.
+    help: String,
 }
 
 /// "`a`" / "`a` and `b`" / "`a`, `b` and 3 more folders".
@@ -331,7 +379,7 @@ pub struct ProblemDiagnostic(pub VerifyProblem);
 
 impl fmt::Display for ProblemDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message())
+        f.write_str(&self.0.describe().message)
     }
 }
 
@@ -342,10 +390,10 @@ impl Diagnostic for ProblemDiagnostic {
         Some(Box::new(self.0.code()))
     }
     fn severity(&self) -> Option<Severity> {
-        Some(Severity::Error)
+        Some(self.0.describe().severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.0.help()))
+        Some(Box::new(self.0.describe().help))
     }
 }
 

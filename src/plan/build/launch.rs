@@ -174,7 +174,7 @@ impl Planner<'_> {
         path: &str,
         interpreter: &str,
         entry: &Option<DistEntry>,
-        env: Vec<(String, Vec<crate::plan::launcher::EnvPart>)>,
+        env: Vec<crate::plan::launcher::EnvVar>,
         out: &mut Output,
     ) {
         let manifest = self.input.manifest;

@@ -11,6 +11,7 @@ use crate::farm::FarmGraph;
 use crate::layout::{Action, Kind, UnitId, Var};
 use crate::manifest::{LoadVia, ModuleKind};
 use crate::plan::diagnostics::Problem;
+use crate::plan::select::Inode;
 
 impl Planner<'_> {
     /// Libraries from the farm graph: the `native.needed` and `native.runtime_loads` units
@@ -32,13 +33,19 @@ impl Planner<'_> {
     /// lists it under another. The graph's files are in the cache already; no file is
     /// opened or hashed again here.
     fn attach_nodes(&mut self, graph: &FarmGraph) {
-        let by_id: std::collections::HashMap<(u64, u64), NodeIndex> = graph
+        let by_id: std::collections::HashMap<Inode, NodeIndex> = graph
             .graph
             .node_indices()
             .flat_map(|i| graph.graph[i].aliases.iter().map(move |p| (p, i)))
             .filter_map(|(path, i)| {
                 let id = self.input.cache.get(path)?.id;
-                Some(((id.dev, id.ino), i))
+                Some((
+                    Inode {
+                        dev: id.dev,
+                        ino: id.ino,
+                    },
+                    i,
+                ))
             })
             .collect();
         for item in &mut self.items {

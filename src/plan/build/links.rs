@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Output, Planner, parent, path_vars, relative};
 use crate::layout::{Symlinks, UnitId, Var};
 use crate::plan::diagnostics::Problem;
-use crate::plan::select::{Found, LinkTarget, resolve_link, tree_root, walk};
+use crate::plan::select::{Found, Inode, LinkTarget, Walked, resolve_link, tree_root, walk};
 
 /// A symlink of a source tree whose target lies inside the same tree.
 #[derive(Debug, Clone)]
@@ -123,8 +123,8 @@ impl Planner<'_> {
             return;
         }
         self.expanding.push(real.to_owned());
-        let (files, errors) = walk(&f.path, &[]);
-        self.unreadable(errors);
+        let Walked { files, unreadable } = walk(&f.path, &[]);
+        self.unreadable(unreadable);
         for sub in files {
             let found = Found {
                 rel: format!("{}/{}", f.rel, sub.rel),
@@ -190,7 +190,7 @@ impl Planner<'_> {
                         link: None,
                         mode: 0,
                         size: 0,
-                        id: (0, 0),
+                        id: Inode { dev: 0, ino: 0 },
                     };
                     let real = real.clone();
                     self.copy_folder_link(link.unit, &found, &real, link.vars, link.package);

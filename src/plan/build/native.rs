@@ -38,6 +38,7 @@ use crate::farm::{FarmGraph, NativeProblem, RootKind};
 use crate::layout::{Action, Kind, Var};
 use crate::manifest::{EntryKind, LoadVia, RuntimeLoad};
 use crate::plan::diagnostics::{AsIsWhy, Problem};
+use crate::plan::select::Inode;
 use crate::plan::{AsIsObject, Content, DistLoad};
 
 /// Run-time loads by name each caller's RUNPATH must serve, by the caller's dist path.
@@ -55,13 +56,29 @@ pub(super) struct PathLoad {
     pub(super) node: NodeIndex,
 }
 
+/// The run-time loads by name the dist serves ([`Planner::name_loads`]).
+pub(super) struct NameLoads {
+    /// For the dist record: each name with its callers.
+    pub(super) record: Vec<DistLoad>,
+    /// For the proof: what each caller must find.
+    pub(super) by_caller: LoadsByCaller,
+}
+
+/// The libraries loaded by path, as placed ([`Planner::place_path_loads`]).
+pub(super) struct PathLoads {
+    /// For the dist record.
+    pub(super) record: Vec<DistLoad>,
+    /// For the proof: each place with the node that must be found there.
+    pub(super) places: Vec<PathLoad>,
+}
+
 /// The ELF objects among the shipped files, each looked at once.
 pub(super) struct ShippedObjects {
     /// What the farm graph is rooted at besides the trace: the imported extension modules
     /// and every other loadable object the traced run did not map.
     pub roots: Vec<PathBuf>,
-    /// `(st_dev, st_ino)` of every object the traced processes mapped.
-    mapped: HashSet<(u64, u64)>,
+    /// Every object the traced processes mapped.
+    mapped: HashSet<Inode>,
 }
 
 /// A shipped object the build machine could not load either, written as it is.
@@ -69,15 +86,14 @@ pub(super) struct ShippedObjects {
 pub(super) struct AsIs {
     /// The path the graph or a unit knows it by.
     path: PathBuf,
-    /// `(st_dev, st_ino)`, to find the items that ship it.
-    id: Option<(u64, u64)>,
+    /// To find the items that ship it.
+    id: Option<Inode>,
     why: AsIsWhy,
 }
 
 /// The identity of the file at `path`, symlinks followed.
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+fn identity(path: &Path) -> Option<Inode> {
+    std::fs::metadata(path).ok().map(|m| Inode::of(&m))
 }
 
 /// Python code: read by the interpreter, never by the loader.
@@ -93,7 +109,7 @@ impl Planner<'_> {
         const ET_EXEC: u16 = 2;
         const ET_DYN: u16 = 3;
         let input = self.input;
-        let mapped: HashSet<(u64, u64)> = input
+        let mapped: HashSet<Inode> = input
             .manifest
             .native
             .objects
@@ -110,7 +126,7 @@ impl Planner<'_> {
             .filter(|i| self.extension_files.contains(i.source.as_path()))
             .map(|i| i.source.clone())
             .collect();
-        let mut seen: HashSet<(u64, u64)> = HashSet::new();
+        let mut seen: HashSet<Inode> = HashSet::new();
         let candidates: Vec<&Path> = shipping
             .iter()
             .filter(|i| i.size >= 4 && !mapped.contains(&i.id) && !is_python_code(&i.source))
@@ -140,7 +156,10 @@ impl Planner<'_> {
             };
             self.as_is.push(AsIs {
                 path: path.clone(),
-                id: Some((binary.id.dev, binary.id.ino)),
+                id: Some(Inode {
+                    dev: binary.id.dev,
+                    ino: binary.id.ino,
+                }),
                 why,
             });
         }
@@ -254,11 +273,7 @@ impl Planner<'_> {
     /// The run-time loads by name the dist serves from its callers' RUNPATH (`ctypes`,
     /// `cffi`; a load the trace derived from the mappings is a need of the interpreter
     /// instead): for the record, and per caller for the proof.
-    pub(super) fn name_loads(
-        &self,
-        graph: &FarmGraph,
-        real_of: &[Option<String>],
-    ) -> (Vec<DistLoad>, LoadsByCaller) {
+    pub(super) fn name_loads(&self, graph: &FarmGraph, real_of: &[Option<String>]) -> NameLoads {
         let mut record: Vec<DistLoad> = Vec::new();
         let mut by_caller: LoadsByCaller = BTreeMap::new();
         for load in &self.input.manifest.native.loads {
@@ -291,7 +306,7 @@ impl Planner<'_> {
                 record.push(entry);
             }
         }
-        (record, by_caller)
+        NameLoads { record, by_caller }
     }
 
     /// Puts every library the app loads by path where its module will look for it in
@@ -304,7 +319,7 @@ impl Planner<'_> {
         home: &BTreeMap<NodeIndex, String>,
         real_of: &[Option<String>],
         out: &mut Output,
-    ) -> (Vec<DistLoad>, Vec<PathLoad>) {
+    ) -> PathLoads {
         let mut record = Vec::new();
         let mut places: Vec<PathLoad> = Vec::new();
         for load in &self.input.manifest.native.loads {
@@ -381,7 +396,7 @@ impl Planner<'_> {
             });
             places.push(PathLoad { place, node });
         }
-        (record, places)
+        PathLoads { record, places }
     }
 
     /// Where in the dist the app will open the path `load` names: the same place

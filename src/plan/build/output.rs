@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::Planner;
 use crate::binary::{BinaryCache, Probe};
 use crate::layout::ConflictPolicy;
-use crate::plan::diagnostics::Problem;
+use crate::layout::Span;
+use crate::plan::diagnostics::{Problem, Writer};
 use crate::plan::{Content, PlannedEntry};
 
 impl Planner<'_> {
@@ -22,11 +23,9 @@ impl Planner<'_> {
                     if !matches!(entry.content, Content::Dir) && reported.insert(folder.to_owned())
                     {
                         let writer = |d: &str| {
-                            out.writers.get(d).cloned().unwrap_or((
-                                entry.unit.clone(),
-                                crate::layout::Span::default(),
-                                PathBuf::new(),
-                            ))
+                            out.writers.get(d).cloned().unwrap_or_else(|| {
+                                Writer::new(&entry.unit, Span::default(), PathBuf::new())
+                            })
                         };
                         self.problems.push(Problem::Conflict {
                             dest: folder.to_owned(),
@@ -46,8 +45,8 @@ impl Planner<'_> {
 #[derive(Default)]
 pub(super) struct Output {
     pub(super) entries: BTreeMap<String, PlannedEntry>,
-    /// Who wrote each destination: unit name, span, source.
-    pub(super) writers: BTreeMap<String, (String, crate::layout::Span, PathBuf)>,
+    /// Who wrote each destination.
+    pub(super) writers: BTreeMap<String, Writer>,
 }
 
 impl Output {
@@ -66,22 +65,22 @@ impl Output {
             Content::Copy { source, .. } => source.clone(),
             _ => PathBuf::new(),
         };
-        if let Some((first_unit, first_span, first_source)) = self.writers.get(dest) {
-            let same_file = *first_source == source;
+        if let Some(first) = self.writers.get(dest) {
+            let same_file = first.source == source;
             let identical = same_file
                 || (policy == ConflictPolicy::AllowIdentical
-                    && same_content(cache, first_source, &source));
-            if !identical || (policy == ConflictPolicy::Deny && first_unit != unit) {
+                    && same_content(cache, &first.source, &source));
+            if !identical || (policy == ConflictPolicy::Deny && first.unit != unit) {
                 problems.push(Problem::Conflict {
                     dest: dest.to_owned(),
-                    first: (first_unit.clone(), *first_span, first_source.clone()),
-                    second: (unit.to_owned(), span, source),
+                    first: first.clone(),
+                    second: Writer::new(unit, span, source),
                 });
             }
             return;
         }
         self.writers
-            .insert(dest.to_owned(), (unit.to_owned(), span, source));
+            .insert(dest.to_owned(), Writer::new(unit, span, source));
         self.entries.insert(
             dest.to_owned(),
             PlannedEntry {
@@ -107,18 +106,16 @@ impl Output {
             }) if existing == target => {}
             Some(_) => problems.push(Problem::Conflict {
                 dest: dest.to_owned(),
-                first: self.writers.get(dest).cloned().unwrap_or((
-                    String::new(),
-                    span,
-                    PathBuf::new(),
-                )),
-                second: (unit.to_owned(), span, PathBuf::from(target)),
+                first: self
+                    .writers
+                    .get(dest)
+                    .cloned()
+                    .unwrap_or_else(|| Writer::new("", span, PathBuf::new())),
+                second: Writer::new(unit, span, target),
             }),
             None => {
-                self.writers.insert(
-                    dest.to_owned(),
-                    (unit.to_owned(), span, PathBuf::from(target)),
-                );
+                self.writers
+                    .insert(dest.to_owned(), Writer::new(unit, span, target));
                 self.entries.insert(
                     dest.to_owned(),
                     PlannedEntry {
@@ -145,23 +142,17 @@ impl Output {
         if self.entries.contains_key(dest) {
             problems.push(Problem::Conflict {
                 dest: dest.to_owned(),
-                first: self.writers.get(dest).cloned().unwrap_or((
-                    String::new(),
-                    crate::layout::Span::default(),
-                    PathBuf::new(),
-                )),
-                second: (
-                    unit.to_owned(),
-                    crate::layout::Span::default(),
-                    PathBuf::from("(generated)"),
-                ),
+                first: self
+                    .writers
+                    .get(dest)
+                    .cloned()
+                    .unwrap_or_else(|| Writer::new("", Span::default(), PathBuf::new())),
+                second: Writer::new(unit, Span::default(), "(generated)"),
             });
             return;
         }
-        self.writers.insert(
-            dest.to_owned(),
-            (unit.to_owned(), span, PathBuf::from("(generated)")),
-        );
+        self.writers
+            .insert(dest.to_owned(), Writer::new(unit, span, "(generated)"));
         self.entries.insert(
             dest.to_owned(),
             PlannedEntry {

@@ -9,7 +9,7 @@ use super::proof::ProofInput;
 use super::runpath::origins;
 use super::{Item, Output, Planner, parent, relative, under};
 use crate::farm::FarmGraph;
-use crate::layout::{Action, Farm, FarmId, Template, Var};
+use crate::layout::{Action, Farm, FarmId, Kind, Strip, Template, Var};
 use crate::plan::diagnostics::Problem;
 use crate::plan::{Content, DistRecord, PlannedEntry};
 use crate::policy::Policy;
@@ -121,6 +121,8 @@ impl Planner<'_> {
                     size: item.size,
                     edits: None,
                     stamp_pyc: item.stamp_pyc,
+                    // The graph's nodes are the ELF objects this machine loads.
+                    strip: item.node.is_some() && layout.strip.value == Strip::Debug,
                 },
                 cache,
                 &mut self.problems,
@@ -146,22 +148,59 @@ impl Planner<'_> {
         }
     }
 
+    /// The folder of every unit that takes `python.dynload`, even when it ships no module
+    /// (`select imported` of an app that imported none): the interpreter looks for
+    /// `lib-dynload` to find its exec prefix, and warns at every start without it
+    /// (`Could not find platform dependent libraries`). The folder is the destination
+    /// up to its last `/` when only the last part varies by file (`.../lib-dynload/{path}`).
+    pub(super) fn dynload_folders(&mut self, out: &mut Output) {
+        const PROBE: &str = "shenzi-probe";
+        let layout = self.input.layout;
+        for unit in &layout.units {
+            if !unit.kinds.iter().any(|k| k.value == Kind::Dynload)
+                || unit.action.value != Action::Copy
+            {
+                continue;
+            }
+            let Some(template) = &unit.destination else {
+                continue;
+            };
+            let mut vars = self.common.clone();
+            vars.extend([Var::Path, Var::File, Var::Hash].map(|v| (v, PROBE.to_owned())));
+            let Ok(probe) = template.render(&vars) else {
+                continue;
+            };
+            let Some(folder) = probe.strip_suffix(PROBE).and_then(|f| f.strip_suffix('/')) else {
+                continue;
+            };
+            if folder.is_empty() || folder.contains(PROBE) {
+                continue;
+            }
+            out.add(
+                folder,
+                &unit.name.value,
+                unit.span,
+                Content::Dir,
+                self.input.cache,
+                &mut self.problems,
+                layout.conflicts.value,
+            );
+        }
+    }
+
     /// Every entry of the dist, and the record `verify` reads.
-    pub(super) fn finish(
-        &mut self,
-        graph: &FarmGraph,
-        policy: Policy,
-    ) -> (BTreeMap<String, PlannedEntry>, DistRecord) {
+    pub(super) fn finish(&mut self, graph: &FarmGraph, policy: Policy) -> Finished {
         let mut out = Output::default();
         let homes = self.homes();
         self.write_files(&homes, &mut out);
+        self.dynload_folders(&mut out);
         let mut wiring = self.wire_needs(graph, &homes, &mut out);
         wiring.served = self.serve_callers(graph, &homes, &mut out);
         // Loads by path find their file where the asking module will look for it.
-        let (mut loads, path_loads) =
-            self.place_path_loads(graph, &homes.home, &homes.real_of, &mut out);
-        let (name_loads, loads_by_caller) = self.name_loads(graph, &homes.real_of);
-        loads.extend(name_loads);
+        let path_loads = self.place_path_loads(graph, &homes.home, &homes.real_of, &mut out);
+        let name_loads = self.name_loads(graph, &homes.real_of);
+        let mut loads = path_loads.record;
+        loads.extend(name_loads.record);
         wiring.origins = origins(&wiring.binaries, &out);
         wiring.runpaths = wiring.runpaths(&self.input.layout.farms);
         wiring.edit(&mut out);
@@ -170,8 +209,8 @@ impl Planner<'_> {
             out: &out,
             wiring: &wiring,
             home: &homes.home,
-            loads_by_caller: &loads_by_caller,
-            path_loads: &path_loads,
+            loads_by_caller: &name_loads.by_caller,
+            path_loads: &path_loads.places,
             policy: policy.clone(),
         });
         let as_is = self.as_is_objects(&homes.real_of);
@@ -180,8 +219,19 @@ impl Planner<'_> {
         self.unclaimed();
         self.folder_clashes(&out);
         let record = self.record(&out, launched, &policy, loads, as_is);
-        (out.entries, record)
+        Finished {
+            entries: out.entries,
+            record,
+        }
     }
+}
+
+/// What [`Planner::finish`] makes.
+pub(super) struct Finished {
+    /// Every entry of the dist, by destination.
+    pub(super) entries: BTreeMap<String, PlannedEntry>,
+    /// The record `verify` reads.
+    pub(super) record: DistRecord,
 }
 
 /// Where the items' files go for real.

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use super::{Output, Planner, file_name, parent, vars};
 use crate::layout::{EnvSetting, Kind, UnitId, Var};
 use crate::manifest::Executable;
-use crate::plan::launcher::EnvPart;
+use crate::plan::launcher::{EnvPart, EnvVar};
 use crate::policy::TargetFiles;
 
 /// Variables of the user's session: a folder they name is never a library's data folder.
@@ -64,6 +64,19 @@ pub struct Carried {
     pub data_left: Vec<(PathBuf, bool)>,
     /// Variables the launcher sets, by name.
     pub env: Vec<String>,
+}
+
+/// A variable of `native_env` native data can be re-pointed by: each part a folder (or
+/// file) that holds a file of `native_data`.
+struct DataFolder<'a> {
+    name: &'a str,
+    parts: Vec<&'a str>,
+}
+
+/// A file a unit writes: the unit, and the file's destination.
+struct Written<'a> {
+    unit: UnitId,
+    dest: &'a str,
 }
 
 /// The names without `/` a program was run by: those a `PATH` search found.
@@ -108,16 +121,18 @@ impl Planner<'_> {
         }
     }
 
-    /// The folders native data can be re-pointed in: (variable, its parts), each part a
-    /// folder (or file) that holds a file of `native_data`.
-    fn data_folders(&self) -> Vec<(&str, Vec<&str>)> {
+    /// The folders native data can be re-pointed in, one variable each.
+    fn data_folders(&self) -> Vec<DataFolder<'_>> {
         let manifest = self.input.manifest;
-        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut out: Vec<DataFolder<'_>> = Vec::new();
         for env in manifest.native_env.iter().filter(|e| repointable(&e.name)) {
-            if out.iter().any(|(n, _)| *n == env.name) {
+            if out.iter().any(|f| f.name == env.name) {
                 continue;
             }
-            out.push((env.name.as_str(), env.value.split(':').collect()));
+            out.push(DataFolder {
+                name: env.name.as_str(),
+                parts: env.value.split(':').collect(),
+            });
         }
         out
     }
@@ -125,8 +140,9 @@ impl Planner<'_> {
     /// Whether native code could find `path` again in the dist: it lies below a folder a
     /// re-pointable variable names.
     fn reachable_data(&self, path: &Path) -> bool {
-        self.data_folders().iter().any(|(_, parts)| {
-            parts
+        self.data_folders().iter().any(|folder| {
+            folder
+                .parts
                 .iter()
                 .any(|p| p.starts_with('/') && path.starts_with(p))
         })
@@ -170,12 +186,17 @@ impl Planner<'_> {
     }
 
     /// Where a unit taking `kind` writes the file `source`, if one does.
-    fn dest_of(&self, kind: Kind, source: &Path) -> Option<(UnitId, &str)> {
+    fn dest_of(&self, kind: Kind, source: &Path) -> Option<Written<'_>> {
         let layout = self.input.layout;
         self.items
             .iter()
             .filter(|i| i.source == source && layout.unit(i.unit).takes(kind))
-            .find_map(|i| Some((i.unit, i.dest.as_deref()?)))
+            .find_map(|i| {
+                Some(Written {
+                    unit: i.unit,
+                    dest: i.dest.as_deref()?,
+                })
+            })
     }
 
     /// A symlink beside each written program for every other bare name it was run by.
@@ -190,7 +211,7 @@ impl Planner<'_> {
             .filter(|e| !e.is_python)
         {
             let Some(path) = &exe.path else { continue };
-            let Some((unit, dest)) = self.dest_of(Kind::Executables, path) else {
+            let Some(Written { unit, dest }) = self.dest_of(Kind::Executables, path) else {
                 continue;
             };
             let file = dest.rsplit('/').next().unwrap_or(dest).to_owned();
@@ -242,15 +263,15 @@ impl Planner<'_> {
     /// The variables the launcher sets: `env traced` re-points each variable of
     /// `native_env` whose folders the dist ships; `env NAME "path"` sets NAME to a dist
     /// path. A later statement for a name wins over `env traced`.
-    pub(super) fn launcher_env(&mut self) -> Vec<(String, Vec<EnvPart>)> {
+    pub(super) fn launcher_env(&mut self) -> Vec<EnvVar> {
         let Some(launcher) = &self.input.layout.launcher else {
             return Vec::new();
         };
-        let mut out: Vec<(String, Vec<EnvPart>)> = Vec::new();
+        let mut out: Vec<EnvVar> = Vec::new();
         for setting in &launcher.env {
             match &setting.value {
                 EnvSetting::Traced => {
-                    for (name, parts) in self.data_folders() {
+                    for DataFolder { name, parts } in self.data_folders() {
                         let parts: Vec<EnvPart> = parts
                             .iter()
                             .map(|part| match self.shipped_folder(part) {
@@ -259,15 +280,21 @@ impl Planner<'_> {
                             })
                             .collect();
                         if parts.iter().any(|p| matches!(p, EnvPart::Dist(_))) {
-                            out.retain(|(n, _)| n != name);
-                            out.push((name.to_owned(), parts));
+                            out.retain(|v| v.name != name);
+                            out.push(EnvVar {
+                                name: name.to_owned(),
+                                parts,
+                            });
                         }
                     }
                 }
                 EnvSetting::Set { name, value } => match value.render(&self.common) {
                     Ok(rel) => {
-                        out.retain(|(n, _)| n != name);
-                        out.push((name.clone(), vec![EnvPart::Dist(rel)]));
+                        out.retain(|v| v.name != *name);
+                        out.push(EnvVar {
+                            name: name.clone(),
+                            parts: vec![EnvPart::Dist(rel)],
+                        });
                     }
                     Err(err) => self.problems.push(super::Problem::Launcher {
                         span: value.span,
@@ -303,12 +330,12 @@ impl Planner<'_> {
     }
 
     /// What the dist carries and what it leaves to the target.
-    pub(super) fn carried(&self, env: &[(String, Vec<EnvPart>)]) -> Carried {
+    pub(super) fn carried(&self, env: &[EnvVar]) -> Carried {
         let layout = self.input.layout;
         let manifest = self.input.manifest;
         let target = self.target_files();
         let mut carried = Carried {
-            env: env.iter().map(|(n, _)| n.clone()).collect(),
+            env: env.iter().map(|v| v.name.clone()).collect(),
             ..Carried::default()
         };
         let taking: Vec<UnitId> = layout.units_taking(Kind::Executables).collect();
@@ -321,7 +348,7 @@ impl Planner<'_> {
                     .push((shown.to_owned(), "not found when traced".into()));
                 continue;
             };
-            if let Some((_, dest)) = self.dest_of(Kind::Executables, path) {
+            if let Some(Written { dest, .. }) = self.dest_of(Kind::Executables, path) {
                 carried
                     .programs
                     .push((dest.to_owned(), exe.interpreter.clone()));

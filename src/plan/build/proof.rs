@@ -37,6 +37,12 @@ struct Proven {
     subject: Subject,
 }
 
+/// The planned dist as the loader would see it, and the binaries to resolve in it.
+struct VirtualDist<'a> {
+    fs: VirtualFs<'a>,
+    proven: Vec<Proven>,
+}
+
 /// A path of the virtual dist as a report shows it: relative to the dist root.
 fn shown(p: &Path) -> String {
     p.strip_prefix(ROOT)
@@ -47,7 +53,7 @@ impl<'a> Planner<'a> {
     /// Proves the plan, pushing a problem for every need or load that does not resolve
     /// to the file planned for it.
     pub(super) fn prove(&mut self, input: &ProofInput<'_>) {
-        let (fs, proven) = self.virtual_dist(input);
+        let VirtualDist { fs, proven } = self.virtual_dist(input);
         let config = self
             .input
             .host
@@ -79,7 +85,7 @@ impl<'a> Planner<'a> {
 
     /// The planned dist as the loader would see it: every binary as it will be written
     /// (its RUNPATH and added needs), every symlink.
-    fn virtual_dist(&self, input: &ProofInput<'_>) -> (VirtualFs<'a>, Vec<Proven>) {
+    fn virtual_dist(&self, input: &ProofInput<'_>) -> VirtualDist<'a> {
         let cache = self.input.cache;
         let wiring = input.wiring;
         let mut fs = VirtualFs::new(ROOT, cache);
@@ -128,7 +134,7 @@ impl<'a> Planner<'a> {
                 fs.insert(path, VirtualEntry::Link(PathBuf::from(target)));
             }
         }
-        (fs, proven)
+        VirtualDist { fs, proven }
     }
 
     /// A library loaded by path is the file planned there.

@@ -361,3 +361,186 @@ impl Wiring {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::farm_entry;
+    use crate::layout::{Farm, Source, check};
+
+    /// The farms of a layout, as the analyzer makes them from its text.
+    fn farms(text: &str) -> Vec<Farm> {
+        let checked = check(&Source::new("test.shz", text));
+        let codes = checked.report.codes();
+        assert!(codes.is_empty(), "{codes:?}");
+        checked.layout.expect("the layout checks").farms
+    }
+
+    const LAYOUT: &str = r#"
+layout farms
+
+farm two {
+  root "lib"
+  reals "reals/{hash:16}/{file}"
+  links "links/{name}"
+  level 2
+}
+
+farm one {
+  root "opt/one"
+  reals "reals/{hash}"
+  links "{name}.d"
+  level 1
+}
+
+unit interpreter {
+  take python.interpreter
+  to "python/bin/{file}"
+  farm two
+}
+
+unit libraries {
+  take native.needed
+  action move
+  farm two
+}
+
+unit programs {
+  take app.executables
+  to "tools/{file}"
+  farm one
+}
+
+system {
+  preset glibc
+  cxx-runtime bundle
+}
+
+unit entry {
+  take app.entry
+  to "app/{file}"
+}
+
+launcher {
+  at "bin/{app.name}"
+  python interpreter
+  path entry
+}
+"#;
+
+    /// A farm three folders deep (a root is never the dist's root: `.` is refused).
+    const DEEP: &str = r#"
+layout deep
+
+farm three {
+  root "vendor"
+  reals "deep/reals/{hash:16}/{file}"
+  links "deep/links/{name}"
+  level 3
+}
+
+unit interpreter {
+  take python.interpreter
+  to "python/bin/{file}"
+  farm three
+}
+
+unit libraries {
+  take native.needed
+  action move
+  farm three
+}
+
+system {
+  preset glibc
+  cxx-runtime bundle
+}
+
+unit entry {
+  take app.entry
+  to "app/{file}"
+}
+
+launcher {
+  at "bin/{app.name}"
+  python interpreter
+  path entry
+}
+"#;
+
+    #[test]
+    fn a_farm_level_climbs_that_many_folders_then_goes_down_to_the_link_folder() {
+        let farms = farms(LAYOUT);
+        let levels: Vec<(&str, usize)> = farms
+            .iter()
+            .map(|f| (f.name.value.as_str(), f.level.value))
+            .collect();
+        assert_eq!(levels, [("two", 2), ("one", 1)]);
+        let entry = |origin: &str, dir: &str| farm_entry(&farms, origin, dir);
+        // Level 2: from a real file's folder and from a link folder alike.
+        assert_eq!(
+            entry("lib/reals/0123456789abcdef", "lib/links/libz.so.1").as_deref(),
+            Some("$ORIGIN/../../links/libz.so.1")
+        );
+        assert_eq!(
+            entry("lib/links/libpng16.so.16", "lib/links/libz.so.1").as_deref(),
+            Some("$ORIGIN/../../links/libz.so.1")
+        );
+        // Level 1, a root two folders deep.
+        assert_eq!(
+            entry("opt/one/reals", "opt/one/libz.so.1.d").as_deref(),
+            Some("$ORIGIN/../libz.so.1.d")
+        );
+        // The root itself as the target: only the climb.
+        assert_eq!(
+            entry("lib/links/libz.so.1", "lib").as_deref(),
+            Some("$ORIGIN/../..")
+        );
+    }
+
+    #[test]
+    fn no_farm_entry_from_another_depth_or_outside_the_farm() {
+        let farms = farms(LAYOUT);
+        let entry = |origin: &str, dir: &str| farm_entry(&farms, origin, dir);
+        // Not at the farm's level: one folder short, one too deep, the root.
+        assert_eq!(entry("lib/reals", "lib/links/libz.so.1"), None);
+        assert_eq!(entry("lib/reals/ab/extra", "lib/links/libz.so.1"), None);
+        assert_eq!(entry("lib", "lib/links/libz.so.1"), None);
+        assert_eq!(entry("opt/one/reals/x", "opt/one/libz.so.1.d"), None);
+        // An opening folder outside every farm (the interpreter's `bin`) has none, and
+        // a root is a folder, not a prefix: `library/...` is not below `lib`.
+        assert_eq!(entry("python/bin", "lib/links/libz.so.1"), None);
+        assert_eq!(entry("library/reals/ab", "library/links/libz.so.1"), None);
+        // Origin and target in different farms: no one entry joins them.
+        assert_eq!(entry("opt/one/reals", "lib/links/libz.so.1"), None);
+        assert_eq!(entry("lib/reals/ab", "opt/one/libz.so.1.d"), None);
+    }
+
+    #[test]
+    fn a_deeper_level_climbs_further() {
+        let farms = farms(DEEP);
+        assert_eq!(farms[0].level.value, 3);
+        let entry = |origin: &str, dir: &str| farm_entry(&farms, origin, dir);
+        assert_eq!(
+            entry(
+                "vendor/deep/reals/0123456789abcdef",
+                "vendor/deep/links/libz.so.1"
+            )
+            .as_deref(),
+            Some("$ORIGIN/../../../deep/links/libz.so.1")
+        );
+        assert_eq!(
+            entry(
+                "vendor/deep/links/libpng16.so.16",
+                "vendor/deep/links/libz.so.1"
+            )
+            .as_deref(),
+            Some("$ORIGIN/../../../deep/links/libz.so.1")
+        );
+        // Level 2 inside this farm is not its level.
+        assert_eq!(
+            entry("vendor/deep/reals", "vendor/deep/links/libz.so.1"),
+            None
+        );
+        assert_eq!(entry("python/bin", "vendor/deep/links/libz.so.1"), None);
+    }
+}

@@ -1,11 +1,13 @@
-//! The summary: files and bytes by unit and package, the problems in order, the
-//! [`Planned`] handed back.
+//! The summary: files and bytes by unit, package and library, the largest files, the
+//! problems in order, the [`Planned`] handed back.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::launch::Launched;
-use super::{Output, Plan, PlanDiagnostic, PlanReport, Planned, Planner};
+use super::{
+    LARGEST_SHOWN, Largest, Output, Plan, PlanDiagnostic, PlanReport, Planned, Planner, Total,
+};
 use crate::farm::{FarmGraph, GlibcFloor};
 use crate::plan::{AsIsObject, DistLoad};
 use crate::plan::{Content, DistRecord, PlannedEntry};
@@ -57,12 +59,14 @@ impl Planner<'_> {
         floor: GlibcFloor,
     ) -> Planned {
         let layout = self.input.layout;
-        let mut by_unit: Vec<(String, u64, u64)> = layout
-            .units
-            .iter()
-            .map(|u| (u.name.value.clone(), 0, 0))
-            .collect();
-        let mut by_package: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let total = |name: &str| Total {
+            name: name.to_owned(),
+            files: 0,
+            bytes: 0,
+        };
+        let mut by_unit: Vec<Total> = layout.units.iter().map(|u| total(&u.name.value)).collect();
+        let mut by_package: BTreeMap<&str, Total> = BTreeMap::new();
+        let mut by_library: BTreeMap<String, Total> = BTreeMap::new();
         let unit_index: BTreeMap<&str, usize> = layout
             .units
             .iter()
@@ -74,24 +78,59 @@ impl Planner<'_> {
             .iter()
             .filter_map(|i| Some((i.source.as_path(), i.package.as_deref()?)))
             .collect();
-        for entry in entries.values() {
-            if let Content::Copy { size, source, .. } = &entry.content {
-                if let Some(&i) = unit_index.get(entry.unit.as_str()) {
-                    by_unit[i].1 += 1;
-                    by_unit[i].2 += size;
-                }
-                if let Some(package) = package_of.get(source.as_path()) {
-                    let slot = by_package.entry((*package).to_owned()).or_default();
-                    slot.0 += 1;
-                    slot.1 += size;
-                }
-            }
-        }
-        let mut by_package: Vec<(String, u64, u64)> = by_package
-            .into_iter()
-            .map(|(k, (f, b))| (k, f, b))
+        let library_of: BTreeMap<&Path, String> = self
+            .items
+            .iter()
+            .filter_map(|i| Some((i.source.as_path(), graph.graph[i.node?].name())))
             .collect();
-        by_package.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let add = |slot: &mut Total, size: u64| {
+            slot.files += 1;
+            slot.bytes += size;
+        };
+        let mut sizes: Vec<(u64, &str, &str)> = Vec::new();
+        for entry in entries.values() {
+            let size = match &entry.content {
+                Content::Copy { size, source, .. } => {
+                    if let Some(&i) = unit_index.get(entry.unit.as_str()) {
+                        add(&mut by_unit[i], *size);
+                    }
+                    if let Some(package) = package_of.get(source.as_path()) {
+                        add(
+                            by_package.entry(package).or_insert_with(|| total(package)),
+                            *size,
+                        );
+                    }
+                    if let Some(library) = library_of.get(source.as_path()) {
+                        add(
+                            by_library
+                                .entry(library.clone())
+                                .or_insert_with(|| total(library)),
+                            *size,
+                        );
+                    }
+                    *size
+                }
+                Content::Bytes { data, .. } => data.len() as u64,
+                Content::Dir | Content::Symlink { .. } => continue,
+            };
+            sizes.push((size, &entry.dest, &entry.unit));
+        }
+        let largest_first = |mut totals: Vec<Total>| {
+            totals.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+            totals
+        };
+        let by_package = largest_first(by_package.into_values().collect());
+        let by_library = largest_first(by_library.into_values().collect());
+        sizes.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let largest: Vec<Largest> = sizes
+            .into_iter()
+            .take(LARGEST_SHOWN)
+            .map(|(bytes, path, unit)| Largest {
+                path: path.to_owned(),
+                unit: unit.to_owned(),
+                bytes,
+            })
+            .collect();
         let mut problems = self.problems;
         problems.sort_by_key(|p| (!p.is_error(), p.code()));
         Planned {
@@ -110,6 +149,8 @@ impl Planner<'_> {
             floor,
             by_unit,
             by_package,
+            by_library,
+            largest,
             carried: self.carried,
         }
     }

@@ -6,14 +6,19 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Item, Planner, file_name};
+use super::{Item, Planner, SiteDir, file_name};
 use crate::layout::{Action, Kind, Select, Unclaimed, Unit, UnitId, Var};
 use crate::manifest::{EntryKind, ModuleKind, SiteKind};
 use crate::plan::diagnostics::Problem;
 use crate::plan::select::{
-    Found, app_data, app_roots, imported_tops, read_tops, select_imported, shadowed_tops, walk,
-    walk_tops,
+    AppData, Found, Inode, Unreadable, Walked, app_data, app_roots, imported_tops, read_tops,
+    select_imported, select_used, shadowed_tops, walk, walk_tops,
 };
+
+/// What `select imported` keeps of the stdlib whatever the trace imported: the prefix
+/// landmark `os.py` (frozen on 3.11 and later, so never imported from disk there) and the
+/// codecs (the target's locale may ask for another one than the traced run's).
+const STDLIB_KEEP: &[&str] = &["os.py", "encodings"];
 
 impl Planner<'_> {
     pub(super) fn push(
@@ -168,11 +173,11 @@ impl Planner<'_> {
                         prune.extend(
                             ["site-packages", "dist-packages"].map(|d| python.stdlib.join(d)),
                         );
-                        self.take_tree(id, &python.stdlib, &prune, |_| BTreeMap::new(), None);
+                        self.take_python_tree(id, unit, &python.stdlib, &prune, STDLIB_KEEP);
                     }
                     Kind::Dynload => {
                         if let Some(dynload) = &python.dynload {
-                            self.take_tree(id, dynload, &[], |_| BTreeMap::new(), None);
+                            self.take_python_tree(id, unit, dynload, &[], &[]);
                         }
                     }
                     Kind::SiteDirs | Kind::Packages => self.take_sites(id, unit, kind),
@@ -205,13 +210,40 @@ impl Planner<'_> {
         }
     }
 
+    /// The stdlib folder or lib-dynload: whole, or with `select imported` only what the
+    /// trace used ([`select_used`]) and the entries of `keep`.
+    fn take_python_tree(
+        &mut self,
+        id: UnitId,
+        unit: &Unit,
+        root: &Path,
+        prune: &[PathBuf],
+        keep: &[&str],
+    ) {
+        let Walked { files, unreadable } = walk(root, prune);
+        self.unreadable(unreadable);
+        let files = if unit.select.value == Select::Imported {
+            select_used(self.input.manifest, root, &files, keep)
+        } else {
+            files
+        };
+        for f in files {
+            self.push_found(id, &f, path_vars(&f), None);
+        }
+    }
+
     /// `python.site_dirs` (whole, or only what was imported or read) and
     /// `python.packages` (by package) of the site dirs the unit takes.
     fn take_sites(&mut self, id: UnitId, unit: &Unit, kind: Kind) {
         let manifest = self.input.manifest;
         let imported = kind == Kind::Packages || unit.select.value == Select::Imported;
         let mut sites = Vec::new();
-        for (site_index, site, site_kind) in self.site_dirs() {
+        for SiteDir {
+            index: site_index,
+            path: site,
+            kind: site_kind,
+        } in self.site_dirs()
+        {
             if !unit.takes_site(site_kind) {
                 continue;
             }
@@ -219,8 +251,8 @@ impl Planner<'_> {
                 (Var::SiteIndex, site_index.to_string()),
                 (Var::SiteKind, site_kind_name(site_kind).to_owned()),
             ]);
-            let (files, errors) = walk(&site, &[]);
-            self.unreadable(errors);
+            let Walked { files, unreadable } = walk(&site, &[]);
+            self.unreadable(unreadable);
             let files = if imported {
                 let mut tops = imported_tops(manifest, &site);
                 tops.extend(read_tops(manifest, &site));
@@ -296,8 +328,8 @@ impl Planner<'_> {
         let manifest = self.input.manifest;
         for root in app_roots(manifest) {
             let tops = imported_tops(manifest, &root);
-            let (files, errors) = walk_tops(&root, &tops);
-            self.unreadable(errors);
+            let Walked { files, unreadable } = walk_tops(&root, &tops);
+            self.unreadable(unreadable);
             for f in files {
                 let package = f.rel.split('/').next().map(package_name);
                 let mut v = path_vars(&f);
@@ -309,7 +341,7 @@ impl Planner<'_> {
 
     /// `app.data`: the data files the app read, below its folders.
     fn take_data(&mut self, id: UnitId) {
-        for (root, path) in app_data(self.input.manifest) {
+        for AppData { root, path } in app_data(self.input.manifest) {
             let rel = path
                 .strip_prefix(&root)
                 .map_or_else(|_| file_name(&path), |r| r.to_string_lossy().into_owned());
@@ -402,29 +434,12 @@ impl Planner<'_> {
         });
     }
 
-    pub(super) fn unreadable(&mut self, errors: Vec<(PathBuf, std::io::Error)>) {
+    pub(super) fn unreadable(&mut self, entries: Vec<Unreadable>) {
         self.problems
-            .extend(errors.into_iter().map(|(path, err)| Problem::Unreadable {
-                path,
-                reason: err.to_string(),
+            .extend(entries.into_iter().map(|u| Problem::Unreadable {
+                path: u.path,
+                reason: u.error.to_string(),
             }));
-    }
-
-    pub(super) fn take_tree(
-        &mut self,
-        unit: UnitId,
-        root: &Path,
-        prune: &[PathBuf],
-        extra: impl Fn(&Found) -> BTreeMap<Var, String>,
-        package: Option<String>,
-    ) {
-        let (files, errors) = walk(root, prune);
-        self.unreadable(errors);
-        for f in files {
-            let mut v = extra(&f);
-            v.extend(path_vars(&f));
-            self.push_found(unit, &f, v, package.clone());
-        }
     }
 
     pub(super) fn push_found(
@@ -606,16 +621,15 @@ pub(super) fn site_kind_name(kind: SiteKind) -> &'static str {
 pub(super) struct Stat {
     mode: u32,
     size: u64,
-    /// `(st_dev, st_ino)`.
-    id: (u64, u64),
+    id: Inode,
 }
 
 pub(super) fn identity(meta: &std::fs::Metadata) -> Stat {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     Stat {
         mode: meta.permissions().mode(),
         size: meta.len(),
-        id: (meta.dev(), meta.ino()),
+        id: Inode::of(meta),
     }
 }
 
