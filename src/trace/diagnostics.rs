@@ -49,6 +49,15 @@ pub enum TraceError {
         source: std::io::Error,
     },
 
+    #[error("a coverage run needs the app's manifest first: `{output}` does not exist")]
+    #[diagnostic(
+        code(shenzi::trace::coverage_first),
+        help(
+            "trace the app itself first (`shenzi trace -o {} -- python app.py`), then its tests with `shenzi trace --append --coverage -o {} -- python -m pytest`", output.display(), output.display()
+        )
+    )]
+    CoverageFirst { output: PathBuf },
+
     #[error("`{program}` ran, but no Python process was traced")]
     #[diagnostic(
         code(shenzi::trace::nothing_traced),

@@ -30,6 +30,7 @@ pub use command::{CommandKind, PreparedCommand, prepare_command};
 pub use diagnostics::TraceError;
 pub use seccomp::DISABLE_VAR as SYSCALLS_VAR;
 
+pub use crate::manifest::RunRole;
 use crate::manifest::{Manifest, read_manifest};
 use record::ProcessRecord;
 
@@ -44,6 +45,11 @@ pub struct TraceRequest {
     pub output: PathBuf,
     /// Merge into an existing manifest at `output`.
     pub append: bool,
+    /// What the run is for; a coverage run is merged into the app's manifest.
+    pub role: RunRole,
+    /// The app's name (`{app.name}`), recorded in the entry; a run appended to a
+    /// manifest keeps the manifest's.
+    pub name: Option<String>,
 }
 
 /// What a trace did.
@@ -89,6 +95,12 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         true => Some(read_manifest(&request.output)?),
         false => None,
     };
+    // The manifest's entry is its first run's: a test runner is never the app.
+    if request.role == RunRole::Coverage && existing.is_none() {
+        return Err(TraceError::CoverageFirst {
+            output: request.output.clone(),
+        });
+    }
     let pending = reserve_output(&request.output)?;
 
     let scratch = tempfile::Builder::new()
@@ -150,6 +162,8 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             exit_status,
             child_pid,
             console_script: prepared.kind == CommandKind::Script,
+            role: request.role,
+            name: request.name.clone(),
         },
     );
     let report = native_io::complete(
