@@ -18,6 +18,7 @@ pub mod os;
 pub mod plan;
 pub mod policy;
 pub mod project;
+pub mod project_file;
 pub mod record;
 pub mod trace;
 pub mod verify;

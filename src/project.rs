@@ -16,6 +16,7 @@ use crate::binary::BinaryCache;
 use crate::execute::{ApplyError, ApplyOptions, ApplySummary, CheckFailure, write_dist};
 use crate::layout::{self, LayoutReport, Source};
 use crate::loader::{LdCacheError, SearchConfig};
+use crate::manifest::roles::{self, Brought, LeftOut, Selection, Shipping};
 use crate::manifest::{Manifest, ManifestError, read_manifest};
 use crate::plan::{Plan, PlanInput, Planned, common_vars, plan};
 use crate::verify::{DistCheck, VerifyError, verify_dist};
@@ -24,7 +25,13 @@ use crate::verify::{DistCheck, VerifyError, verify_dist};
 #[derive(Debug)]
 pub struct Project {
     pub source: Source,
+    /// The manifest as planned: without what only coverage runs brought and what the
+    /// selection excludes ([`roles::shipping`]).
     pub manifest: Manifest,
+    /// The top-level packages taken out of the traced manifest, and why.
+    pub left_out: Vec<LeftOut>,
+    /// Every top-level package the traced runs imported, with the runs that did.
+    pub brought: Vec<Brought>,
 }
 
 /// Why a project could not be opened.
@@ -53,9 +60,24 @@ pub struct ProjectPlan {
 impl Project {
     /// Loads the layout (a `.shz` path or a built-in name) and reads the manifest.
     pub fn open(layout: &str, manifest: &Path) -> Result<Project, OpenError> {
+        Project::open_with(layout, manifest, &Selection::default())
+    }
+
+    /// [`Project::open`], with top-level packages included or excluded by name.
+    pub fn open_with(
+        layout: &str,
+        manifest: &Path,
+        selection: &Selection,
+    ) -> Result<Project, OpenError> {
+        let source = layout::load(layout)?;
+        let traced = read_manifest(manifest)?;
+        let brought = roles::brought_by(&traced);
+        let Shipping { manifest, left_out } = roles::shipping(&traced, selection);
         Ok(Project {
-            source: layout::load(layout)?,
-            manifest: read_manifest(manifest)?,
+            source,
+            manifest,
+            left_out,
+            brought,
         })
     }
 

@@ -17,6 +17,7 @@ const LEVELS: &[&[&str]] = &[
     &["plan"],
     &["execute", "verify", "onefile"],
     &["project"],
+    &["project_file"],
     &["cli"],
 ];
 

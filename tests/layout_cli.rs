@@ -60,10 +60,13 @@ fn check_with_a_manifest() {
         .args(["check", &fixture("kind_not_in_manifest"), &manifest])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    // The layout's warning, then the planner's checks: this toy layout takes no
+    // libraries, so the plan `apply` would make has errors, and `check` fails as `plan`.
+    assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("shenzi::layout::kind_not_in_manifest"),
+        text.contains("shenzi::layout::kind_not_in_manifest")
+            && text.contains("shenzi::plan::library_not_taken"),
         "{text}"
     );
 

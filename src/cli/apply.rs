@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::execute::{self, ApplyError, ApplyOptions, Notice, Patchelf, Patcher, StaleFolder};
+use crate::manifest::roles::Selection;
 use crate::onefile::{self, OnefileError};
 use crate::plan::{Content, Planned};
 use crate::project::{self, Applied, Project, ProjectPlan};
@@ -58,6 +59,8 @@ pub struct ApplyArgs {
 pub struct Prepared {
     pub planned: Planned,
     pub onefile: Option<Option<String>>,
+    /// The runs, and the packages they brought and left out.
+    pub roles: super::roles::Roles,
 }
 
 /// Loads, checks and plans through [`Project`]; prints the layout's warnings. `Err`
@@ -66,7 +69,18 @@ pub fn planned(
     layout_spec: &str,
     manifest_path: &Path,
 ) -> miette::Result<Result<Prepared, ExitCode>> {
-    let project = Project::open(layout_spec, manifest_path)?;
+    planned_with(layout_spec, manifest_path, &Selection::default())
+}
+
+/// [`planned`], with the project file's packages included and excluded.
+pub fn planned_with(
+    layout_spec: &str,
+    manifest_path: &Path,
+    selection: &Selection,
+) -> miette::Result<Result<Prepared, ExitCode>> {
+    let project = Project::open_with(layout_spec, manifest_path, selection)?;
+    let roles = super::roles::Roles::of(&project);
+    roles.print_left_out();
     let ProjectPlan {
         planned,
         layout_warnings,
@@ -96,7 +110,11 @@ pub fn planned(
             ));
         }
     };
-    Ok(Ok(Prepared { planned, onefile }))
+    Ok(Ok(Prepared {
+        planned,
+        onefile,
+        roles,
+    }))
 }
 
 /// `SOURCE_DATE_EPOCH`, or 1980-01-01 (the earliest time zip files can hold).
@@ -121,6 +139,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
         Finish {
             verify: !args.no_verify,
             onefile: args.onefile,
+            selection: Selection::default(),
         },
     )
 }
@@ -133,12 +152,14 @@ pub struct Replace {
 }
 
 /// What happens to the written dist.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Finish {
     /// `shenzi verify` before it is moved into place.
     pub verify: bool,
     /// Packed into a onefile whatever the layout's `output` says.
     pub onefile: bool,
+    /// Top-level packages included or excluded by the project file.
+    pub selection: Selection,
 }
 
 /// Who writes ELF edits.
@@ -156,6 +177,7 @@ pub fn apply(
     force: bool,
     patchelf: Option<&Path>,
     onefile: bool,
+    selection: Selection,
 ) -> miette::Result<ExitCode> {
     apply_with(
         layout,
@@ -170,6 +192,7 @@ pub fn apply(
         Finish {
             verify: true,
             onefile,
+            selection,
         },
     )
 }
@@ -185,7 +208,11 @@ pub fn apply_with(
     writer: ElfWriter,
     finish: Finish,
 ) -> miette::Result<ExitCode> {
-    let Finish { verify, onefile } = finish;
+    let Finish {
+        verify,
+        onefile,
+        selection,
+    } = finish;
     // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
     // does not edit itself, and its absence is an error only when there is such a binary
     // (found before anything is written).
@@ -197,7 +224,8 @@ pub fn apply_with(
     let Prepared {
         planned,
         onefile: layout_onefile,
-    } = match planned(layout, manifest)? {
+        ..
+    } = match planned_with(layout, manifest, &selection)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

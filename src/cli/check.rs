@@ -3,8 +3,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::layout;
-use crate::manifest::read_manifest;
+use crate::layout::{self, LayoutReport};
+use crate::plan::PlanReport;
+use crate::project::Project;
 
 /// Check a layout, and with a manifest everything that needs one; writes nothing.
 ///
@@ -27,20 +28,41 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> miette::Result<ExitCode> {
-    let source = layout::load(&args.layout)?;
-    let checked = match &args.manifest {
-        Some(path) => {
-            let manifest = read_manifest(path).map_err(|e| *e)?;
-            layout::check_with_manifest(&source, &manifest)
-        }
-        None => layout::check(&source),
+    let Some(path) = &args.manifest else {
+        let source = layout::load(&args.layout)?;
+        let report = layout::check(&source).report;
+        return Ok(finish(&source.name, report, None, args.deny_warnings));
     };
-    let report = checked.report;
-    let failed = report.errors() > 0 || (args.deny_warnings && report.warnings() > 0);
-    if report.diagnostics.is_empty() {
-        eprintln!("shenzi: layout `{}` is fine", source.name);
-    } else {
+    let project = Project::open(&args.layout, path)?;
+    let report = project.check().report;
+    // With a manifest, the planner's checks too (a stdlib the interpreter would not find,
+    // libraries no unit takes, conflicts): what `plan` would refuse, `check` refuses.
+    let planned = match report.errors() {
+        0 => project.plan().ok().map(|p| p.planned.report),
+        _ => None,
+    };
+    Ok(finish(
+        &project.source.name,
+        report,
+        planned,
+        args.deny_warnings,
+    ))
+}
+
+/// Prints the reports; the exit code.
+fn finish(name: &str, report: LayoutReport, plan: Option<PlanReport>, deny: bool) -> ExitCode {
+    let plan = plan.filter(|p| !p.diagnostics.is_empty());
+    let (plan_errors, plan_warnings) = plan.as_ref().map_or((0, 0), |p| (p.errors(), p.warnings()));
+    let errors = report.errors() + plan_errors;
+    let warnings = report.warnings() + plan_warnings;
+    if report.diagnostics.is_empty() && plan.is_none() {
+        eprintln!("shenzi: layout `{name}` is fine");
+    }
+    if !report.diagnostics.is_empty() {
         eprintln!("{:?}", miette::Report::new(report));
     }
-    Ok(ExitCode::from(u8::from(failed)))
+    if let Some(plan) = plan {
+        eprintln!("{:?}", miette::Report::new(plan));
+    }
+    ExitCode::from(u8::from(errors > 0 || (deny && warnings > 0)))
 }

@@ -4,11 +4,14 @@ use clap::Args;
 
 use crate::layout;
 
-/// Rewrite a layout in canonical form, comments kept.
+/// Rewrite a layout in canonical form, comments kept; a built-in layout's name prints
+/// it, to read or copy.
 ///
 /// With `--check`, writes nothing and exits 1 when the file is not canonical.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  shenzi fmt my.shz\n  shenzi fmt --check layouts/*.shz")]
+#[command(
+    after_help = "Examples:\n  shenzi fmt my.shz\n  shenzi fmt --check layouts/*.shz\n  shenzi fmt minimal > my.shz"
+)]
 pub struct FmtArgs {
     /// The `.shz` files to format.
     #[arg(value_name = "LAYOUT", required = true)]
@@ -30,14 +33,19 @@ pub fn run(args: FmtArgs) -> miette::Result<ExitCode> {
                 continue;
             }
         };
+        let builtin = layout::BUILTIN.iter().any(|(n, _)| n == spec)
+            && !spec.contains('/')
+            && !spec.ends_with(".shz");
+        // A built-in has no file to rewrite: its canonical text goes to stdout.
+        if builtin && !args.check {
+            print!("{formatted}");
+            continue;
+        }
         if formatted == source.text {
             continue;
         }
         if args.check {
             eprintln!("shenzi: `{spec}` is not formatted; run `shenzi fmt {spec}`");
-            failed = true;
-        } else if layout::BUILTIN.iter().any(|(n, _)| n == spec) && !spec.ends_with(".shz") {
-            eprintln!("shenzi: `{spec}` is a built-in layout; there is no file to rewrite");
             failed = true;
         } else {
             std::fs::write(spec, formatted).map_err(|err| {

@@ -9,8 +9,10 @@ mod cache;
 mod check;
 mod explain;
 mod fmt;
+mod init;
 mod plan;
 mod render;
+mod roles;
 mod trace;
 mod verify;
 
@@ -31,6 +33,7 @@ enum Command {
     Trace(trace::TraceArgs),
     Apply(apply::ApplyArgs),
     Build(build::BuildArgs),
+    Init(init::InitArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
     Plan(plan::PlanArgs),
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Build(args) => build::run(args),
+        Command::Init(args) => init::run(args),
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),

@@ -34,12 +34,12 @@ enum Format {
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let planned = match planned(&args.layout, &args.manifest)? {
-        Ok(p) => p.planned,
+    let (planned, roles) = match planned(&args.layout, &args.manifest)? {
+        Ok(p) => (p.planned, p.roles),
         Err(code) => return Ok(code),
     };
     let text = match args.format {
-        Format::Tree => show::tree(&planned, "dist"),
+        Format::Tree => show::tree(&planned, "dist") + &roles.table(),
         Format::Json => show::json(&planned),
         Format::Dot => show::dot(&planned),
     };

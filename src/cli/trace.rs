@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::trace::{SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
+use crate::trace::{RunRole, SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
 
 /// Run a Python program under the tracer and write the manifest of what it used.
 ///
@@ -13,7 +13,7 @@ use crate::trace::{SYSCALLS_VAR, TraceOutcome, TraceRequest, trace};
 /// (a seccomp filter; `SHENZI_TRACE_SYSCALLS=0` turns it off).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append -- pytest tests/"
+    after_help = "Examples:\n  shenzi trace -- python3 app.py --flag\n  shenzi trace -- python3 -m mypkg\n  shenzi trace --append --coverage -- python3 -m pytest tests/"
 )]
 pub struct TraceArgs {
     /// The interpreter to run COMMAND with (`PY COMMAND...`).
@@ -25,6 +25,15 @@ pub struct TraceArgs {
     /// Merge this run into the manifest at `--output` (the app, then its test suite).
     #[arg(long)]
     append: bool,
+    /// Record this run as a coverage run (a test suite): its run-time loads, native
+    /// objects and the app's own modules ship, the packages only it imported (the test
+    /// runner) do not. Needs `--append` and the app's manifest.
+    #[arg(long, requires = "append")]
+    coverage: bool,
+    /// The app's name, `{app.name}` in layouts: the launcher's file name (default: the
+    /// script's stem, the `-m` module's top-level package, the console script's name).
+    #[arg(long, value_name = "NAME", value_parser = app_name, conflicts_with = "append")]
+    name: Option<String>,
     /// The program and its arguments: `python app.py`, `python -m module`, or a console script.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -36,6 +45,12 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         command: args.command,
         output: args.output,
         append: args.append,
+        name: args.name,
+        role: if args.coverage {
+            RunRole::Coverage
+        } else {
+            RunRole::Ship
+        },
     })?;
     print_notes(&outcome);
     let native = match &outcome.syscalls {
@@ -77,5 +92,13 @@ pub fn print_notes(outcome: &TraceOutcome) {
             "shenzi: warning: traced processes {:?} were still running after the app ended; what they do next is not in the manifest",
             outcome.still_running
         );
+    }
+}
+
+/// `--name`: one file name, the launcher's.
+pub fn app_name(name: &str) -> Result<String, String> {
+    match crate::manifest::is_app_name(name) {
+        true => Ok(name.to_owned()),
+        false => Err("a launcher's file name: no `/`, not empty, `.` or `..`".to_owned()),
     }
 }

@@ -87,7 +87,7 @@ impl Var {
     pub fn summary(self) -> &'static str {
         match self {
             Var::AppName => {
-                "the application's name: the entry script's stem, the `-m` module or the console script"
+                "the application's name: `--name` (`name` in shenzi.toml) when given, else the entry script's stem, the `-m` module's top-level package (`-m greet.cli`: `greet`) or the console script's name"
             }
             Var::PyMajor => "the interpreter's major version, `3`",
             Var::PyMinor => "the interpreter's minor version, `11`",

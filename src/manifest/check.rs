@@ -17,6 +17,11 @@ use miette::{LabeledSpan, SourceSpan};
 use super::locate::{Seg, display, locate};
 use super::{EntryKind, Manifest, RunId};
 
+/// Whether `name` can be the app's name: one file name (the launcher's).
+pub fn is_app_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
 /// The oldest CPython shenzi traces (audit hooks arrived in 3.8).
 const OLDEST_MINOR: u32 = 8;
 
@@ -341,6 +346,16 @@ fn paths(c: &mut Checker<'_>, m: &Manifest) {
             "`entry.target` is empty".into(),
             "a module name, or `-c`",
         );
+    }
+    if let Some(name) = &m.entry.name {
+        if !is_app_name(name) {
+            c.push(
+                "shenzi::manifest::bad_value",
+                &[Seg::Key("entry"), Seg::Key("name")],
+                format!("`entry.name` `{name}` is not a file name"),
+                "a launcher's file name: no `/`, not empty, `.` or `..`",
+            );
+        }
     }
     for (i, module) in m.modules.iter().enumerate() {
         if let Some(file) = &module.file {

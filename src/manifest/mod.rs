@@ -6,19 +6,28 @@
 //! same runs give the same bytes.
 
 mod check;
+mod diagnostics;
 pub mod folders;
 mod locate;
 mod merge;
 mod read;
+pub mod roles;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::ValueProblem;
-pub use merge::MergeError;
-pub use read::{MAX_MANIFEST_BYTES, ManifestError, parse_manifest, read_manifest};
+pub use check::{ValueProblem, is_app_name};
+pub use diagnostics::{ManifestError, MergeError};
+pub use read::{parse_manifest, read_manifest};
+
+/// The largest manifest shenzi reads: 64 MiB. A trace of numpy, pillow, lxml and
+/// cryptography with a good part of the stdlib (307 modules, 54 native objects) writes
+/// 79 KB, about 250 bytes a module: the limit holds some 250,000 modules, far more than
+/// any application imports, while keeping the parse (twice the text, as JSON values and
+/// as the typed manifest) well inside the memory of a build machine.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// The manifest format this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -195,6 +204,10 @@ pub struct Entry {
     pub target: String,
     /// `sys.argv` of the main process.
     pub argv: Vec<String>,
+    /// The app's name (`{app.name}`: the launcher's file name), when it was given
+    /// (`shenzi trace --name`, `name` in shenzi.toml); otherwise it follows from the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +238,35 @@ pub struct Run {
     /// code, shells, every descendant). False for manifests written before shenzi did.
     #[serde(default)]
     pub syscalls: bool,
+    /// What the run is for: `ship` (the app as users run it) or `coverage` (a test
+    /// suite, `trace --append --coverage`). `ship` in manifests written before roles.
+    #[serde(default)]
+    pub role: RunRole,
+}
+
+/// What a traced run is for.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RunRole {
+    /// The app as its users run it: everything it imported ships.
+    #[default]
+    Ship,
+    /// A run that exercises the app (its test suite): its run-time loads, native objects
+    /// and the app's own modules ship, but not the top-level packages only such runs
+    /// imported (the test runner and its plugins).
+    Coverage,
+}
+
+impl RunRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunRole::Ship => "ship",
+            RunRole::Coverage => "coverage",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -197,12 +197,15 @@ pub fn policy_of(layout: &Layout) -> Policy {
 /// The variables every template may use (`{app.name}`, `{py.major}`, ...), for a manifest.
 pub fn common_vars(m: &Manifest) -> BTreeMap<Var, String> {
     let v = &m.python.version;
+    // `-m greet.cli` is the app `greet`: its top-level package, not its last part.
     let app_name = match m.entry.kind {
+        _ if m.entry.name.is_some() => m.entry.name.clone().unwrap_or_default(),
         EntryKind::Module => m
             .entry
             .target
-            .rsplit('.')
+            .split('.')
             .next()
+            .filter(|s| !s.is_empty())
             .unwrap_or("app")
             .to_owned(),
         EntryKind::Code => "app".to_owned(),

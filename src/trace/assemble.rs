@@ -9,7 +9,7 @@ use super::record::{ProcessRecord, PythonFacts};
 use crate::binary::{ObjectInfo, read_object};
 use crate::manifest::{
     DataFile, Entry, EntryKind, Executable, LibPython, LoadVia, MANIFEST_VERSION, Manifest, Module,
-    ModuleKind, Native, NativeObject, ObjectKind, Platform, PyVersion, Python, Run, RunId,
+    ModuleKind, Native, NativeObject, ObjectKind, Platform, PyVersion, Python, Run, RunId, RunRole,
     RuntimeLoad, SiteDir, SysPathEntry, SysPathKind,
 };
 
@@ -21,6 +21,9 @@ pub struct RunFacts<'a> {
     pub child_pid: u32,
     /// True when the command is a script run through its shebang (`pytest`).
     pub console_script: bool,
+    pub role: RunRole,
+    /// The app's name, when given.
+    pub name: Option<String>,
 }
 
 /// A manifest and what the trace could not use.
@@ -96,6 +99,7 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
         },
         target: root.main.target.clone(),
         argv: root.main.argv.clone(),
+        name: run.name.clone(),
     };
     let manifest = Manifest {
         version: MANIFEST_VERSION,
@@ -113,6 +117,7 @@ pub fn assemble(mut records: Vec<ProcessRecord>, run: &RunFacts<'_>) -> Assemble
             processes: u32::try_from(all.len()).unwrap_or(u32::MAX),
             // Set by `native_io` when the run recorded system calls.
             syscalls: false,
+            role: run.role,
         }],
         modules,
         native,

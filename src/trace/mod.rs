@@ -16,6 +16,7 @@
 
 mod assemble;
 mod command;
+mod diagnostics;
 mod native_io;
 mod record;
 mod seccomp;
@@ -25,13 +26,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
-use miette::Diagnostic;
-use thiserror::Error;
-
 pub use command::{CommandKind, PreparedCommand, prepare_command};
+pub use diagnostics::TraceError;
 pub use seccomp::DISABLE_VAR as SYSCALLS_VAR;
 
-use crate::manifest::{Manifest, ManifestError, MergeError, read_manifest};
+pub use crate::manifest::RunRole;
+use crate::manifest::{Manifest, read_manifest};
 use record::ProcessRecord;
 
 const TRACER: &str = include_str!("sitecustomize.py");
@@ -45,6 +45,11 @@ pub struct TraceRequest {
     pub output: PathBuf,
     /// Merge into an existing manifest at `output`.
     pub append: bool,
+    /// What the run is for; a coverage run is merged into the app's manifest.
+    pub role: RunRole,
+    /// The app's name (`{app.name}`), recorded in the entry; a run appended to a
+    /// manifest keeps the manifest's.
+    pub name: Option<String>,
 }
 
 /// What a trace did.
@@ -78,76 +83,6 @@ pub struct SyscallCounts {
 /// How long traced processes that outlive the main one get to finish.
 const DESCENDANT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-#[derive(Debug, Error, Diagnostic)]
-pub enum TraceError {
-    #[error("command `{name}` not found")]
-    #[diagnostic(
-        code(shenzi::trace::command_not_found),
-        help("give a path, or a program on `PATH`, e.g. `shenzi trace -- python3 app.py`")
-    )]
-    CommandNotFound { name: String },
-
-    #[error("`{path}` is not a Python program: {reason}")]
-    #[diagnostic(
-        code(shenzi::trace::not_python),
-        help(
-            "trace a Python interpreter or a script run by one, e.g. `shenzi trace -- python3 app.py`"
-        )
-    )]
-    NotPython { path: PathBuf, reason: String },
-
-    #[error("cannot write the manifest to `{path}`")]
-    #[diagnostic(
-        code(shenzi::trace::output_not_writable),
-        help("choose a writable place with `-o`; nothing was run")
-    )]
-    OutputNotWritable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("cannot start `{program}`")]
-    #[diagnostic(code(shenzi::trace::spawn_failed))]
-    Spawn {
-        program: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("`{program}` ran, but no Python process was traced")]
-    #[diagnostic(
-        code(shenzi::trace::nothing_traced),
-        help(
-            "the command is not a Python program, or it runs Python with `-I`, `-E` or `-S`, which ignore the tracer; the manifest was not written"
-        )
-    )]
-    NothingTraced { program: PathBuf, exit_status: i32 },
-
-    #[error("the tracer wrote a record shenzi cannot read: `{path}`: {message}")]
-    #[diagnostic(
-        code(shenzi::trace::bad_record),
-        help("this is a bug in shenzi; please report it with the command you traced")
-    )]
-    BadRecord { path: PathBuf, message: String },
-
-    #[error("trace scratch folder: {message}")]
-    #[diagnostic(code(shenzi::trace::scratch))]
-    Scratch {
-        message: String,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Manifest(#[from] Box<ManifestError>),
-
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Merge(#[from] MergeError),
-}
-
 /// Runs the request's command under the tracer and writes the manifest.
 ///
 /// Everything that can fail before the program runs is checked first: the command is
@@ -160,6 +95,12 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         true => Some(read_manifest(&request.output)?),
         false => None,
     };
+    // The manifest's entry is its first run's: a test runner is never the app.
+    if request.role == RunRole::Coverage && existing.is_none() {
+        return Err(TraceError::CoverageFirst {
+            output: request.output.clone(),
+        });
+    }
     let pending = reserve_output(&request.output)?;
 
     let scratch = tempfile::Builder::new()
@@ -221,6 +162,8 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
             exit_status,
             child_pid,
             console_script: prepared.kind == CommandKind::Script,
+            role: request.role,
+            name: request.name.clone(),
         },
     );
     let report = native_io::complete(

@@ -403,3 +403,68 @@ pub fn app(dir: &Path, code: &str) -> PathBuf {
     write(&src.join("app.py"), &format!("import _shenzi_maps\n{code}"));
     src
 }
+
+/// A venv of pyenv's CPython 3.11 without pip in `scratch`, with pytest installed from its
+/// real wheels (`scripts/setup` downloads them into `.cache/wheels/pytest`) into its site
+/// dir.
+pub fn pytest_venv(scratch: &Path) -> PathBuf {
+    let venv = scratch.join("venv");
+    super::output_ok(
+        Command::new(super::python311())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+    );
+    let wheels = repo_root().join(".cache/wheels/pytest");
+    assert!(
+        wheels.join(".complete").is_file(),
+        "pytest's wheels are missing: run scripts/setup"
+    );
+    super::output_ok(
+        Command::new(super::python311())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--find-links",
+            ])
+            .arg(&wheels)
+            .arg("--target")
+            .arg(venv.join("lib/python3.11/site-packages"))
+            .arg("pytest"),
+    );
+    venv
+}
+
+/// Runs `launcher ARGS` of a dist built from `manifest` in a world that hides `hide`, the
+/// Python of the manifest (and `venv`), the repo's `.cache` and `examples/`, and every
+/// library the default layout's policy does not trust; from an empty folder in `cwd`.
+pub fn run_dist_hidden(
+    manifest: &Path,
+    venv: Option<&Path>,
+    hide: &[PathBuf],
+    launcher: &Path,
+    args: &[&str],
+    cwd: &Path,
+) -> Output {
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let path = |key: &str| PathBuf::from(m["python"][key].as_str().expect(key));
+    let mut hidden = hide_paths_for_python(&path("prefix"), &path("base_prefix"), venv);
+    hidden.extend([repo_root().join(".cache"), repo_root().join("examples")]);
+    hidden.extend(hide.iter().cloned());
+    let mut policy = layout_policy("default");
+    policy.extend(trusted_closure(manifest, &policy));
+    let world = HiddenWorld::new(
+        HiddenSpec::new()
+            .hide_all(hidden)
+            .policy(policy)
+            .timeout(Duration::from_secs(60)),
+    )
+    .expect("the hidden world can be prepared");
+    world.assert_visible(launcher);
+    std::fs::create_dir_all(cwd).unwrap();
+    let mut argv: Vec<OsString> = vec![launcher.into()];
+    argv.extend(args.iter().map(OsString::from));
+    world.run(&argv, cwd, &[], b"").unwrap()
+}

@@ -1,0 +1,124 @@
+//! What the runs of a manifest brought: the note on packages left out, and the table
+//! `plan` shows when a manifest has a coverage run.
+
+use std::fmt::Write as _;
+
+use crate::manifest::roles::{Brought, LeftOut, Why};
+use crate::manifest::{Run, RunRole};
+use crate::project::Project;
+
+pub struct Roles {
+    runs: Vec<Run>,
+    brought: Vec<Brought>,
+    left_out: Vec<LeftOut>,
+}
+
+impl Roles {
+    pub fn of(project: &Project) -> Roles {
+        Roles {
+            runs: project.manifest.runs.clone(),
+            brought: project.brought.clone(),
+            left_out: project.left_out.clone(),
+        }
+    }
+
+    fn command(&self, id: &str) -> String {
+        self.runs
+            .iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| id.to_owned(), |r| r.command.join(" "))
+    }
+
+    /// One note per reason: the packages the plan does not see.
+    pub fn print_left_out(&self) {
+        let coverage: Vec<&LeftOut> = self
+            .left_out
+            .iter()
+            .filter(|l| matches!(l.why, Why::CoverageOnly(_)))
+            .collect();
+        if !coverage.is_empty() {
+            let mut runs: Vec<&str> = coverage
+                .iter()
+                .flat_map(|l| match &l.why {
+                    Why::CoverageOnly(runs) => runs.iter().map(String::as_str).collect(),
+                    Why::Excluded => Vec::new(),
+                })
+                .collect();
+            runs.sort();
+            runs.dedup();
+            let runs: Vec<String> = runs
+                .iter()
+                .map(|r| format!("`{}`", self.command(r)))
+                .collect();
+            eprintln!(
+                "shenzi: note: not shipped, imported only by coverage runs ({}): {}; name them in `include` of shenzi.toml's `[modules]` to ship them",
+                runs.join(", "),
+                names(&coverage)
+            );
+        }
+        let excluded: Vec<&LeftOut> = self
+            .left_out
+            .iter()
+            .filter(|l| l.why == Why::Excluded)
+            .collect();
+        if !excluded.is_empty() {
+            eprintln!(
+                "shenzi: note: not shipped, excluded by shenzi.toml's `[modules]`: {}",
+                names(&excluded)
+            );
+        }
+    }
+
+    /// The runs and, for each top-level package, the roles of the runs that imported it;
+    /// empty when every run ships (nothing to tell apart).
+    pub fn table(&self) -> String {
+        if self.runs.iter().all(|r| r.role == RunRole::Ship) {
+            return String::new();
+        }
+        let mut out = String::from("\nruns:\n");
+        for run in &self.runs {
+            let _ = writeln!(
+                out,
+                "  {:<8}  {}  {}",
+                run.role.name(),
+                run.id,
+                run.command.join(" ")
+            );
+        }
+        out.push_str("packages, by the runs that imported them:\n");
+        let width = self.brought.iter().map(|b| b.top.len()).max().unwrap_or(0);
+        for b in &self.brought {
+            let mut roles: Vec<&str> = b
+                .runs
+                .iter()
+                .filter_map(|id| self.runs.iter().find(|r| &r.id == id))
+                .map(|r| r.role.name())
+                .collect();
+            roles.sort();
+            roles.dedup();
+            let left = self
+                .left_out
+                .iter()
+                .find(|l| l.top == b.top && l.folder == b.folder)
+                .map_or("", |l| match l.why {
+                    Why::CoverageOnly(_) => "  (left out: coverage only)",
+                    Why::Excluded => "  (left out: excluded)",
+                });
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {}{left}  [{}]",
+                b.top,
+                roles.join(", "),
+                b.folder.display()
+            );
+        }
+        out
+    }
+}
+
+/// `` `a`, `b` ``: each name once (a name may be in two site dirs).
+fn names(left: &[&LeftOut]) -> String {
+    let mut names: Vec<String> = left.iter().map(|l| format!("`{}`", l.top)).collect();
+    names.dedup();
+    names.join(", ")
+}

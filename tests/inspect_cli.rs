@@ -1,0 +1,73 @@
+//! Inspection that agrees with the plan (issue 14): `shenzi fmt BUILTIN` prints the built-in
+//! layout to copy, and `shenzi check LAYOUT MANIFEST` refuses what `plan` refuses.
+
+mod support;
+
+use support::{describe, python311, shenzi, text};
+
+#[test]
+fn fmt_prints_each_built_in_layout() {
+    for name in ["default", "flat", "farm-per-unit", "minimal"] {
+        let out = shenzi().args(["fmt", name]).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", describe(&out));
+        let shipped =
+            std::fs::read_to_string(support::repo_root().join(format!("layouts/{name}.shz")))
+                .unwrap();
+        assert_eq!(text(&out.stdout), shipped, "{name}");
+        // What it prints is a layout that checks as it is.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.shz");
+        std::fs::write(&copy, &out.stdout).unwrap();
+        let check = shenzi().arg("check").arg(&copy).output().unwrap();
+        assert!(check.status.success(), "{name}: {}", describe(&check));
+    }
+}
+
+#[test]
+fn check_with_a_manifest_refuses_what_plan_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "import json\nprint(json.dumps(1))\n",
+    )
+    .unwrap();
+    let trace = shenzi()
+        .args(["trace", "-o", "m.json", "--"])
+        .arg(python311())
+        .arg("app.py")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(trace.status.success(), "{}", describe(&trace));
+    // The default layout with the standard library where the interpreter does not look.
+    let default =
+        std::fs::read_to_string(support::repo_root().join("layouts/default.shz")).unwrap();
+    let moved = default.replacen(
+        "to \"python/lib/python{py.major}.{py.minor}/{path}\"",
+        "to \"stdlib/{path}\"",
+        1,
+    );
+    assert_ne!(moved, default);
+    std::fs::write(dir.path().join("moved.shz"), moved).unwrap();
+
+    let run = |command: &str, layout: &str| {
+        shenzi()
+            .args([command, layout, "m.json"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    for command in ["check", "plan"] {
+        let out = run(command, "moved.shz");
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", describe(&out));
+        assert!(
+            text(&out.stderr).contains("shenzi::plan::stdlib_not_found"),
+            "{command}: {}",
+            describe(&out)
+        );
+        // The default layout plans this app: both pass.
+        let out = run(command, "default");
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", describe(&out));
+    }
+}
