@@ -494,3 +494,11 @@ fn minimal_ships_only_imported_stdlib_modules_pyenv_3_11() {
     // imported from disk, and is still shipped as the prefix landmark).
     check_minimal_selects_imported("pyenv-3.11");
 }
+
+#[test]
+fn minimal_ships_only_imported_stdlib_modules_pyenv_3_13() {
+    // Proves: the same where a stdlib module replaces itself in `sys.modules`
+    // (`collections/abc.py` leaves the frozen `_collections_abc` under its name, and
+    // `_decimal` imports it): the source its name gives is shipped.
+    check_minimal_selects_imported("pyenv-3.13");
+}

@@ -263,7 +263,11 @@ pub fn select_imported(site: &Path, files: &[Found], tops: &BTreeSet<String>) ->
 /// The interpreter finds its prefix by the stdlib's `os.py` (on 3.11 and later `os` is
 /// frozen, so the trace never imports it from disk), and the stdio codec of the target's
 /// locale may differ from the traced one, so the stdlib keeps `os.py` and `encodings/`.
-/// Modules the interpreter had built in or frozen have no file and need none.
+/// Every imported module's name also keeps the source its name gives (`a/b.py`,
+/// `a/b/__init__.py`) when the folder has it: a module may replace itself in
+/// `sys.modules` (3.13's `collections/abc.py` leaves `_collections_abc` there, so the
+/// trace sees a frozen module under its name), and a frozen module's source is what
+/// the interpreter imports when frozen modules are off. Built-in modules have no file.
 pub fn select_used(manifest: &Manifest, root: &Path, files: &[Found], keep: &[&str]) -> Vec<Found> {
     let mut used: BTreeSet<String> = BTreeSet::new();
     let below = |path: &Path| {
@@ -284,6 +288,20 @@ pub fn select_used(manifest: &Manifest, root: &Path, files: &[Found], keep: &[&s
         used.insert(rel);
     }
     used.extend(manifest.data_files.iter().filter_map(|d| below(&d.path)));
+    let present: BTreeSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+    for module in &manifest.modules {
+        let path = module.name.replace('.', "/");
+        for candidate in [format!("{path}.py"), format!("{path}/__init__.py")] {
+            if present.contains(candidate.as_str()) {
+                let mut at = candidate.as_str();
+                while let Some((folder, _)) = at.rsplit_once('/') {
+                    used.insert(format!("{folder}/__init__.py"));
+                    at = folder;
+                }
+                used.insert(candidate);
+            }
+        }
+    }
     // `dir/__pycache__/name.TAG.pyc` belongs to `dir/name.py`.
     let source_of = |rel: &str| -> Option<String> {
         let (folder, file) = rel.rsplit_once('/').unwrap_or(("", rel));
