@@ -145,7 +145,10 @@ fn a_bare_build_does_the_whole_job_from_the_project_file() {
     }
     // Only the suite imported pluggy, but `include` ships it; the app imported
     // iniconfig, but `exclude` leaves it out.
-    assert!(shipped.iter().any(|n| n == "pluggy"), "no pluggy in the dist");
+    assert!(
+        shipped.iter().any(|n| n == "pluggy"),
+        "no pluggy in the dist"
+    );
     assert!(
         stderr.contains("excluded by shenzi.toml's `[modules]`: `iniconfig`"),
         "{stderr}"
