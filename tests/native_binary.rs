@@ -277,6 +277,7 @@ fn goblin_view(bytes: &[u8]) -> Option<shenzi::binary::ObjectInfo> {
                     Some("Py_BytesMain" | "Py_Main")
                 )
         }),
+        format: shenzi::binary::FormatId::Elf,
     })
 }
 

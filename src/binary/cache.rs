@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rayon::prelude::*;
 
-use super::elf::{ObjectInfo, parse_object};
+use super::elf::ObjectInfo;
 use super::file::{FileKind, NotAFile, not_a_file};
 
 /// A file's identity on disk: the loader dedups objects by device and inode; size and
@@ -50,11 +50,12 @@ pub fn hex(hash: &ContentHash) -> String {
 /// What a file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contents {
-    /// A parsable ELF object.
+    /// A parsable object of a format in [`super::FORMATS`] (named for the one format
+    /// there is so far).
     Elf(Arc<ObjectInfo>),
-    /// Not ELF at all (a script, a linker script such as `libc.so`, data).
+    /// No format claims it (a script, a linker script such as `libc.so`, data).
     NotElf,
-    /// Starts like ELF but is truncated or damaged; the reason says how.
+    /// Claimed by a format but truncated or damaged; the reason says how.
     Corrupt(String),
 }
 
@@ -189,7 +190,7 @@ impl BinaryCache {
             Ok(bytes) => bytes,
             Err(err) => return failed(path, &err),
         };
-        let contents = match parse_object(&bytes) {
+        let contents = match super::format::read(&bytes) {
             Ok(Some(info)) => Contents::Elf(Arc::new(info)),
             Ok(None) => Contents::NotElf,
             Err(reason) => Contents::Corrupt(reason),

@@ -67,6 +67,17 @@ pub struct ElfPatch {
 }
 
 impl ElfPatch {
+    /// Writes the patch over `file`, a fresh copy of the source: the length first (a
+    /// longer file reads as zeros, and the hole costs no blocks), then each range.
+    pub fn write_over(&self, file: &std::fs::File) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        file.set_len(self.len)?;
+        for (at, bytes) in &self.writes {
+            file.write_all_at(bytes, *at)?;
+        }
+        Ok(())
+    }
+
     /// The patched bytes, built in memory (for tests and comparisons).
     pub fn apply_to(&self, source: &[u8]) -> Vec<u8> {
         let mut out = source.to_vec();

@@ -17,10 +17,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use std::path::{Path, PathBuf};
-
-use miette::Diagnostic;
-use thiserror::Error;
+use super::format_id::FormatId;
 
 /// `EM_X86_64`.
 pub const EM_X86_64: u16 = 62;
@@ -67,6 +64,8 @@ pub struct ObjectInfo {
     /// through its hash table, as the loader looks symbols up): a Python interpreter or
     /// libpython.
     pub defines_py_main: bool,
+    /// The format it was read as: the loader's search rules are the format's.
+    pub format: FormatId,
 }
 
 /// One symbol version an object needs from one of its dependencies.
@@ -110,51 +109,7 @@ pub fn arch_name(is_64: bool, machine: u16) -> String {
     }
 }
 
-#[derive(Debug, Error, Diagnostic)]
-pub enum BinaryError {
-    #[error("cannot read `{path}`")]
-    #[diagnostic(code(shenzi::binary::unreadable))]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{path}` looks like ELF but cannot be parsed: {reason}")]
-    #[diagnostic(
-        code(shenzi::binary::corrupt),
-        help("the file is truncated or damaged; reinstall the package that owns it")
-    )]
-    Corrupt { path: PathBuf, reason: String },
-}
-
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
-
-/// Reads the ELF object at `path`; `Ok(None)` when the file is not ELF at all.
-///
-/// The file is opened once, without blocking and only when it is a regular file
-/// ([`super::open_regular`]): its first four bytes tell whether it is ELF, and only then is it
-/// mapped, not read: parsing touches the headers and dynamic segment only, so a 30 MB
-/// library costs a few pages, not a 30 MB copy (the tracer reads every object a process
-/// mapped, `verify` every file of a dist). Files too small to map are read.
-pub fn read_object(path: &Path) -> Result<Option<ObjectInfo>, BinaryError> {
-    let unreadable = |source| BinaryError::Unreadable {
-        path: path.to_owned(),
-        source,
-    };
-    let (file, meta) = super::file::open_regular(path).map_err(unreadable)?;
-    let mut magic = [0u8; 4];
-    match std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0) {
-        Ok(()) if magic == *ELF_MAGIC => {}
-        Ok(()) => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    }
-    let bytes = super::file::map_open(file, meta.len()).map_err(unreadable)?;
-    parse_object(&bytes).map_err(|reason| BinaryError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    })
-}
+pub(super) const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// Parses ELF bytes; `Ok(None)` when they are not ELF, `Err(reason)` when they start
 /// like ELF but the loader could not load them (truncated, damaged, or refused by one of
@@ -170,27 +125,19 @@ pub fn parse_object(bytes: &[u8]) -> Result<Option<ObjectInfo>, String> {
     if bytes.get(..4) != Some(&ELF_MAGIC[..]) {
         return Ok(None);
     }
+    parse_claimed(bytes).map(Some)
+}
+
+/// [`parse_object`] of bytes that start with the ELF magic ([`super::format::Elf`]'s
+/// `read`).
+pub(super) fn parse_claimed(bytes: &[u8]) -> Result<ObjectInfo, String> {
     match parse_elf(bytes) {
-        Ok(info) => Ok(Some(info)),
+        Ok(info) => Ok(info),
         Err(Damage {
             skipped: Some(header),
             ..
-        }) => Ok(Some(*header)),
+        }) => Ok(*header),
         Err(Damage { reason, .. }) => Err(reason),
-    }
-}
-
-/// Whether the file at `path` starts with the ELF magic: four bytes read, nothing
-/// mapped or parsed (the planner's cheap look at every file a unit ships, before the
-/// binary cache parses the few that are ELF). A file shorter than four bytes is not.
-pub fn starts_like_elf(path: &Path) -> std::io::Result<bool> {
-    // Through the one non-blocking open: a FIFO put where a file was never blocks.
-    let (file, _) = super::file::open_regular(path)?;
-    let mut magic = [0u8; 4];
-    match std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0) {
-        Ok(()) => Ok(magic == *ELF_MAGIC),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
     }
 }
 
@@ -414,6 +361,7 @@ fn parse_elf(bytes: &[u8]) -> Result<ObjectInfo, Damage> {
         nodeflib: false,
         version_needs: Vec::new(),
         defines_py_main: false,
+        format: FormatId::Elf,
     };
     // The loader skips an object of another class before any other check, and one of
     // another machine after the identification checks.
@@ -828,33 +776,5 @@ impl Symbols<'_> {
             index = table.u32(chains.checked_add(u64::from(index).checked_mul(4)?)?)?;
         }
         Some(false)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_object_opens_once_and_skips_what_is_not_elf() {
-        let dir = tempfile::tempdir().unwrap();
-        let short = dir.path().join("short");
-        std::fs::write(&short, b"\x7fE").unwrap();
-        assert_eq!(read_object(&short).unwrap(), None);
-        let text = dir.path().join("big.txt");
-        std::fs::write(&text, vec![b'x'; 10_000]).unwrap();
-        assert_eq!(read_object(&text).unwrap(), None);
-        let broken = dir.path().join("broken.so");
-        std::fs::write(&broken, b"\x7fELF\x02\x01\x01").unwrap();
-        assert!(matches!(
-            read_object(&broken),
-            Err(BinaryError::Corrupt { .. })
-        ));
-        assert!(matches!(
-            read_object(&dir.path().join("absent")),
-            Err(BinaryError::Unreadable { .. })
-        ));
-        let exe = std::env::current_exe().unwrap();
-        assert!(read_object(&exe).unwrap().is_some());
     }
 }

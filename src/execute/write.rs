@@ -56,7 +56,8 @@ use super::hook;
 use super::patch::{PatchError, Patcher};
 use super::record::{self, Difference, OldFile, PreviousDist, c_path};
 use super::scratch::{self, Locking, StaleFolder};
-use crate::binary::edit::{self, Declined, ElfPatch};
+use crate::binary::edit::{Declined, ElfPatch};
+use crate::binary::format::{self, BinaryFormat};
 use crate::binary::strip::Stripped;
 use crate::plan::{Content, Plan, PlannedEntry};
 use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
@@ -178,7 +179,7 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     if options.patcher.is_none() {
         if let Some((dest, why)) = patches.iter().find_map(|(dest, p)| match p {
             Prepared::Patchelf(why) => Some((dest, why)),
-            Prepared::Native(_) => None,
+            Prepared::Native(..) => None,
         }) {
             return Err(PatchError::Needed {
                 file: PathBuf::from(dest),
@@ -279,8 +280,8 @@ fn keep_aside(old: &Path, target: &Path) -> PathBuf {
 
 /// How one binary's edits get written.
 enum Prepared {
-    /// By shenzi: these bytes over a copy.
-    Native(ElfPatch),
+    /// By shenzi, with the source's format: these bytes over a copy.
+    Native(&'static dyn BinaryFormat, ElfPatch),
     /// By `patchelf`, for this reason.
     Patchelf(Declined),
 }
@@ -308,8 +309,12 @@ fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError>
             // The edits are worked out on the bytes that will be written: stripped first.
             let stripped = stripped_bytes(&bytes, strip);
             let bytes: &[u8] = stripped.as_deref().unwrap_or(&bytes);
-            let prepared = match edit::prepare(bytes, edits) {
-                Ok(patch) => Prepared::Native(patch),
+            let Some(format) = format::claiming(bytes) else {
+                let why = Declined("no binary format shenzi reads claims it".into());
+                return Ok((dest, Prepared::Patchelf(why)));
+            };
+            let prepared = match format.prepare(bytes, edits) {
+                Ok(patch) => Prepared::Native(format, patch),
                 Err(why) => Prepared::Patchelf(why),
             };
             Ok((dest, prepared))
@@ -496,8 +501,8 @@ fn build(
                         file
                     }
                 };
-                if let Some(Prepared::Native(patch)) = prepared {
-                    write_patch(&file, patch).map_err(io("patch", &dest))?;
+                if let Some(Prepared::Native(format, patch)) = prepared {
+                    format.apply(&file, patch).map_err(io("patch", &dest))?;
                     patched.fetch_add(1, Ordering::Relaxed);
                 }
                 if *stamp_pyc {
@@ -644,17 +649,6 @@ fn copy_file(source: &Path, dest: &Path) -> Result<(File, bool), ApplyError> {
     }
     std::io::copy(&mut from, &mut to).map_err(io("copy", source))?;
     Ok((to, false))
-}
-
-/// Writes a prepared edit over a fresh copy: the length first (a longer file reads as
-/// zeros, and the hole costs no blocks), then each range.
-fn write_patch(file: &File, patch: &ElfPatch) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.set_len(patch.len)?;
-    for (at, bytes) in &patch.writes {
-        file.write_all_at(bytes, *at)?;
-    }
-    Ok(())
 }
 
 /// The dist being replaced, as a source of files this apply would write unchanged.

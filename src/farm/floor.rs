@@ -177,6 +177,7 @@ mod tests {
             runpath: vec![],
             interp: None,
             nodeflib: false,
+            format: crate::binary::FormatId::Elf,
             version_needs: versions
                 .iter()
                 .map(|v| crate::binary::VersionNeed {

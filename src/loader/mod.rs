@@ -29,7 +29,9 @@ pub use ldcache::{CacheEntry, LdCache, LdCacheError};
 pub use process::{Event, Object, Process, Start, split_preload};
 
 use crate::binary::elf::{EM_AARCH64, EM_X86_64};
-use crate::binary::{Binary, BinaryCache, Contents, FileId, FileKind, NotAFile, ObjectInfo, Probe};
+use crate::binary::{
+    Binary, BinaryCache, Contents, FileId, FileKind, FormatId, NotAFile, ObjectInfo, Probe,
+};
 use crate::policy::Policy;
 
 /// How the resolver looks at files. [`BinaryCache`] is the host's file system; a
@@ -584,7 +586,7 @@ pub fn resolve<F: FileSystem + ?Sized>(
         subdirs: config.subdirs(),
         searched: Vec::new(),
     };
-    let step = run_search(&mut search, request);
+    let step = search_by_format(&mut search, request);
     let mut resolution = Resolution {
         found: None,
         unusable: None,
@@ -607,7 +609,20 @@ pub fn resolve<F: FileSystem + ?Sized>(
     resolution
 }
 
-fn run_search<F: FileSystem + ?Sized>(s: &mut Search<'_, F>, req: &Request<'_>) -> (Step, Rule) {
+/// The loader's search rules for each binary format: the hook `binary::BinaryFormat`
+/// leaves to the loader, which lies above `binary`. ELF's are glibc's `ld.so`
+/// ([`ld_so_search`]); Mach-O's (dyld: `@rpath`, `@loader_path`) would be a second arm.
+fn search_by_format<F: FileSystem + ?Sized>(
+    s: &mut Search<'_, F>,
+    req: &Request<'_>,
+) -> (Step, Rule) {
+    match req.object.info.format {
+        FormatId::Elf => ld_so_search(s, req),
+    }
+}
+
+/// glibc's search for a need of an ELF object (`elf/dl-load.c`, see the module's doc).
+fn ld_so_search<F: FileSystem + ?Sized>(s: &mut Search<'_, F>, req: &Request<'_>) -> (Step, Rule) {
     let name = req.name;
     let object = req.object;
     if name.contains('/') {

@@ -1,31 +1,9 @@
 //! Merging manifests: a set union, so that runs merged in any order give the same result.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use miette::Diagnostic;
-use thiserror::Error;
-
+use super::diagnostics::MergeError;
 use super::{Executable, Manifest};
-
-#[derive(Debug, Error, Diagnostic)]
-pub enum MergeError {
-    #[error(
-        "cannot merge runs of different interpreters: `{existing}` (Python {existing_version}) and `{new}` (Python {new_version})"
-    )]
-    #[diagnostic(
-        code(shenzi::manifest::different_interpreter),
-        help(
-            "a dist holds one interpreter: trace every run with the same Python, or write a separate manifest with `-o`"
-        )
-    )]
-    DifferentInterpreter {
-        existing: PathBuf,
-        existing_version: String,
-        new: PathBuf,
-        new_version: String,
-    },
-}
 
 impl Manifest {
     /// Adds the records of `other` to this manifest.

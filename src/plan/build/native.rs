@@ -33,6 +33,7 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use super::{Item, Output, Planner, file_name, parent, relative};
+use crate::binary::format::{self, format_of_file};
 use crate::binary::{Contents, Probe};
 use crate::farm::{FarmGraph, NativeProblem, RootKind};
 use crate::layout::{Action, Kind, Var};
@@ -106,8 +107,6 @@ impl Planner<'_> {
     /// The shipped files that are ELF objects: the roots of the farm graph, and the
     /// objects this machine cannot load at all (noted for [`Planner::as_is_objects`]).
     pub(super) fn shipped_objects(&mut self) -> ShippedObjects {
-        const ET_EXEC: u16 = 2;
-        const ET_DYN: u16 = 3;
         let input = self.input;
         let mapped: HashSet<Inode> = input
             .manifest
@@ -137,14 +136,14 @@ impl Planner<'_> {
         // An unreadable file is not looked into here: copying it fails with the reason.
         let elves: Vec<PathBuf> = candidates
             .par_iter()
-            .filter(|p| crate::binary::elf::starts_like_elf(p).unwrap_or(false))
+            .filter(|p| format_of_file(p).is_ok_and(|f| f.is_some()))
             .map(|p| p.to_path_buf())
             .collect();
         for (path, probe) in elves.iter().zip(input.cache.read_all(&elves)) {
             let Probe::File(binary) = probe else { continue };
             let why = match &binary.contents {
                 Contents::Elf(info) if input.host.accepts(info) => {
-                    if matches!(info.elf_type, ET_DYN | ET_EXEC) {
+                    if format::of(info).is_loadable(info) {
                         roots.push(path.clone());
                     }
                     // A relocatable object or a core file is never loaded.

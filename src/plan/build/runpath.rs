@@ -10,8 +10,8 @@ use petgraph::visit::EdgeRef;
 
 use super::place::Homes;
 use super::{Output, Planner, file_name, origin_entry, parent, relative, under};
-use crate::binary::ObjectInfo;
 use crate::binary::edit::ElfEdits;
+use crate::binary::{ObjectInfo, format};
 use crate::farm::FarmGraph;
 use crate::layout::{Farm, FarmId, Kind, Unit, UnitId};
 use crate::loader::proof;
@@ -336,7 +336,7 @@ impl Wiring {
                     }
                 }
             }
-            let had = !binary.info.runpath.is_empty() || !binary.info.rpath.is_empty();
+            let had = format::of(&binary.info).has_search_paths(&binary.info);
             if !entries.is_empty() || had {
                 runpaths.insert(real.clone(), entries);
             }
