@@ -275,6 +275,12 @@ fn a_named_patchelf_that_is_missing_fails_before_anything_is_written() {
         "{stderr}"
     );
     assert!(stderr.contains("apt-get install patchelf"), "{stderr}");
+    // shenzi writes RUNPATH itself: the message says the named program does not run.
+    assert!(
+        stderr.contains("`/nonexistent/patchelf`, cannot be run")
+            && !stderr.contains("writes RUNPATH with patchelf"),
+        "{stderr}"
+    );
     assert!(!dist.exists());
 }
 

@@ -71,3 +71,42 @@ fn check_with_a_manifest_refuses_what_plan_refuses() {
         assert_eq!(out.status.code(), Some(0), "{command}: {}", describe(&out));
     }
 }
+
+#[test]
+fn explain_matches_part_of_a_name_and_fails_for_a_name_found_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = support::wheel_venv();
+    let trace = shenzi()
+        .args(["trace", "-o", "m.json", "--"])
+        .arg(venv.join("bin/python"))
+        .args(["-c", "import numpy"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(trace.status.success(), "{}", describe(&trace));
+    let explain = |name: &str| {
+        shenzi()
+            .args(["explain", "m.json", name])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // numpy's wheel bundles `libscipy_openblas64_-<hash>.so`: `openblas` finds it.
+    let out = explain("openblas");
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().nth(2).unwrap_or_default();
+    assert!(
+        first.starts_with("libscipy_openblas64_") && first.ends_with(" is in (bundled)"),
+        "{stdout}"
+    );
+    // Several libraries share `lib`: listed, and no answer.
+    let out = explain("lib");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let listed = text(&out.stdout);
+    assert!(listed.contains("name one of them") && listed.contains("libscipy_openblas64_"));
+    // A name found nowhere exits 1.
+    let out = explain("libnosuchthing.so.3");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(text(&out.stdout).contains("is out: not reached"));
+}

@@ -9,18 +9,20 @@ mod support;
 use std::path::Path;
 
 fn explain(manifest: &Path, name: &str) -> String {
+    let (code, text) = explain_status(manifest, name);
+    assert_eq!(code, Some(0), "{text}");
+    text
+}
+
+/// `shenzi explain`'s exit code and stdout: 1 for a name found nowhere.
+fn explain_status(manifest: &Path, name: &str) -> (Option<i32>, String) {
     let out = support::shenzi()
         .arg("explain")
         .arg(manifest)
         .arg(name)
         .output()
         .expect("shenzi runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
 }
 
 /// Traces `python -c CODE` into `manifest`.
@@ -66,13 +68,16 @@ fn explain_shows_the_numpy_chain_to_libgfortran() {
 
     let text = explain(&manifest, "libc.so.6");
     assert!(text.starts_with("libc.so.6 is out: the system preset `glibc` says the target provides it (entry `libc.so.6`)"), "{text}");
-    let text = explain(&manifest, "libnothere.so.3");
+    // Names found nowhere: said so, and exit 1.
+    let (code, text) = explain_status(&manifest, "libnothere.so.3");
     assert_eq!(
         text,
         "libnothere.so.3 is out: not reached. No traced root (the interpreter, an import, a run-time load) loads it.\n"
     );
-    let text = explain(&manifest, "libGL.so.1");
+    assert_eq!(code, Some(1));
+    let (code, text) = explain_status(&manifest, "libGL.so.1");
     assert!(text.contains("is out: not reached"), "{text}");
+    assert_eq!(code, Some(1));
 }
 
 /// A need nothing provides: `explain` says it is missing, who needs it, and where the

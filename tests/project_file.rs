@@ -13,9 +13,14 @@ use support::e2e;
 use support::{describe, python311, shenzi, text};
 
 /// Prints usage and exits 2 with `--usage`; `checksum` (which only the test suite runs in
-/// the traces) loads zlib with ctypes.
+/// the traces) loads zlib with ctypes; imports `iniconfig` when it can.
 const APP: &str = r#"
 import sys
+
+try:  # optional: the project file excludes it, and the dist runs without it
+    import iniconfig
+except ImportError:
+    iniconfig = None
 
 def total(counts):
     return sum(counts)
@@ -50,19 +55,23 @@ const PROJECT: &str = r#"
 script = "inventory.py"
 args = ["--usage"]
 python = "../venv/bin/python"
+name = "inventory"
 exit-codes = [0, 2]
 
 [build]
 layout = "default"
 output = "../out/dist"
 manifest = "shenzi.json"
+onefile = false
 
 [[run]]
 command = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
 role = "coverage"
+exit-codes = [0]
 
 [modules]
-exclude = ["tkinter"]
+include = ["pluggy"]
+exclude = ["iniconfig"]
 "#;
 
 fn build_in(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -128,12 +137,22 @@ fn a_bare_build_does_the_whole_job_from_the_project_file() {
 
     let dist = scratch.path().join("out/dist");
     let shipped = names(&dist);
-    for runner in ["pytest", "_pytest", "pluggy", "iniconfig"] {
+    for runner in ["pytest", "_pytest", "iniconfig"] {
         assert!(
             !shipped.iter().any(|n| n == runner),
             "the dist holds `{runner}`"
         );
     }
+    // Only the suite imported pluggy, but `include` ships it; the app imported
+    // iniconfig, but `exclude` leaves it out.
+    assert!(
+        shipped.iter().any(|n| n == "pluggy"),
+        "no pluggy in the dist"
+    );
+    assert!(
+        stderr.contains("excluded by shenzi.toml's `[modules]`: `iniconfig`"),
+        "{stderr}"
+    );
     let expected = support::output_ok(
         std::process::Command::new(venv.join("bin/python"))
             .args(["inventory.py", "checksum"])

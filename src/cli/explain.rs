@@ -59,11 +59,31 @@ pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
         },
         &cache,
     );
-    print!(
-        "{}",
-        explain(&graph, &args.name, preset.name, &policy, args.max_chains)
-    );
-    Ok(ExitCode::SUCCESS)
+    let (text, found) = explain(&graph, &args.name, preset.name, &policy, args.max_chains);
+    print!("{text}");
+    // A name found nowhere (or found in several libraries) is no answer: exit 1.
+    Ok(ExitCode::from(u8::from(!found)))
+}
+
+/// The nodes whose file name or SONAME contains `name` (case-insensitively): what a user
+/// types for `libscipy_openblas64_-….so` is `openblas`.
+fn containing(graph: &FarmGraph, name: &str) -> Vec<NodeIndex> {
+    let g = &graph.graph;
+    let wanted = name.to_lowercase();
+    let mut found: Vec<NodeIndex> = g
+        .node_indices()
+        .filter(|&i| {
+            let n = &g[i];
+            // The SONAME is `name()` when there is one; the file names are the aliases'.
+            n.name().to_lowercase().contains(&wanted)
+                || n.aliases.iter().any(|a| {
+                    a.file_name()
+                        .is_some_and(|f| f.to_string_lossy().to_lowercase().contains(&wanted))
+                })
+        })
+        .collect();
+    found.sort_by_key(|&i| (g[i].name(), g[i].path.clone()));
+    found
 }
 
 /// The nodes `name` designates: by path, SONAME, file name or requested name; failing
@@ -119,17 +139,39 @@ fn rule_text(rule: &Rule, from: &Node) -> String {
     }
 }
 
-/// The text `shenzi explain` prints.
+/// The text `shenzi explain` prints, and whether it names what was asked (false for a
+/// name found nowhere, or in several libraries by part of their names).
 pub fn explain(
     graph: &FarmGraph,
     name: &str,
     preset: &str,
     policy: &Policy,
     limit: usize,
-) -> String {
+) -> (String, bool) {
     let g = &graph.graph;
     let mut out = String::new();
-    let targets = matches(graph, name);
+    let mut targets = matches(graph, name);
+    if targets.is_empty() && !name.contains('/') && !name.is_empty() {
+        let partial = containing(graph, name);
+        match partial.as_slice() {
+            [] => {}
+            [one] => {
+                let _ = writeln!(out, "`{name}`: the one library whose name contains it\n");
+                targets.push(*one);
+            }
+            several => {
+                let _ = writeln!(
+                    out,
+                    "`{name}` is part of the names of {} libraries; name one of them:",
+                    several.len()
+                );
+                for &i in several {
+                    let _ = writeln!(out, "  {}  ({})", g[i].name(), g[i].path.display());
+                }
+                return (out, false);
+            }
+        }
+    }
     if targets.is_empty() {
         let wanted: Vec<&NativeProblem> = graph
             .problems
@@ -168,7 +210,7 @@ pub fn explain(
                     _ => {}
                 }
             }
-            return out;
+            return (out, true);
         }
         match policy.excludes(name) {
             Some(entry) => {
@@ -184,7 +226,7 @@ pub fn explain(
                 );
             }
         }
-        return out;
+        return (out, false);
     }
     for (t, &target) in targets.iter().enumerate() {
         if t > 0 {
@@ -250,5 +292,5 @@ pub fn explain(
             }
         }
     }
-    out
+    (out, true)
 }

@@ -24,6 +24,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "shenzi", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Colour in diagnostics: `auto` on a terminal unless `NO_COLOR` is set (or when
+    /// `CLICOLOR_FORCE` is set and not `0`), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto)]
+    color: render::Color,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,11 +44,21 @@ enum Command {
     Explain(explain::ExplainArgs),
     Verify(verify::VerifyArgs),
     Cache(cache::CacheArgs),
+    Completions(CompletionsArgs),
+}
+
+/// Print a shell's completion script for shenzi.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  source <(shenzi completions bash)\n  shenzi completions zsh > ~/.zfunc/_shenzi\n  shenzi completions fish > ~/.config/fish/completions/shenzi.fish"
+)]
+struct CompletionsArgs {
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    render::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -53,6 +67,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
         }
     };
+    render::install(cli.color);
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Apply(args) => apply::run(args),
@@ -64,6 +79,18 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Cache(args) => cache::run(args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Into memory first: the generator panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "shenzi", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(miette::miette!("cannot write the completion script: {e}")),
+            }
+        }
     };
     match result {
         Ok(code) => code,

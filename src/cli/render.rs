@@ -1,5 +1,5 @@
-//! How diagnostics look: graphical with colour on a terminal, plain text otherwise, and
-//! never colour when `NO_COLOR` is set. Every report goes through
+//! How diagnostics look: graphical with colour on a terminal, plain text otherwise;
+//! `--color`, `NO_COLOR` and `CLICOLOR_FORCE` decide the colour ([`colour`]). Every report goes through
 //! [`crate::layout::shown`] first: what came from the input is escaped, and each
 //! diagnostic prints a bounded amount.
 
@@ -10,18 +10,40 @@ use miette::{Diagnostic, GraphicalTheme, MietteHandlerOpts, ReportHandler};
 
 use crate::layout::shown::shown;
 
-pub fn install() {
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether diagnostics get colour: the flag, else `NO_COLOR` (set and not empty: never),
+/// else `CLICOLOR_FORCE` (set and not `0`: always), else whether stderr is a terminal.
+fn colour(color: Color, terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto if set("NO_COLOR").is_some() => false,
+        Color::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+        Color::Auto => terminal,
+    }
+}
+
+pub fn install(color: Color) {
     let terminal = std::io::stderr().is_terminal();
-    let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = colour(color, terminal);
     let _ = miette::set_hook(Box::new(move |_| {
         let opts = MietteHandlerOpts::new()
             .terminal_links(false)
             .color(colour)
             .unicode(terminal);
-        let opts = if terminal {
-            opts
-        } else {
-            opts.graphical_theme(GraphicalTheme::none()).width(100)
+        let opts = match (terminal, colour) {
+            (true, _) => opts,
+            // Forced colour into a pipe: the coloured theme, in ASCII.
+            (false, true) => opts.graphical_theme(GraphicalTheme::ascii()).width(100),
+            (false, false) => opts.graphical_theme(GraphicalTheme::none()).width(100),
         };
         Box::new(Escaping(Box::new(opts.build())))
     }));

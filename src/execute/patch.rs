@@ -51,7 +51,17 @@ impl Patchelf {
         let out = Command::new(&program)
             .arg("--version")
             .output()
-            .map_err(|_| PatchError::Missing)?;
+            .map_err(|e| match explicit {
+                Some(_) => PatchError::NotRunnable {
+                    program: program.clone(),
+                    reason: match e.kind() {
+                        std::io::ErrorKind::NotFound => "it does not exist".to_owned(),
+                        std::io::ErrorKind::PermissionDenied => "it is not executable".to_owned(),
+                        _ => e.to_string(),
+                    },
+                },
+                None => PatchError::Missing,
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         // `patchelf 0.14.3`
         let version = text.rsplit(' ').next().unwrap_or_default().to_owned();
