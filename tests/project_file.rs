@@ -9,6 +9,7 @@ mod support;
 
 use std::path::Path;
 
+use support::dist::names;
 use support::e2e;
 use support::{describe, python311, shenzi, text};
 
@@ -82,22 +83,6 @@ fn build_in(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-/// Every file and folder name below `root`.
-fn names(root: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            names.push(entry.file_name().to_string_lossy().into_owned());
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    names
 }
 
 #[test]

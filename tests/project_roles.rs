@@ -8,8 +8,7 @@
 
 mod support;
 
-use std::path::Path;
-
+use support::dist::names;
 use support::e2e::{self, AppRun};
 use support::{describe, repo_root, shenzi, text};
 
@@ -44,22 +43,6 @@ def test_checksum():
     import zlib
     assert app.checksum(b"inventory") == zlib.crc32(b"inventory")
 "#;
-
-/// Every file and folder name below `root`.
-fn names(root: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            names.push(entry.file_name().to_string_lossy().into_owned());
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    names
-}
 
 #[test]
 fn a_coverage_run_ships_its_loads_but_not_the_test_runner() {

@@ -342,16 +342,22 @@ fn stripped_source(source: &Path, strip: bool) -> Result<Option<Vec<u8>>, ApplyE
     Ok(stripped_bytes(&bytes, true))
 }
 
-/// Writes `bytes` to the new file `dest`, open for reading too (to be hashed).
-fn write_bytes(dest: &Path, bytes: &[u8]) -> Result<File, ApplyError> {
-    use std::io::Write;
-    let mut to = OpenOptions::new()
+/// Creates `dest`, which must not exist yet, private until its mode is set, open for
+/// reading too (to be hashed).
+fn create_new(dest: &Path) -> Result<File, ApplyError> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(dest)
-        .map_err(io("create", dest))?;
+        .map_err(io("create", dest))
+}
+
+/// Writes `bytes` to the new file `dest`, open for reading too (to be hashed).
+fn write_bytes(dest: &Path, bytes: &[u8]) -> Result<File, ApplyError> {
+    use std::io::Write;
+    let mut to = create_new(dest)?;
     to.write_all(bytes).map_err(io("write", dest))?;
     Ok(to)
 }
@@ -637,13 +643,7 @@ const FICLONE: libc::c_ulong = 0x4004_9409;
 /// The copy is open for reading too, to be hashed.
 fn copy_file(source: &Path, dest: &Path) -> Result<(File, bool), ApplyError> {
     let mut from = File::open(source).map_err(io("read", source))?;
-    let mut to = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dest)
-        .map_err(io("create", dest))?;
+    let mut to = create_new(dest)?;
     // SAFETY: both descriptors are open files owned by this function.
     if unsafe { libc::ioctl(to.as_raw_fd(), FICLONE as _, from.as_raw_fd()) } == 0 {
         return Ok((to, true));

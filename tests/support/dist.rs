@@ -38,6 +38,15 @@ pub fn tree(root: &Path, with_hashes: bool) -> Vec<String> {
     out
 }
 
+/// Every file and folder name below `root` (names only: what a dist holds, wherever).
+pub fn names(root: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Names in `folder` that look like shenzi's scratch folders (`.NAME.shenzi-…`) or the
 /// rest of a replaced dist it kept (`NAME.shenzi-kept-…`).
 pub fn scratch_names(folder: &Path) -> Vec<String> {
