@@ -67,6 +67,14 @@ fn version(v: &Option<VersionFloor>) -> Option<JsonVersion> {
 
 /// The check as stable JSON; no timings, so the same dist gives the same bytes.
 pub fn json(check: &DistCheck) -> String {
+    // Serializing plain structs of strings and numbers cannot fail.
+    let mut text = serde_json::to_string_pretty(&json_value(check)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// [`json`] as a value, to be embedded (`apply --format json`'s `verified`).
+pub fn json_value(check: &DistCheck) -> serde_json::Value {
     let doc = JsonCheck {
         version: VERIFY_JSON_VERSION,
         dist: &check.name,
@@ -94,8 +102,5 @@ pub fn json(check: &DistCheck) -> String {
             .collect(),
         ld_cache_error: check.cache_error.as_ref().map(ToString::to_string),
     };
-    // Serializing plain structs of strings and numbers cannot fail.
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    serde_json::to_value(&doc).unwrap_or_default()
 }
