@@ -5,7 +5,7 @@ use std::fmt;
 
 use miette::{LabeledSpan, NamedSource, Severity};
 
-use super::limits::{GLOB_MAX_LEN, GLOB_MAX_NESTING, NAME_MAX};
+use super::limits::{GLOB_MAX_LEN, GLOB_MAX_NESTING, MAX_LAYOUT_BYTES, NAME_MAX};
 use super::span::Span;
 use super::vars::{Kind, Var};
 
@@ -1114,3 +1114,33 @@ fn selectable_kinds(last: &str) -> String {
 }
 
 super::report::report_diagnostic!(LayoutReport, "shenzi::layout::check");
+
+/// A layout that could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read layout `{path}`")]
+    #[diagnostic(
+        code(shenzi::layout::unreadable),
+        help("check the path, or name a built-in layout: {builtins}")
+    )]
+    Unreadable {
+        path: String,
+        builtins: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("layout `{path}` is {what}, not a file")]
+    #[diagnostic(
+        code(shenzi::layout::unreadable),
+        help("name a regular `.shz` file; a layout cannot be read from a pipe or device")
+    )]
+    NotAFile { path: String, what: &'static str },
+    #[error(
+        "layout `{path}` is {size} bytes; a layout is at most 1 MiB ({MAX_LAYOUT_BYTES} bytes)"
+    )]
+    #[diagnostic(
+        code(shenzi::layout::unreadable),
+        help("is this the layout you meant? If so, use fewer units and wider globs")
+    )]
+    TooLarge { path: String, size: u64 },
+}

@@ -13,3 +13,7 @@ pub const GLOB_MAX_LEN: usize = 4096;
 /// How deep `{a,{b,c}}` alternatives may nest in a glob. The regex engine refuses
 /// groups nested about 120 deep; nobody writes more than a few levels by hand.
 pub const GLOB_MAX_NESTING: usize = 16;
+
+/// The largest layout file shenzi reads, in bytes. A hand-written layout is a few
+/// kilobytes; a generated one with thousands of units stays well below this.
+pub const MAX_LAYOUT_BYTES: u64 = 1 << 20;

@@ -42,10 +42,9 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use miette::NamedSource;
-use thiserror::Error;
 
 pub use analyze::analyze;
-pub use diagnostics::{Diagnostic, ErrorKind, LayoutReport};
+pub use diagnostics::{Diagnostic, ErrorKind, LayoutReport, LoadError};
 pub use model::*;
 pub use parser::{DIAGNOSTIC_LIMIT, parse};
 pub use span::{Span, Spanned};
@@ -66,9 +65,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("minimal", include_str!("../../layouts/minimal.shz")),
 ];
 
-/// The largest layout file shenzi reads, in bytes. A hand-written layout is a few
-/// kilobytes; a generated one with thousands of units stays well below this.
-pub const MAX_LAYOUT_BYTES: u64 = 1 << 20;
+pub use limits::MAX_LAYOUT_BYTES;
 
 /// A leading UTF-8 byte order mark, which some editors write: dropped when a layout is
 /// read (so `shenzi fmt` writes the file without it).
@@ -154,36 +151,6 @@ impl Source {
         }
         out
     }
-}
-
-/// A layout that could not be read.
-#[derive(Debug, Error, miette::Diagnostic)]
-pub enum LoadError {
-    #[error("cannot read layout `{path}`")]
-    #[diagnostic(
-        code(shenzi::layout::unreadable),
-        help("check the path, or name a built-in layout: {builtins}")
-    )]
-    Unreadable {
-        path: String,
-        builtins: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("layout `{path}` is {what}, not a file")]
-    #[diagnostic(
-        code(shenzi::layout::unreadable),
-        help("name a regular `.shz` file; a layout cannot be read from a pipe or device")
-    )]
-    NotAFile { path: String, what: &'static str },
-    #[error(
-        "layout `{path}` is {size} bytes; a layout is at most 1 MiB ({MAX_LAYOUT_BYTES} bytes)"
-    )]
-    #[diagnostic(
-        code(shenzi::layout::unreadable),
-        help("is this the layout you meant? If so, use fewer units and wider globs")
-    )]
-    TooLarge { path: String, size: u64 },
 }
 
 /// Loads a layout: a built-in name (`default`, `flat`, ...) when `spec` is one and has

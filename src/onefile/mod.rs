@@ -5,6 +5,7 @@
 //! its hash and `exec`s the launcher. [`unpack`] extracts a onefile for `verify`;
 //! [`cache_entries`] and [`clear_cache`] list and remove what stubs extracted.
 
+mod diagnostics;
 #[path = "../../stub/src/format.rs"]
 mod format;
 
@@ -13,6 +14,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+pub use diagnostics::OnefileError;
 use format::Hashing;
 pub use format::{CACHE_VARIABLE, MARKER, Trailer, hex};
 
@@ -39,76 +41,6 @@ const WINDOW_LOG: u32 = 27;
 /// Worker threads of the compressor. zstd's output depends on the parameters, not on
 /// how many workers run, once there is at least one; fixed, so it is the same anywhere.
 const WORKERS: u32 = 4;
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum OnefileError {
-    #[error("cannot pack the dist `{}` into one file: {reason}", dist.display())]
-    #[diagnostic(
-        code(shenzi::onefile::pack),
-        help(
-            "the dist holds only files, folders and symlinks inside itself when shenzi wrote it; apply again"
-        )
-    )]
-    Pack { dist: PathBuf, reason: String },
-
-    #[error("cannot write the onefile `{}`: {source}", path.display())]
-    #[diagnostic(
-        code(shenzi::onefile::write),
-        help("check that the folder exists and can be written, and that the disk has room")
-    )]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-
-    #[error("`{}` exists and is not a shenzi onefile", path.display())]
-    #[diagnostic(
-        code(shenzi::onefile::would_replace),
-        help("remove it, write the onefile elsewhere with `-o`, or pass `--force` to replace it")
-    )]
-    WouldReplace { path: PathBuf },
-
-    #[error("`{}` is a shenzi dist folder; a onefile is not written into a dist", folder.display())]
-    #[diagnostic(
-        code(shenzi::onefile::into_dist),
-        help("give `-o` another folder (the onefile is written as FOLDER/NAME)")
-    )]
-    IntoDist { folder: PathBuf },
-
-    #[error("`{}` is not a shenzi onefile: {reason}", path.display())]
-    #[diagnostic(
-        code(shenzi::onefile::not_a_onefile),
-        help("give a file `shenzi apply` or `shenzi build --onefile` wrote, whole")
-    )]
-    NotAOnefile { path: PathBuf, reason: String },
-
-    #[error("cannot read `{}`: {source}", path.display())]
-    #[diagnostic(
-        code(shenzi::onefile::read),
-        help("check that the file exists and can be read")
-    )]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-
-    #[error("cannot extract the onefile `{}`: {reason}", path.display())]
-    #[diagnostic(
-        code(shenzi::onefile::damaged),
-        help("the file is damaged or cut short; build it (or download it) again")
-    )]
-    Damaged { path: PathBuf, reason: String },
-
-    #[error("cannot remove `{}`: {source}", path.display())]
-    #[diagnostic(code(shenzi::onefile::clear), help("check the folder's permissions"))]
-    Clear {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-}
 
 /// What [`pack`] wrote.
 #[derive(Debug, Clone)]

@@ -9,15 +9,19 @@
 //! verify(dist, name)                       ─► DistCheck
 //! ```
 
+mod diagnostics;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+
+pub use diagnostics::OpenError;
 
 use crate::binary::BinaryCache;
 use crate::execute::{ApplyError, ApplyOptions, ApplySummary, CheckFailure, write_dist};
 use crate::layout::{self, LayoutReport, Source};
 use crate::loader::{LdCacheError, SearchConfig};
 use crate::manifest::roles::{self, Brought, LeftOut, Selection, Shipping};
-use crate::manifest::{Manifest, ManifestError, read_manifest};
+use crate::manifest::{Manifest, read_manifest};
 use crate::plan::{Plan, PlanInput, Planned, common_vars, plan};
 use crate::verify::{DistCheck, VerifyError, verify_dist};
 
@@ -32,17 +36,6 @@ pub struct Project {
     pub left_out: Vec<LeftOut>,
     /// Every top-level package the traced runs imported, with the runs that did.
     pub brought: Vec<Brought>,
-}
-
-/// Why a project could not be opened.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum OpenError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Layout(#[from] layout::LoadError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Manifest(#[from] Box<ManifestError>),
 }
 
 /// A plan, and what planning it has to say besides the plan's own report.
