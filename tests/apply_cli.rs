@@ -770,3 +770,105 @@ fn scratch_folders_of_killed_applies_are_removed_and_no_others() {
     drop(live.stdin.take());
     live.wait().unwrap();
 }
+
+/// Regular files and symlinks below `root` (not following links).
+fn count_on_disk(root: &Path) -> (u64, u64) {
+    let (mut files, mut links) = (0, 0);
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            links += 1;
+        } else if meta.is_dir() {
+            let (f, l) = count_on_disk(&path);
+            files += f;
+            links += l;
+        } else {
+            files += 1;
+        }
+    }
+    (files, links)
+}
+
+#[test]
+fn apply_and_build_json_summaries_match_the_dist_written() {
+    let (scratch, _app, manifest) = traced_example();
+    let dist = scratch.path().join("dist");
+    let out = apply("default", &manifest, &dist, &["--format", "json"]);
+    assert!(out.status.success(), "{}", support::describe(&out));
+    // The human summary stays on stderr; stdout is only the document.
+    assert!(
+        stderr_of(&out).contains("shenzi: wrote "),
+        "{}",
+        stderr_of(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", support::describe(&out)));
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["layout"], "default");
+    assert_eq!(doc["onefile"], serde_json::Value::Null);
+    let (files, links) = count_on_disk(&dist);
+    // Every file of the plan, and the record `.shenzi/dist.json` besides.
+    assert_eq!(doc["files"].as_u64().unwrap() + 1, files, "{doc}");
+    assert_eq!(doc["symlinks"].as_u64().unwrap(), links, "{doc}");
+    let units = doc["units"].as_array().unwrap();
+    assert!(units.iter().any(|u| u["name"] == "stdlib"), "{:?}", units);
+    // The units' bytes are the plan's (the sources'); the summary's are what was written,
+    // the same with nothing stripped.
+    assert_eq!(doc["stripped"], 0);
+    let unit_bytes: u64 = units.iter().map(|u| u["bytes"].as_u64().unwrap()).sum();
+    assert!(unit_bytes <= doc["bytes"].as_u64().unwrap(), "{doc}");
+    assert!(doc["binaries"].as_u64().unwrap() > 10, "{doc}");
+    assert_eq!(doc["patched"], doc["binaries"], "{doc}");
+    let libraries = doc["libraries"].as_array().unwrap();
+    assert!(
+        libraries
+            .iter()
+            .any(|l| l["name"] == "libpython3.11.so.1.0"),
+        "{doc}"
+    );
+    let largest = doc["largest"].as_array().unwrap();
+    assert_eq!(largest.len(), 10, "{doc}");
+    assert!(dist.join(largest[0]["path"].as_str().unwrap()).is_file());
+    // The verify that ran on the way, in `verify --format json`'s shape.
+    let verified = &doc["verified"];
+    assert_eq!(verified["passed"], true, "{doc}");
+    assert_eq!(verified["files"].as_u64().unwrap(), files, "{doc}");
+    assert_eq!(
+        doc["glibc_floor"], verified["glibc_floor"]["glibc"]["name"],
+        "{doc}"
+    );
+    insta::assert_snapshot!("apply_json_shape", support::json_shape(&doc));
+
+    // A forced reapply reuses every file, and says so.
+    let again = apply(
+        "default",
+        &manifest,
+        &dist,
+        &["--format", "json", "--force"],
+    );
+    assert!(again.status.success(), "{}", support::describe(&again));
+    let doc2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(doc2["reused"].as_u64().unwrap() > 0, "{doc2}");
+    assert_eq!(doc2["files"], doc["files"]);
+
+    // `build` ends with the same document (a quiet app: its own stdout comes first).
+    std::fs::write(scratch.path().join("quiet.py"), "import json\n").unwrap();
+    let built = scratch.path().join("built");
+    let out = shenzi()
+        .arg("build")
+        .arg("--python")
+        .arg(python311())
+        .arg("-o")
+        .arg(&built)
+        .args(["--format", "json", "quiet.py"])
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", support::describe(&out)));
+    assert_eq!(doc["verified"]["passed"], true, "{doc}");
+    let (files, _) = count_on_disk(&built);
+    assert_eq!(doc["files"].as_u64().unwrap() + 1, files, "{doc}");
+}

@@ -70,6 +70,82 @@ fn check_with_a_manifest_refuses_what_plan_refuses() {
         let out = run(command, "default");
         assert_eq!(out.status.code(), Some(0), "{command}: {}", describe(&out));
     }
+
+    // `--format json`: the planner's diagnostics too, without a span (they are about the
+    // manifest); the default layout has no errors, only warnings for the kinds this small
+    // app does not have, each with its place in the layout.
+    let json = |layout: &str| {
+        let out = shenzi()
+            .args(["check", layout, "m.json", "--format", "json"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", describe(&out)));
+        (out, doc)
+    };
+    let (out, doc) = json("moved.shz");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let planner: Vec<&serde_json::Value> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "shenzi::plan::stdlib_not_found")
+        .collect();
+    assert_eq!(planner.len(), 1, "{doc}");
+    assert_eq!(planner[0]["severity"], "error");
+    assert!(planner[0].get("span").is_none(), "{doc}");
+    assert!(doc["errors"].as_u64().unwrap() >= 1, "{doc}");
+    let (out, doc) = json("default");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(doc["errors"], 0, "{doc}");
+    for d in doc["diagnostics"].as_array().unwrap() {
+        assert_eq!(d["severity"], "warning", "{d}");
+        assert_eq!(d["code"], "shenzi::layout::kind_not_in_manifest", "{d}");
+        assert!(d["span"]["line"].as_u64().unwrap() > 0, "{d}");
+    }
+}
+
+#[test]
+fn check_json_gives_each_diagnostic_with_its_span_and_line() {
+    let path =
+        support::repo_root().join("tests/fixtures/layout/diagnostics/absolute_destination.shz");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let out = shenzi()
+        .arg("check")
+        .arg(&path)
+        .args(["--format", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    // The diagnostic stays on stderr as text.
+    assert!(
+        text(&out.stderr).contains("shenzi::layout::absolute_destination"),
+        "{}",
+        describe(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", describe(&out)));
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["errors"], 1);
+    assert_eq!(doc["warnings"], 0);
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "shenzi::layout::absolute_destination");
+    assert_eq!(d["severity"], "error");
+    let span = &d["span"];
+    let (start, end) = (
+        span["start"].as_u64().unwrap() as usize,
+        span["end"].as_u64().unwrap() as usize,
+    );
+    // The span is the `/` the label names, and line:column point at the same byte.
+    assert_eq!(&source[start..end], "/");
+    let line = span["line"].as_u64().unwrap() as usize;
+    let column = span["column"].as_u64().unwrap() as usize;
+    let at = source.lines().nth(line - 1).unwrap();
+    assert_eq!(&at[column - 1..column], "/", "{at}");
+    insta::assert_snapshot!("check_json_shape", support::json_shape(&doc));
 }
 
 #[test]

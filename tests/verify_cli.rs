@@ -321,3 +321,102 @@ fn apply_refuses_a_dist_that_fails_verification_and_writes_nothing() {
         "{err}"
     );
 }
+
+/// `shenzi verify --format json NAME`, as [`verify`].
+fn verify_json(dist: &Path) -> (Output, serde_json::Value) {
+    let out = shenzi()
+        .args(["verify", "--format", "json"])
+        .arg(dist.file_name().unwrap())
+        .current_dir(dist.parent().unwrap())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", support::describe(&out)));
+    (out, doc)
+}
+
+#[test]
+fn verify_json_reports_the_check_on_stdout_and_keeps_the_text_on_stderr() {
+    let (_scratch, dist) = fresh_dist();
+
+    let (out, doc) = verify_json(&dist);
+    assert_eq!(out.status.code(), Some(0), "{}", support::describe(&out));
+    // The human summary stays on stderr.
+    assert!(
+        stderr(&out).contains("`dist` verified: "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["dist"], "dist");
+    assert_eq!(doc["passed"], true);
+    assert_eq!(doc["layout"], "default");
+    assert!(doc["files"].as_u64().unwrap() > 100, "{doc}");
+    assert!(doc["symlinks"].as_u64().unwrap() > 0, "{doc}");
+    // The interpreter, libpython and the stdlib's extension modules at least.
+    assert!(doc["binaries"].as_u64().unwrap() > 10, "{doc}");
+    assert!(
+        doc["needs_checked"].as_u64().unwrap() >= doc["binaries"].as_u64().unwrap(),
+        "{doc}"
+    );
+    assert_eq!(doc["problems"], serde_json::json!([]));
+    let glibc = &doc["glibc_floor"]["glibc"];
+    let name = glibc["name"].as_str().unwrap();
+    assert_eq!(
+        name,
+        format!("GLIBC_{}", glibc["version"].as_str().unwrap())
+    );
+    assert!(name.starts_with("GLIBC_2."), "{doc}");
+    // The object it names is in the dist.
+    assert!(
+        dist.join(glibc["needed_by"].as_str().unwrap()).exists(),
+        "{doc}"
+    );
+    // The same dist, the same bytes (no timings in it).
+    let (again, _) = verify_json(&dist);
+    assert_eq!(out.stdout, again.stdout);
+
+    // A failing dist: the document still comes, each problem with its code and message,
+    // and the diagnostics are on stderr.
+    let deleted = mutant(&dist, "deleted");
+    std::fs::remove_file(real_library(&deleted, "libpython3.11.so.1.0")).unwrap();
+    let (out, doc) = verify_json(&deleted);
+    assert_eq!(out.status.code(), Some(1), "{}", support::describe(&out));
+    assert_eq!(doc["passed"], false);
+    let problems = doc["problems"].as_array().unwrap();
+    let mut codes: Vec<&str> = problems
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(
+        codes,
+        [
+            "shenzi::verify::dangling_link",
+            "shenzi::verify::unresolved_need"
+        ]
+    );
+    for p in problems {
+        assert_eq!(p["severity"], "error", "{p}");
+        assert!(!p["message"].as_str().unwrap().is_empty(), "{p}");
+        assert!(!p["help"].as_str().unwrap().is_empty(), "{p}");
+    }
+    assert!(
+        problems.iter().any(|p| p["message"]
+            .as_str()
+            .unwrap()
+            .contains("libpython3.11.so.1.0")),
+        "{doc}"
+    );
+    assert_eq!(codes_of(&stderr(&out)), codes);
+    insta::assert_snapshot!("verify_json_shape", support::json_shape(&doc));
+}
+
+/// The distinct codes of `text`'s diagnostics.
+fn codes_of(text: &str) -> Vec<&str> {
+    let mut all = codes(text);
+    all.dedup();
+    all
+}

@@ -52,6 +52,10 @@ pub struct ApplyArgs {
     /// onefile "NAME"`, or the launcher's file name), whatever the layout's `output` says.
     #[arg(long)]
     pub onefile: bool,
+    /// `text`: the summary on stderr; `json`: also the summary as the document of
+    /// docs/plan.md on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: super::verify::Format,
 }
 
 /// A plan, and the onefile's name when the layout asks for `output onefile` (its
@@ -140,6 +144,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
             verify: !args.no_verify,
             onefile: args.onefile,
             selection: Selection::default(),
+            json: args.format == super::verify::Format::Json,
         },
     )
 }
@@ -160,6 +165,8 @@ pub struct Finish {
     pub onefile: bool,
     /// Top-level packages included or excluded by the project file.
     pub selection: Selection,
+    /// The summary as JSON on stdout too.
+    pub json: bool,
 }
 
 /// Who writes ELF edits.
@@ -169,36 +176,8 @@ pub enum ElfWriter {
     Patchelf,
 }
 
-/// Plans and writes a dist; shared by `apply` and `build`.
-pub fn apply(
-    layout: &str,
-    manifest: &Path,
-    output: &Path,
-    force: bool,
-    patchelf: Option<&Path>,
-    onefile: bool,
-    selection: Selection,
-) -> miette::Result<ExitCode> {
-    apply_with(
-        layout,
-        manifest,
-        output,
-        Replace {
-            force,
-            discard_changes: false,
-        },
-        patchelf,
-        ElfWriter::Shenzi,
-        Finish {
-            verify: true,
-            onefile,
-            selection,
-        },
-    )
-}
-
-/// [`apply`], with `shenzi verify` of the built dist (before it is renamed into place)
-/// or without.
+/// Plans and writes a dist, with `shenzi verify` of the built dist (before it is renamed
+/// into place) or without; shared by `apply` and `build`.
 pub fn apply_with(
     layout: &str,
     manifest: &Path,
@@ -212,6 +191,7 @@ pub fn apply_with(
         verify,
         onefile,
         selection,
+        json,
     } = finish;
     // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
     // does not edit itself, and its absence is an error only when there is such a binary
@@ -367,6 +347,7 @@ pub fn apply_with(
     } else {
         String::new()
     };
+    let output_name = output.display().to_string();
     let what = if onefile.is_some() {
         "the dist".to_owned()
     } else {
@@ -404,6 +385,36 @@ pub fn apply_with(
             kept.display()
         );
     }
+    if json {
+        let doc = JsonSummary {
+            version: APPLY_JSON_VERSION,
+            output: output_name.clone(),
+            onefile: onefile
+                .as_ref()
+                .map(|f| folder.join(f).display().to_string()),
+            layout: &planned.plan.record.layout,
+            files: summary.files,
+            dirs: summary.dirs,
+            symlinks: summary.symlinks,
+            bytes: summary.bytes,
+            binaries: libraries,
+            patched: summary.patched,
+            patched_by_patchelf: summary.patched_by_patchelf,
+            stripped: summary.stripped,
+            stripped_bytes: summary.stripped_bytes,
+            reused: summary.reused,
+            discarded: summary.discarded.iter().map(ToString::to_string).collect(),
+            kept: summary.kept.as_ref().map(|k| k.display().to_string()),
+            units: &planned.by_unit,
+            packages: &planned.by_package,
+            libraries: &planned.by_library,
+            largest: &planned.largest,
+            glibc_floor: planned.floor.glibc.as_ref().map(|g| g.name.clone()),
+            verified: verified.as_ref().map(crate::verify::json_value),
+        };
+        // Plain strings, numbers and vectors: serializing cannot fail.
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
     match verified {
         Some(check) => {
             eprintln!("shenzi: {}", check.summary());
@@ -418,6 +429,36 @@ pub fn apply_with(
         eprintln!("shenzi: {line}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Changes when the shape of `apply --format json` does.
+const APPLY_JSON_VERSION: u32 = 1;
+
+/// `apply --format json` (docs/plan.md). No timings: the same inputs, the same bytes.
+#[derive(serde::Serialize)]
+struct JsonSummary<'a> {
+    version: u32,
+    output: String,
+    onefile: Option<String>,
+    layout: &'a str,
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    bytes: u64,
+    binaries: usize,
+    patched: u64,
+    patched_by_patchelf: u64,
+    stripped: u64,
+    stripped_bytes: u64,
+    reused: u64,
+    discarded: Vec<String>,
+    kept: Option<String>,
+    units: &'a [crate::plan::Total],
+    packages: &'a [crate::plan::Total],
+    libraries: &'a [crate::plan::Total],
+    largest: &'a [crate::plan::Largest],
+    glibc_floor: Option<String>,
+    verified: Option<serde_json::Value>,
 }
 
 /// Where the bytes are: the units that write anything (in layout order), the five

@@ -67,6 +67,10 @@ pub struct BuildArgs {
     /// Run the app as `python -m MODULE`; its arguments follow.
     #[arg(short = 'm', value_name = "MODULE")]
     module: Option<String>,
+    /// `text`: the summary on stderr; `json`: also the summary as `apply --format json`'s
+    /// document on stdout (after what the traced runs themselves print there).
+    #[arg(long, value_enum, default_value = "text")]
+    format: super::verify::Format,
     /// The script and its arguments (after `-m MODULE`: the module's arguments), or a
     /// console script of the interpreter's `bin` folder by name; everything after the
     /// first of them is the app's. Replaces the project file's `[app]` entry and
@@ -211,14 +215,22 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         traced.1,
         traced.2
     );
-    super::apply::apply(
+    super::apply::apply_with(
         &layout,
         &manifest,
         &output,
-        args.force,
+        super::apply::Replace {
+            force: args.force,
+            discard_changes: false,
+        },
         args.patchelf.as_deref(),
-        onefile,
-        selection,
+        super::apply::ElfWriter::Shenzi,
+        super::apply::Finish {
+            verify: true,
+            onefile,
+            selection,
+            json: args.format == super::verify::Format::Json,
+        },
     )
 }
 

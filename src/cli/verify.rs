@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::verify::{DistCheck, verify_dist};
 
@@ -15,12 +15,22 @@ use crate::verify::{DistCheck, verify_dist};
 /// its stub makes on a first start) and the dist inside it is verified.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  shenzi verify dist\n  shenzi apply default shenzi.json -o dist   # verifies too, unless --no-verify"
+    after_help = "Examples:\n  shenzi verify dist\n  shenzi verify dist --format json > verify.json\n  shenzi apply default shenzi.json -o dist   # verifies too, unless --no-verify"
 )]
 pub struct VerifyArgs {
     /// The dist folder (`shenzi apply -o DIST`), or a onefile.
     #[arg(value_name = "DIST")]
     pub dist: PathBuf,
+    /// `text`: a summary line and the glibc floor, or the diagnostics, on stderr;
+    /// `json`: the document of docs/plan.md on stdout (the diagnostics still on stderr).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
@@ -41,10 +51,18 @@ pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
             trailer.launcher
         );
         let check = verify_dist(&into, &name)?;
-        return Ok(report(check));
+        return Ok(report_as(check, args.format));
     }
     let check = verify_dist(&args.dist, &name)?;
-    Ok(report(check))
+    Ok(report_as(check, args.format))
+}
+
+/// [`report`], with the JSON document on stdout first when asked for.
+pub fn report_as(check: DistCheck, format: Format) -> ExitCode {
+    if format == Format::Json {
+        print!("{}", crate::verify::json(&check));
+    }
+    report(check)
 }
 
 /// Prints a check's outcome to stderr; the exit code it calls for.

@@ -128,6 +128,24 @@ impl VerifyProblem {
         self.describe().code
     }
 
+    /// The headline as the diagnostic shows it (for `verify --format json`).
+    pub fn message(&self) -> String {
+        self.describe().message
+    }
+
+    /// What to do next, as the diagnostic shows it.
+    pub fn help(&self) -> String {
+        self.describe().help
+    }
+
+    /// `error` or `warning`.
+    pub fn severity_name(&self) -> &'static str {
+        match self.describe().severity {
+            Severity::Warning | Severity::Advice => "warning",
+            Severity::Error => "error",
+        }
+    }
+
     /// Order of reports: native problems by object, then links, then the Python side.
     pub(super) fn sort_key(&self) -> (u8, String, String) {
         let (rank, a, b) = match self {

@@ -203,3 +203,50 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
+
+/// A JSON document's shape: each field's name and type, one per line, indented by depth;
+/// an array by the union of its elements' shapes. What a schema promises, without the
+/// values this machine gives it.
+pub fn json_shape(value: &serde_json::Value) -> String {
+    fn walk(value: &serde_json::Value, depth: usize, out: &mut String) {
+        use serde_json::Value;
+        let pad = "  ".repeat(depth);
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let kind = match v {
+                        Value::Null => "null",
+                        Value::Bool(_) => "bool",
+                        Value::Number(_) => "number",
+                        Value::String(_) => "string",
+                        Value::Array(_) => "array",
+                        Value::Object(_) => "object",
+                    };
+                    out.push_str(&format!("{pad}{key}: {kind}\n"));
+                    walk(v, depth + 1, out);
+                }
+            }
+            Value::Array(items) => {
+                // Every element's fields, each once, in first-seen order.
+                let mut seen = Vec::new();
+                for item in items {
+                    let mut one = String::new();
+                    walk(item, depth, &mut one);
+                    for line in one.lines() {
+                        if !seen.iter().any(|l: &String| l == line) {
+                            seen.push(line.to_owned());
+                        }
+                    }
+                }
+                for line in seen {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(value, 0, &mut out);
+    out
+}
