@@ -52,9 +52,24 @@ fn traced(app: &str) -> Traced {
 }
 
 /// The stdlib example's trace, shared by the tests of this file.
+static STDLIB: OnceLock<Traced> = OnceLock::new();
+
 fn stdlib() -> &'static Traced {
-    static T: OnceLock<Traced> = OnceLock::new();
-    T.get_or_init(|| traced("stdlib_app"))
+    STDLIB.get_or_init(|| {
+        // SAFETY: registers a plain `extern "C"` function with no arguments, as `atexit`
+        // takes it.
+        unsafe { libc::atexit(remove_stdlib_scratch) };
+        traced("stdlib_app")
+    })
+}
+
+/// A static is never dropped, so the shared trace's scratch folder (its dists, caches
+/// and onefiles, ~100 MB) is removed when the process exits: nextest runs every test in
+/// a process of its own, and each one left its folder in `/tmp` before.
+extern "C" fn remove_stdlib_scratch() {
+    if let Some(t) = STDLIB.get() {
+        let _ = std::fs::remove_dir_all(t.scratch.path());
+    }
 }
 
 /// `shenzi apply default MANIFEST --onefile -o OUT`; the onefile `OUT/app`. zstd level 3
