@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use support::e2e;
-use support::{describe, output_ok, python311, shenzi, text};
+use support::{build_in, describe, output_ok, python311, text};
 
 /// A venv of pyenv's 3.11 without pip, with a package `greet` in its site dir and the
 /// console script `bin/greet` for `greet.cli:main`, written as pip writes one.
@@ -40,16 +40,6 @@ fn greet_venv(scratch: &Path) -> std::path::PathBuf {
     venv
 }
 
-fn build(dir: &Path, args: &[&str]) -> std::process::Output {
-    shenzi()
-        .arg("build")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn a_console_script_by_name_and_a_module_without_double_dash() {
     let scratch = e2e::scratch();
@@ -71,7 +61,7 @@ fn a_console_script_by_name_and_a_module_without_double_dash() {
     let expected = "{\"greet\": [\"hello\"]}\n";
 
     // `greet` is no file here: the venv's console script, named after it.
-    let out = build(
+    let out = build_in(
         &work,
         &[
             "--python",
@@ -93,7 +83,7 @@ fn a_console_script_by_name_and_a_module_without_double_dash() {
     assert_eq!(text(&run.stdout), expected);
 
     // `-m greet.cli` is the app `greet` (its top-level package), `--name` names it.
-    let out = build(
+    let out = build_in(
         &work,
         &[
             "--python",
@@ -111,7 +101,7 @@ fn a_console_script_by_name_and_a_module_without_double_dash() {
     let run = hidden("b", "greet");
     assert!(run.status.success(), "{}", describe(&run));
     assert_eq!(text(&run.stdout), expected);
-    let out = build(
+    let out = build_in(
         &work,
         &[
             "--python",
@@ -143,10 +133,10 @@ fn an_accepted_exit_status_builds() {
     );
     let py = python311();
     let py = py.to_str().unwrap();
-    let refused = build(dir.path(), &["--python", py, "usage.py"]);
+    let refused = build_in(dir.path(), &["--python", py, "usage.py"]);
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
     assert!(!dir.path().join("dist").exists());
-    let out = build(
+    let out = build_in(
         dir.path(),
         &[
             "--python",
@@ -184,7 +174,7 @@ fn the_output_folder_is_checked_before_the_app_runs() {
         ("above_sources", ".."),
         ("no_parent", "missing/dist"),
     ] {
-        let out = build(&app, &["--python", py, "-o", output, "app.py"]);
+        let out = build_in(&app, &["--python", py, "-o", output, "app.py"]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
         assert!(!app.join("ran").exists(), "{name}: the app ran");
         let stderr = text(&out.stderr).replace(&app.display().to_string(), "APP");
@@ -198,7 +188,7 @@ fn the_output_folder_is_checked_before_the_app_runs() {
             .arg(&venv),
     );
     let inside = venv.join("dist");
-    let out = build(
+    let out = build_in(
         &app,
         &[
             "--python",

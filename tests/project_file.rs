@@ -7,11 +7,9 @@
 
 mod support;
 
-use std::path::Path;
-
 use support::dist::names;
 use support::e2e;
-use support::{describe, python311, shenzi, text};
+use support::{build_in, describe, python311, shenzi, text};
 
 /// Prints usage and exits 2 with `--usage`; `checksum` (which only the test suite runs in
 /// the traces) loads zlib with ctypes; imports `iniconfig` when it can.
@@ -74,16 +72,6 @@ exit-codes = [0]
 include = ["pluggy"]
 exclude = ["iniconfig"]
 "#;
-
-fn build_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    shenzi()
-        .arg("build")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn a_bare_build_does_the_whole_job_from_the_project_file() {

@@ -148,11 +148,7 @@ fn json(name: &str, report: &LayoutReport, plan: Option<&PlanReport>) -> String 
     if let Some(plan) = plan {
         diagnostics.extend(plan.diagnostics.iter().map(|d| JsonDiagnostic {
             code: d.problem.code(),
-            severity: if d.problem.is_error() {
-                "error"
-            } else {
-                "warning"
-            },
+            severity: d.problem.severity_name(),
             message: d.to_string(),
             span: None,
         }));

@@ -158,6 +158,11 @@ impl Problem {
         self.describe().severity == Severity::Error
     }
 
+    /// `error` or `warning`, as the JSON outputs name it.
+    pub fn severity_name(&self) -> &'static str {
+        if self.is_error() { "error" } else { "warning" }
+    }
+
     pub fn code(&self) -> &'static str {
         self.describe().code
     }

@@ -244,11 +244,7 @@ pub fn json(planned: &Planned) -> String {
             .iter()
             .map(|d| JsonProblem {
                 code: d.problem.code(),
-                severity: if d.problem.is_error() {
-                    "error"
-                } else {
-                    "warning"
-                },
+                severity: d.problem.severity_name(),
                 message: d.to_string(),
             })
             .collect(),

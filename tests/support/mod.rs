@@ -17,6 +17,17 @@ pub fn shenzi() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shenzi"))
 }
 
+/// `shenzi build ARGS` run in `dir`, without colour.
+pub fn build_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    shenzi()
+        .arg("build")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
