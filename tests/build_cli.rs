@@ -159,6 +159,32 @@ fn an_accepted_exit_status_builds() {
     );
     assert_eq!(run.status.code(), Some(2));
     assert_eq!(text(&run.stdout), "usage: usage.py FILE\n");
+
+    // `--format json`: stdout is the document alone; what the app printed is on stderr.
+    let out = build_in(
+        dir.path(),
+        &[
+            "--python",
+            py,
+            "--exit-code",
+            "2",
+            "--format",
+            "json",
+            "-o",
+            "dist-json",
+            "usage.py",
+        ],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", describe(&out)));
+    assert_eq!(doc["output"], "dist-json", "{doc}");
+    assert!(doc["files"].as_u64().unwrap() > 0, "{doc}");
+    assert!(
+        text(&out.stderr).contains("usage: usage.py FILE\n"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub struct BuildArgs {
     #[arg(short = 'm', value_name = "MODULE")]
     module: Option<String>,
     /// `text`: the summary on stderr; `json`: also the summary as `apply --format json`'s
-    /// document on stdout (after what the traced runs themselves print there).
+    /// document on stdout, alone (what the traced runs print goes to stderr).
     #[arg(long, value_enum, default_value = "text")]
     format: super::verify::Format,
     /// The script and its arguments (after `-m MODULE`: the module's arguments), or a
@@ -184,8 +184,11 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
     for extra in file.iter().flat_map(|f| &f.runs) {
         steps.push(extra_step(&python, extra, &manifest));
     }
+    let json = args.format == super::verify::Format::Json;
     let mut traced = (0, 0, 0);
-    for step in &steps {
+    for step in &mut steps {
+        // With `--format json`, stdout holds the document alone.
+        step.request.stdout_to_stderr = json;
         let outcome = trace(&step.request)?;
         super::trace::print_notes(&outcome);
         if !step.exit_codes.contains(&outcome.exit_status) {
@@ -229,7 +232,7 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
             verify: true,
             onefile,
             selection,
-            json: args.format == super::verify::Format::Json,
+            json,
         },
     )
 }
@@ -311,6 +314,7 @@ fn request(python: &Path, words: &[OsString], manifest: &Path, role: RunRole) ->
         append: false,
         role,
         name: None,
+        stdout_to_stderr: false,
     }
 }
 

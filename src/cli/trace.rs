@@ -51,6 +51,7 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         } else {
             RunRole::Ship
         },
+        stdout_to_stderr: false,
     })?;
     print_notes(&outcome);
     let native = match &outcome.syscalls {

@@ -50,6 +50,9 @@ pub struct TraceRequest {
     /// The app's name (`{app.name}`), recorded in the entry; a run appended to a
     /// manifest keeps the manifest's.
     pub name: Option<String>,
+    /// The traced program's standard output goes to shenzi's standard error (`build
+    /// --format json` keeps stdout for its document).
+    pub stdout_to_stderr: bool,
 }
 
 /// What a trace did.
@@ -137,8 +140,14 @@ pub fn trace(request: &TraceRequest) -> Result<TraceOutcome, TraceError> {
         scratch: scratch_dir.clone(),
         quiet_marker: records_dir.join(".quiet"),
     };
-    let (status, child_pid, supervisor) =
-        run_traced(&prepared, &tracer_dir, &records_dir, armed, settings)?;
+    let (status, child_pid, supervisor) = run_traced(
+        &prepared,
+        &tracer_dir,
+        &records_dir,
+        armed,
+        settings,
+        request.stdout_to_stderr,
+    )?;
     let exit_status = exit_code(status);
     let mut still_running = wait_for_descendants(&records_dir);
     let log = supervisor.and_then(seccomp::Supervisor::finish);
@@ -260,6 +269,7 @@ fn run_traced(
     records_dir: &Path,
     armed: Result<seccomp::Armed, String>,
     settings: seccomp::Settings,
+    stdout_to_stderr: bool,
 ) -> Result<(ExitStatus, u32, Result<seccomp::Supervisor, String>), TraceError> {
     let mut pythonpath = tracer_dir.as_os_str().to_owned();
     if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|v| !v.is_empty()) {
@@ -272,6 +282,16 @@ fn run_traced(
         .env("SHENZI_TRACE_DIR", records_dir);
     if let Some(arg0) = &prepared.arg0 {
         std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+    }
+    if stdout_to_stderr {
+        // A copy of shenzi's own stderr: the app writes where a terminal user sees it.
+        let err = std::os::fd::AsFd::as_fd(&std::io::stderr())
+            .try_clone_to_owned()
+            .map_err(|source| TraceError::Spawn {
+                program: prepared.program.clone(),
+                source,
+            })?;
+        cmd.stdout(std::process::Stdio::from(err));
     }
     let supervisor = armed.and_then(|mut armed| {
         armed.prepare(&mut cmd);
