@@ -40,7 +40,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
     };
     let text = match args.format {
         Format::Tree => show::tree(&planned, "dist") + &roles.table(),
-        Format::Json => show::json(&planned),
+        Format::Json => show::json(&planned, &roles.attribution()),
         Format::Dot => show::dot(&planned),
     };
     print!("{text}");

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::manifest::roles::{Brought, LeftOut, Why};
 use crate::manifest::{Run, RunRole};
+use crate::plan::show::{AttributedPackage, AttributedRun, Attribution};
 use crate::project::Project;
 
 pub struct Roles {
@@ -69,10 +70,58 @@ impl Roles {
         }
     }
 
-    /// The runs and, for each top-level package, the roles of the runs that imported it;
-    /// empty when every run ships (nothing to tell apart).
+    /// The roles of `runs`, each once, sorted.
+    fn roles(&self, runs: &[String]) -> Vec<&'static str> {
+        let mut roles: Vec<&'static str> = runs
+            .iter()
+            .filter_map(|id| self.runs.iter().find(|r| &r.id == id))
+            .map(|r| r.role.name())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    fn left_out_of(&self, b: &Brought) -> Option<&'static str> {
+        self.left_out
+            .iter()
+            .find(|l| l.top == b.top && l.folder == b.folder)
+            .map(|l| match l.why {
+                Why::CoverageOnly(_) => "coverage",
+                Why::Excluded => "excluded",
+            })
+    }
+
+    /// The runs and the packages they brought, for `plan --format json`.
+    pub fn attribution(&self) -> Attribution {
+        Attribution {
+            runs: self
+                .runs
+                .iter()
+                .map(|r| AttributedRun {
+                    id: r.id.clone(),
+                    role: r.role.name(),
+                    command: r.command.join(" "),
+                })
+                .collect(),
+            brought: self
+                .brought
+                .iter()
+                .map(|b| AttributedPackage {
+                    name: b.top.clone(),
+                    folder: b.folder.display().to_string(),
+                    runs: b.runs.clone(),
+                    roles: self.roles(&b.runs),
+                    left_out: self.left_out_of(b),
+                })
+                .collect(),
+        }
+    }
+
+    /// The runs and, for each top-level package, the runs that imported it (with their
+    /// roles); empty when there is one run that ships (nothing to tell apart).
     pub fn table(&self) -> String {
-        if self.runs.iter().all(|r| r.role == RunRole::Ship) {
+        if self.runs.len() < 2 && self.runs.iter().all(|r| r.role == RunRole::Ship) {
             return String::new();
         }
         let mut out = String::from("\nruns:\n");
@@ -88,27 +137,16 @@ impl Roles {
         out.push_str("packages, by the runs that imported them:\n");
         let width = self.brought.iter().map(|b| b.top.len()).max().unwrap_or(0);
         for b in &self.brought {
-            let mut roles: Vec<&str> = b
-                .runs
-                .iter()
-                .filter_map(|id| self.runs.iter().find(|r| &r.id == id))
-                .map(|r| r.role.name())
-                .collect();
-            roles.sort();
-            roles.dedup();
-            let left = self
-                .left_out
-                .iter()
-                .find(|l| l.top == b.top && l.folder == b.folder)
-                .map_or("", |l| match l.why {
-                    Why::CoverageOnly(_) => "  (left out: coverage only)",
-                    Why::Excluded => "  (left out: excluded)",
-                });
+            let left = self.left_out_of(b).map_or("", |why| match why {
+                "coverage" => "  (left out: coverage only)",
+                _ => "  (left out: excluded)",
+            });
             let _ = writeln!(
                 out,
-                "  {:<width$}  {}{left}  [{}]",
+                "  {:<width$}  {}{left}  runs {}  [{}]",
                 b.top,
-                roles.join(", "),
+                self.roles(&b.runs).join(", "),
+                b.runs.join(", "),
                 b.folder.display()
             );
         }

@@ -131,6 +131,38 @@ struct JsonPlan<'a> {
     largest: &'a [Largest],
     glibc_floor: Option<String>,
     problems: Vec<JsonProblem>,
+    runs: &'a [AttributedRun],
+    brought: &'a [AttributedPackage],
+}
+
+/// Which runs brought what, for the plan's JSON: the manifest's runs, and each top-level
+/// package a run imported (the planner sees only what ships; the CLI knows the rest).
+#[derive(Debug, Clone, Default)]
+pub struct Attribution {
+    pub runs: Vec<AttributedRun>,
+    pub brought: Vec<AttributedPackage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributedRun {
+    pub id: String,
+    /// `ship` or `coverage`.
+    pub role: &'static str,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributedPackage {
+    /// The top-level entry below its folder (`numpy`, `six.py`).
+    pub name: String,
+    /// The site dir or app folder it is in.
+    pub folder: String,
+    /// The runs that imported something of it, and their roles.
+    pub runs: Vec<String>,
+    pub roles: Vec<&'static str>,
+    /// `coverage` (only coverage runs imported it), `excluded` (the project file
+    /// excludes it), or null: the plan sees it.
+    pub left_out: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -174,8 +206,8 @@ fn totals_text(out: &mut String, totals: &[Total]) {
     }
 }
 
-/// The plan as stable JSON (`docs/plan.md`).
-pub fn json(planned: &Planned) -> String {
+/// The plan as stable JSON (`docs/plan.md`), with the runs that brought its packages.
+pub fn json(planned: &Planned, attribution: &Attribution) -> String {
     let entries: Vec<JsonEntry<'_>> = planned
         .plan
         .entries
@@ -248,6 +280,8 @@ pub fn json(planned: &Planned) -> String {
                 message: d.to_string(),
             })
             .collect(),
+        runs: &attribution.runs,
+        brought: &attribution.brought,
     };
     // Plain structs of strings and numbers always serialise.
     let mut text = serde_json::to_string_pretty(&plan).expect("plan serialises");
