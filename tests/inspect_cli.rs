@@ -180,9 +180,173 @@ fn explain_matches_part_of_a_name_and_fails_for_a_name_found_nowhere() {
     let out = explain("lib");
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let listed = text(&out.stdout);
-    assert!(listed.contains("name one of them") && listed.contains("libscipy_openblas64_"));
+    assert!(listed.contains("name one of them"), "{listed}");
+    let (out, doc) = explain_json(dir.path(), &["lib"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(doc["matched"], "candidates");
+    assert!(
+        doc["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "library"
+                && c["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("libscipy_openblas64_")),
+        "{doc}"
+    );
     // A name found nowhere exits 1.
     let out = explain("libnosuchthing.so.3");
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(text(&out.stdout).contains("is out: not reached"));
+}
+
+/// `shenzi explain m.json ARGS --format json` in `dir`, and its document.
+fn explain_json(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let out = shenzi()
+        .args(["explain", "m.json"])
+        .args(args)
+        .args(["--format", "json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)));
+    (out, doc)
+}
+
+/// The 1-based line of `layout` (a file of layouts/) that starts with `start`.
+fn line_of(layout: &str, start: &str) -> u64 {
+    let text = std::fs::read_to_string(support::repo_root().join("layouts").join(layout)).unwrap();
+    let at = text.lines().position(|l| l.starts_with(start)).unwrap();
+    at as u64 + 1
+}
+
+#[test]
+fn explain_agrees_with_the_plan_and_names_the_run_and_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = support::wheel_venv();
+    std::fs::write(dir.path().join("app.py"), "import numpy, json\n").unwrap();
+    let trace = shenzi()
+        .args(["trace", "-o", "m.json", "--"])
+        .arg(venv.join("bin/python"))
+        .arg("app.py")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(trace.status.success(), "{}", describe(&trace));
+    for layout in ["default", "minimal"] {
+        let plan = shenzi()
+            .args(["plan", layout, "m.json", "--format", "json"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(plan.status.success(), "{}", describe(&plan));
+        let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+        let paths: std::collections::BTreeSet<&str> = plan["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        // Every shipped library the plan names first, last and the largest: `in`, at
+        // the paths the plan writes.
+        let libraries = plan["libraries"].as_array().unwrap();
+        assert!(libraries.len() > 3, "{plan}");
+        for library in [&libraries[0], &libraries[libraries.len() - 1]] {
+            let name = library["name"].as_str().unwrap();
+            let (out, doc) = explain_json(dir.path(), &[name, "--layout", layout]);
+            assert!(out.status.success(), "{layout} {name}: {}", describe(&out));
+            let things = doc["things"].as_array().unwrap();
+            assert!(!things.is_empty(), "{doc}");
+            for thing in things {
+                assert_eq!(thing["status"], "in", "{layout} {name}: {thing}");
+                for path in thing["dist"].as_array().unwrap() {
+                    assert!(paths.contains(path.as_str().unwrap()), "{layout}: {path}");
+                }
+            }
+        }
+    }
+
+    // A module: in, placed by the `unit stdlib` block (its line in the built-in layout),
+    // brought by the traced run.
+    let (out, doc) = explain_json(dir.path(), &["json.decoder"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(doc["matched"], "exact");
+    let thing = &doc["things"][0];
+    assert_eq!(thing["kind"], "module", "{doc}");
+    assert_eq!(thing["status"], "in", "{doc}");
+    assert!(
+        thing["dist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().ends_with("/json/decoder.py"))
+    );
+    assert_eq!(thing["statement"]["text"], "unit stdlib {", "{doc}");
+    assert_eq!(
+        thing["statement"]["line"],
+        line_of("default.shz", "unit stdlib {")
+    );
+    assert_eq!(thing["runs"][0]["role"], "ship", "{doc}");
+    assert!(
+        thing["runs"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("/bin/python app.py"),
+        "{doc}"
+    );
+
+    // A package.
+    let (out, doc) = explain_json(dir.path(), &["numpy"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let package = doc["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "package")
+        .unwrap_or_else(|| panic!("no package in {doc}"));
+    assert_eq!(package["status"], "in");
+    assert_eq!(package["dist"][0], "site-packages/0/numpy", "{package}");
+    assert_eq!(package["units"][0], "site");
+
+    // A library the system provides: out, by the `preset glibc` statement; the span is
+    // the preset's name in the layout.
+    let (out, doc) = explain_json(dir.path(), &["libc.so.6"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let thing = &doc["things"][0];
+    assert_eq!(thing["status"], "out", "{doc}");
+    assert_eq!(thing["statement"]["text"], "preset glibc", "{doc}");
+    let layout = std::fs::read_to_string(support::repo_root().join("layouts/default.shz")).unwrap();
+    let (start, end) = (
+        thing["statement"]["start"].as_u64().unwrap() as usize,
+        thing["statement"]["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&layout[start..end], "glibc");
+    assert_eq!(
+        thing["statement"]["line"],
+        line_of("default.shz", "  preset glibc")
+    );
+
+    // The text says the same.
+    let out = shenzi()
+        .args(["explain", "m.json", "json.decoder"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("json.decoder (module) is in: written by unit `stdlib`\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "placed by: `unit stdlib {{`  (default (built-in):{}:1)",
+            line_of("default.shz", "unit stdlib {")
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("brought by: ship run "), "{stdout}");
+    insta::assert_snapshot!("explain_json_shape", support::json_shape(&doc));
 }

@@ -283,10 +283,16 @@ fn file_name(path: &Path) -> String {
 
 /// The plan's copies: (destination, unit, source).
 fn copies<'a>(planned: &'a Planned) -> impl Iterator<Item = (&'a str, &'a str, &'a Path)> {
-    planned.plan.entries.iter().filter_map(|e| match &e.content {
-        Content::Copy { source, .. } => Some((e.dest.as_str(), e.unit.as_str(), source.as_path())),
-        _ => None,
-    })
+    planned
+        .plan
+        .entries
+        .iter()
+        .filter_map(|e| match &e.content {
+            Content::Copy { source, .. } => {
+                Some((e.dest.as_str(), e.unit.as_str(), source.as_path()))
+            }
+            _ => None,
+        })
 }
 
 /// Sources that are a library's or a module's: a file query does not list them twice.
@@ -827,7 +833,12 @@ fn chains(graph: &FarmGraph, target: NodeIndex, limit: usize) -> (Vec<Chain>, bo
 
 /// The layout's `preset NAME`.
 fn preset_statement(inputs: &Inputs<'_>, preset: &str) -> Option<Statement> {
-    let p = inputs.layout.system.presets.iter().find(|p| p.value == preset)?;
+    let p = inputs
+        .layout
+        .system
+        .presets
+        .iter()
+        .find(|p| p.value == preset)?;
     let mut s = statement(inputs.source, p.span);
     s.text = format!("preset {preset}");
     Some(s)
@@ -843,9 +854,7 @@ fn provided(inputs: &Inputs<'_>, node: &Node, entry: &str) -> (String, Option<St
         .map(|e| &e.origin);
     match origin {
         Some(&Origin::Preset(preset)) => (
-            format!(
-                "the system preset `{preset}` says the target provides it (entry `{entry}`)"
-            ),
+            format!("the system preset `{preset}` says the target provides it (entry `{entry}`)"),
             preset_statement(inputs, preset),
         ),
         Some(&Origin::Written(span)) => (
@@ -1077,7 +1086,11 @@ fn text(answer: &Answer) -> String {
             } else {
                 "decided by"
             };
-            let _ = writeln!(out, "{verb}: `{}`  ({layout}:{}:{})", s.text, s.line, s.column);
+            let _ = writeln!(
+                out,
+                "{verb}: `{}`  ({layout}:{}:{})",
+                s.text, s.line, s.column
+            );
         }
         for r in &t.runs {
             let _ = writeln!(out, "brought by: {} run {}: {}", r.role, r.id, r.command);
