@@ -48,7 +48,18 @@ fn redact(text: &str, venv: &Path) -> String {
             .replace(&site.display().to_string(), "[site-packages]")
             .replace(&venv.display().to_string(), "[venv]");
     }
-    text
+    // A run's id hashes its command, which names the venv's path.
+    text.lines()
+        .map(|line| match line.strip_prefix("brought by: ship run ") {
+            Some(rest) => format!(
+                "brought by: ship run [id]:{}",
+                rest.split_once(':').map_or("", |(_, command)| command)
+            ),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 #[test]
@@ -72,7 +83,7 @@ fn explain_shows_the_numpy_chain_to_libgfortran() {
     let (code, text) = explain_status(&manifest, "libnothere.so.3");
     assert_eq!(
         text,
-        "libnothere.so.3 is out: not reached. No traced root (the interpreter, an import, a run-time load) loads it.\n"
+        "libnothere.so.3 is out: not reached. No traced root (the interpreter, an import, a run-time load) loads it, and no module, package or file of the plan has that name.\n"
     );
     assert_eq!(code, Some(1));
     let (code, text) = explain_status(&manifest, "libGL.so.1");
