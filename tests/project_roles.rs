@@ -124,6 +124,66 @@ fn a_coverage_run_ships_its_loads_but_not_the_test_runner() {
         "{stderr}"
     );
 
+    // Each package's runs and roles in the plan's JSON, and the runs themselves.
+    let plan = shenzi()
+        .args(["plan", "default", "--format", "json"])
+        .arg(&t.manifest)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&plan.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&plan)));
+    let runs = doc["runs"].as_array().unwrap();
+    let coverage = runs
+        .iter()
+        .find(|r| r["role"] == "coverage")
+        .unwrap_or_else(|| panic!("no coverage run in {runs:?}"));
+    assert!(coverage["command"].as_str().unwrap().contains("-m pytest"));
+    let brought = |name: &str| {
+        doc["brought"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("`{name}` not in {}", doc["brought"]))
+            .clone()
+    };
+    let pytest = brought("pytest");
+    assert_eq!(pytest["left_out"], "coverage", "{pytest}");
+    assert_eq!(pytest["roles"], serde_json::json!(["coverage"]), "{pytest}");
+    assert_eq!(
+        pytest["runs"],
+        serde_json::json!([coverage["id"]]),
+        "{pytest}"
+    );
+    assert!(brought("app.py")["left_out"].is_null());
+
+    // `explain` says the same of pytest: out, brought by the coverage run only.
+    let out = shenzi()
+        .arg("explain")
+        .arg(&t.manifest)
+        .args(["pytest", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let package = doc["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "package")
+        .unwrap_or_else(|| panic!("no package in {doc}"))
+        .clone();
+    assert_eq!(package["status"], "out", "{package}");
+    assert!(
+        package["why"]
+            .as_str()
+            .unwrap()
+            .contains("only coverage runs"),
+        "{package}"
+    );
+    assert_eq!(package["runs"][0]["role"], "coverage", "{package}");
+    assert!(package["dist"].as_array().unwrap().is_empty());
+
     // The dist runs `checksum` (the suite's run-time load of libz) with the venv, the
     // sources and every library but the glibc preset's hidden.
     e2e::check_layout_with(&t, "default", &|dist, _| {
