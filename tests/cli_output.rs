@@ -98,3 +98,87 @@ fn bash_completes_subcommands_and_flags_from_the_script() {
         assert!(text(&out.stdout).contains("build"), "{shell}");
     }
 }
+
+/// `-q` leaves only errors on stderr; `-v` adds what the plan does with each file.
+#[test]
+fn quiet_prints_only_errors_and_verbose_each_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "import json\nprint(json.dumps('hi'))\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        shenzi()
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let py = support::python311();
+    let py = py.to_str().unwrap();
+    let out = run(&["-q", "trace", "-o", "m.json", "--", py, "app.py"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    // The app's own output is the app's: `-q` is about shenzi's.
+    assert_eq!(text(&out.stdout), "\"hi\"\n");
+    assert_eq!(text(&out.stderr), "", "{}", describe(&out));
+
+    let out = run(&["apply", "default", "m.json", "-o", "normal"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("shenzi: wrote "),
+        "{}",
+        describe(&out)
+    );
+
+    let out = run(&["apply", "default", "m.json", "-o", "quiet", "--quiet"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(text(&out.stderr), "", "{}", describe(&out));
+    assert!(dir.path().join("quiet/bin/app").is_file());
+
+    let out = run(&["-v", "apply", "default", "m.json", "-o", "verbose"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    let decoder = stderr
+        .lines()
+        .find(|l| l.starts_with("shenzi: stdlib: python/lib/python3.11/json/decoder.py ← "))
+        .unwrap_or_else(|| panic!("no line for json/decoder.py in:\n{stderr}"));
+    assert!(
+        decoder.ends_with("/lib/python3.11/json/decoder.py"),
+        "{decoder}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("shenzi: entry: app/app.py ← ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("shenzi: wrote "), "{stderr}");
+
+    // Errors stay under `-q`.
+    let out = run(&[
+        "-q",
+        "apply",
+        "default",
+        "m.json",
+        "-o",
+        "no/such/parent/dist",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_ne!(text(&out.stderr), "");
+    // A check with warnings only: shown, or silent under `-q`; failing with
+    // `--deny-warnings`, shown under `-q` too.
+    let out = run(&["check", "default", "m.json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("warning"), "{}", describe(&out));
+    let out = run(&["-q", "check", "default", "m.json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(text(&out.stderr), "", "{}", describe(&out));
+    let out = run(&["-q", "check", "default", "m.json", "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("warning"), "{}", describe(&out));
+
+    let out = run(&["-q", "-v", "check", "default"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}

@@ -1,3 +1,4 @@
+use super::render::say;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -99,10 +100,10 @@ pub fn planned_with(
         }
     };
     if let Some(warnings) = layout_warnings {
-        eprintln!("{:?}", miette::Report::new(warnings));
+        say!("{:?}", miette::Report::new(warnings));
     }
     if let Some(err) = cache_error {
-        eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolving without it");
+        say!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolving without it");
     }
     let onefile = match onefile {
         None => None,
@@ -226,7 +227,7 @@ pub fn apply_with(
         Some(file) => {
             let (scratch, stale) = onefile_scratch(output, file)?;
             if !stale.is_empty() {
-                eprintln!("{}", notice_line(&Notice::RemovedStale(stale)));
+                say!("{}", notice_line(&Notice::RemovedStale(stale)));
             }
             Some(scratch)
         }
@@ -252,7 +253,12 @@ pub fn apply_with(
         return Ok(ExitCode::from(1));
     }
     if !report.diagnostics.is_empty() {
-        eprintln!("{:?}", miette::Report::new(report));
+        say!("{:?}", miette::Report::new(report));
+    }
+    if super::render::verbose() {
+        for line in decisions(&planned.plan) {
+            eprintln!("shenzi: {line}");
+        }
     }
     let bar = progress_bar();
     let progress = |done: u64, total: u64| {
@@ -264,8 +270,8 @@ pub fn apply_with(
     let notice = |notice: Notice| {
         let line = notice_line(&notice);
         match &bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(|| say!("{line}")),
+            None => say!("{line}"),
         }
     };
     let applied = project::apply_named(
@@ -308,7 +314,7 @@ pub fn apply_with(
             replace.force,
             onefile::level_from_env(),
         )?;
-        eprintln!(
+        say!(
             "shenzi: wrote the onefile `{}`: {} ({} files, {} unpacked), extracted on its first start into `{}/{}`",
             path.display(),
             megabytes(packed.bytes),
@@ -353,7 +359,7 @@ pub fn apply_with(
     } else {
         format!("`{}`", output.display())
     };
-    eprintln!(
+    say!(
         "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}{stripped}){reused}, in {:.2} s",
         summary.files,
         summary.symlinks,
@@ -373,14 +379,14 @@ pub fn apply_with(
         if summary.discarded.len() > SHOWN {
             shown.push(format!("and {} more", summary.discarded.len() - SHOWN));
         }
-        eprintln!(
+        say!(
             "shenzi: deleted {} you added to or changed in the previous dist (`--discard-changes`): {}",
             count(summary.discarded.len() as u64, "path"),
             shown.join(", ")
         );
     }
     if let Some(kept) = &summary.kept {
-        eprintln!(
+        say!(
             "shenzi: warning: paths appeared in the previous dist while it was being replaced; what is left of it is in `{}`",
             kept.display()
         );
@@ -417,16 +423,16 @@ pub fn apply_with(
     }
     match verified {
         Some(check) => {
-            eprintln!("shenzi: {}", check.summary());
-            eprintln!("shenzi: {}", check.floor);
+            say!("shenzi: {}", check.summary());
+            say!("shenzi: {}", check.floor);
         }
-        None => eprintln!("shenzi: {}", planned.floor),
+        None => say!("shenzi: {}", planned.floor),
     }
     for line in carried_lines(&planned.carried) {
-        eprintln!("shenzi: {line}");
+        say!("shenzi: {line}");
     }
     for line in sizes {
-        eprintln!("shenzi: {line}");
+        say!("shenzi: {line}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -671,7 +677,7 @@ fn megabytes(bytes: u64) -> String {
 /// A bar on a terminal; nothing otherwise (logs and pipes stay clean).
 fn progress_bar() -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || super::render::quiet() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(0);
@@ -720,4 +726,25 @@ mod tests {
         assert_eq!(grouped(3_700), "3,700");
         assert_eq!(grouped(1_234_567), "1,234,567");
     }
+}
+
+/// `-v`: what the plan does with each path, in destination order.
+fn decisions(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.entries
+        .iter()
+        .map(|e| match &e.content {
+            Content::Copy { source, edits, .. } => format!(
+                "{}: {} ← {}{}",
+                e.unit,
+                e.dest,
+                source.display(),
+                if edits.is_some() { " (patched)" } else { "" }
+            ),
+            Content::Symlink { target } => format!("{}: {} → {target}", e.unit, e.dest),
+            Content::Bytes { data, .. } => {
+                format!("{}: {} (generated, {} bytes)", e.unit, e.dest, data.len())
+            }
+            Content::Dir => format!("{}: {}/", e.unit, e.dest),
+        })
+        .collect()
 }

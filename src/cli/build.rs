@@ -1,3 +1,4 @@
+use super::render::say;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -212,7 +213,7 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         }
         traced = (outcome.processes, outcome.modules, outcome.objects);
     }
-    eprintln!(
+    say!(
         "shenzi: traced {} run(s): {} modules, {} native objects",
         steps.len(),
         traced.1,

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use super::render::say;
 use clap::{Args, Subcommand};
 
 use crate::onefile::{CACHE_VARIABLE, CacheEntry, cache_entries, cache_roots, clear_cache};
@@ -34,7 +35,7 @@ pub fn run(args: CacheArgs) -> miette::Result<ExitCode> {
                 .map(|r| format!("`{}`", r.display()))
                 .collect();
             if entries.is_empty() {
-                eprintln!(
+                say!(
                     "shenzi: no onefile extractions in {} (`{CACHE_VARIABLE}` chooses the folder)",
                     roots.join(" or ")
                 );
@@ -47,7 +48,7 @@ pub fn run(args: CacheArgs) -> miette::Result<ExitCode> {
         CacheAction::Clear => {
             let removed = clear_cache()?;
             let bytes: u64 = removed.iter().map(|e| e.bytes).sum();
-            eprintln!(
+            say!(
                 "shenzi: removed {} extraction(s), {:.1} MB",
                 removed.len(),
                 bytes as f64 / 1e6

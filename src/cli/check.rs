@@ -1,3 +1,4 @@
+use super::render::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,12 +69,14 @@ fn finish(name: &str, report: LayoutReport, plan: Option<PlanReport>, deny: bool
     let errors = report.errors() + plan_errors;
     let warnings = report.warnings() + plan_warnings;
     if report.diagnostics.is_empty() && plan.is_none() {
-        eprintln!("shenzi: layout `{name}` is fine");
+        say!("shenzi: layout `{name}` is fine");
     }
-    if !report.diagnostics.is_empty() {
+    // `-q`: a report of warnings only is not shown, unless they fail the check.
+    let shown = |errors: usize| errors > 0 || deny || !super::render::quiet();
+    if !report.diagnostics.is_empty() && shown(report.errors()) {
         eprintln!("{:?}", miette::Report::new(report));
     }
-    if let Some(plan) = plan {
+    if let Some(plan) = plan.filter(|p| shown(p.errors())) {
         eprintln!("{:?}", miette::Report::new(plan));
     }
     ExitCode::from(u8::from(errors > 0 || (deny && warnings > 0)))

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use super::render::say;
 use clap::Args;
 
 use crate::layout;
@@ -54,7 +55,7 @@ pub fn run(args: FmtArgs) -> miette::Result<ExitCode> {
                     "cannot write `{spec}`: {err}"
                 )
             })?;
-            eprintln!("shenzi: formatted `{spec}`");
+            say!("shenzi: formatted `{spec}`");
         }
     }
     Ok(ExitCode::from(u8::from(failed)))

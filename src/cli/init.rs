@@ -1,3 +1,4 @@
+use super::render::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ pub fn run(args: InitArgs) -> miette::Result<ExitCode> {
     };
     std::fs::write(&path, &init.text)
         .map_err(|e| miette::miette!("cannot write `{FILE_NAME}`: {e}"))?;
-    eprintln!(
+    say!(
         "shenzi: wrote `{FILE_NAME}` ({}); `shenzi build` builds the app",
         init.entry
     );

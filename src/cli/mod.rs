@@ -28,6 +28,12 @@ pub struct Cli {
     /// `CLICOLOR_FORCE` is set and not `0`), `always`, `never`.
     #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto)]
     color: render::Color,
+    /// Print only errors (no summaries, notes or warnings on stderr).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more: what the plan does with each file (`apply`, `build`).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +74,11 @@ pub fn main() -> ExitCode {
         }
     };
     render::install(cli.color);
+    render::set_verbosity(match (cli.quiet, cli.verbose) {
+        (true, _) => render::Verbosity::Quiet,
+        (_, true) => render::Verbosity::Verbose,
+        _ => render::Verbosity::Normal,
+    });
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Apply(args) => apply::run(args),

@@ -45,7 +45,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
     };
     print!("{text}");
     let failed = planned.report.errors() > 0;
-    if !planned.report.diagnostics.is_empty() {
+    if !planned.report.diagnostics.is_empty() && (failed || !super::render::quiet()) {
         eprintln!("{:?}", miette::Report::new(planned.report));
     }
     Ok(ExitCode::from(u8::from(failed)))

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use miette::{Diagnostic, GraphicalTheme, MietteHandlerOpts, ReportHandler};
 
@@ -57,3 +58,38 @@ impl ReportHandler for Escaping {
         self.0.debug(&shown(diagnostic), f)
     }
 }
+
+/// How much shenzi tells on stderr: `-q` only errors, `-v` also per-file decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet = 0,
+    Normal = 1,
+    Verbose = 2,
+}
+
+/// Set once by [`set_verbosity`] before a command runs; read by [`say!`].
+static VERBOSITY: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+pub fn set_verbosity(verbosity: Verbosity) {
+    VERBOSITY.store(verbosity as u8, Ordering::Relaxed);
+}
+
+/// `-q`: only errors are printed.
+pub fn quiet() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) == Verbosity::Quiet as u8
+}
+
+/// `-v`: per-file decisions too.
+pub fn verbose() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) == Verbosity::Verbose as u8
+}
+
+/// `eprintln!` for what is not an error (summaries, notes, warnings): silent under `-q`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !$crate::cli::render::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use say;

@@ -1,6 +1,7 @@
 //! What the runs of a manifest brought: the note on packages left out, and the table
 //! `plan` shows when a manifest has a coverage run.
 
+use super::render::say;
 use std::fmt::Write as _;
 
 use crate::manifest::roles::{Brought, LeftOut, Why};
@@ -51,7 +52,7 @@ impl Roles {
                 .iter()
                 .map(|r| format!("`{}`", self.command(r)))
                 .collect();
-            eprintln!(
+            say!(
                 "shenzi: note: not shipped, imported only by coverage runs ({}): {}; name them in `include` of shenzi.toml's `[modules]` to ship them",
                 runs.join(", "),
                 names(&coverage)
@@ -63,7 +64,7 @@ impl Roles {
             .filter(|l| l.why == Why::Excluded)
             .collect();
         if !excluded.is_empty() {
-            eprintln!(
+            say!(
                 "shenzi: note: not shipped, excluded by shenzi.toml's `[modules]`: {}",
                 names(&excluded)
             );

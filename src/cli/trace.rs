@@ -1,3 +1,4 @@
+use super::render::say;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
         ),
         Err(_) => String::new(),
     };
-    eprintln!(
+    say!(
         "shenzi: wrote `{}`: {} process(es), {} modules, {} native objects{native}",
         outcome.output.display(),
         outcome.processes,
@@ -74,22 +75,22 @@ pub fn run(args: TraceArgs) -> miette::Result<ExitCode> {
 /// The trace's warnings and notes, one line each.
 pub fn print_notes(outcome: &TraceOutcome) {
     if let Err(reason) = &outcome.syscalls {
-        eprintln!("shenzi: note: native opens and execs were not recorded ({reason})");
+        say!("shenzi: note: native opens and execs were not recorded ({reason})");
     }
     for program in &outcome.lost_privileges {
-        eprintln!(
+        say!(
             "shenzi: warning: `{}` is set-user-ID, set-group-ID or has file capabilities: under the trace it ran without them (`no_new_privs`); trace with `{SYSCALLS_VAR}=0` if the app needs them",
             program.display()
         );
     }
     for (pid, interpreter) in &outcome.foreign {
-        eprintln!(
+        say!(
             "shenzi: warning: process {pid} ran another interpreter (`{}`); its imports are not in the manifest",
             interpreter.display()
         );
     }
     if !outcome.still_running.is_empty() {
-        eprintln!(
+        say!(
             "shenzi: warning: traced processes {:?} were still running after the app ended; what they do next is not in the manifest",
             outcome.still_running
         );

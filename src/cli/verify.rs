@@ -1,3 +1,4 @@
+use super::render::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,7 +46,7 @@ pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
         std::fs::create_dir(&into)
             .map_err(|e| miette::miette!("cannot create a temporary folder: {e}"))?;
         let trailer = crate::onefile::unpack(&args.dist, &into)?;
-        eprintln!(
+        say!(
             "shenzi: `{name}` is a onefile (payload {}, launcher `{}`); verifying the dist inside it",
             &trailer.key()[..16],
             trailer.launcher
@@ -68,14 +69,14 @@ pub fn report_as(check: DistCheck, format: Format) -> ExitCode {
 /// Prints a check's outcome to stderr; the exit code it calls for.
 pub fn report(check: DistCheck) -> ExitCode {
     if let Some(err) = &check.cache_error {
-        eprintln!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolved without it");
+        say!("shenzi: warning: cannot read `/etc/ld.so.cache` ({err}); resolved without it");
     }
     let summary = check.summary();
     let floor = check.floor.to_string();
     match check.into_report() {
         None => {
-            eprintln!("shenzi: {summary}");
-            eprintln!("shenzi: {floor}");
+            say!("shenzi: {summary}");
+            say!("shenzi: {floor}");
             ExitCode::SUCCESS
         }
         Some(report) => {
