@@ -715,19 +715,6 @@ fn onefile_scratch(
     Ok((scratch, stale))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::grouped;
-
-    #[test]
-    fn counts_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(3_700), "3,700");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-    }
-}
-
 /// `-v`: what the plan does with each path, in destination order.
 fn decisions(plan: &crate::plan::Plan) -> Vec<String> {
     plan.entries
@@ -747,4 +734,17 @@ fn decisions(plan: &crate::plan::Plan) -> Vec<String> {
             Content::Dir => format!("{}: {}/", e.unit, e.dest),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(3_700), "3,700");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
 }

@@ -282,7 +282,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The plan's copies: (destination, unit, source).
-fn copies<'a>(planned: &'a Planned) -> impl Iterator<Item = (&'a str, &'a str, &'a Path)> {
+fn copies(planned: &Planned) -> impl Iterator<Item = (&str, &str, &Path)> {
     planned
         .plan
         .entries
@@ -408,8 +408,8 @@ fn exact(inputs: &Inputs<'_>, name: &str) -> Vec<Target> {
             .brought
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.top == name || (import_name(&b.top) == name && b.top != name))
             // A package named like a module of it (`numpy`) is both: listed once each.
+            .filter(|(_, b)| b.top == name || import_name(&b.top) == name)
             .map(|(i, _)| Target::Package(i)),
     );
     if found.is_empty() {
