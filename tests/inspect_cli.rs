@@ -298,6 +298,21 @@ fn explain_agrees_with_the_plan_and_names_the_run_and_the_statement() {
         "{doc}"
     );
 
+    // A file, by its path in the dist: the same file and unit.
+    let (out, doc) = explain_json(dir.path(), &["python/lib/python3.11/json/decoder.py"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let file = &doc["things"][0];
+    assert_eq!(file["kind"], "file", "{doc}");
+    assert_eq!(file["status"], "in", "{doc}");
+    assert_eq!(file["units"], serde_json::json!(["stdlib"]), "{doc}");
+    assert!(
+        file["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("/json/decoder.py")
+    );
+    assert_eq!(file["runs"][0]["role"], "ship", "{doc}");
+
     // A package.
     let (out, doc) = explain_json(dir.path(), &["numpy"]);
     assert!(out.status.success(), "{}", describe(&out));
