@@ -183,6 +183,44 @@ fn a_coverage_run_ships_its_loads_but_not_the_test_runner() {
     );
     assert_eq!(package["runs"][0]["role"], "coverage", "{package}");
     assert!(package["dist"].as_array().unwrap().is_empty());
+    // With a project file that includes pytest, `plan` and `explain` ship it, as `build`.
+    let project = src.join("includes.toml");
+    e2e::write(
+        &project,
+        "[app]\nscript = \"app.py\"\n\n[modules]\ninclude = [\"pytest\"]\n",
+    );
+    let out = shenzi()
+        .args(["plan", "default", "--format", "json", "--project"])
+        .arg(&project)
+        .arg(&t.manifest)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)));
+    let pytest = doc["brought"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "pytest")
+        .unwrap()
+        .clone();
+    assert!(pytest["left_out"].is_null(), "{pytest}");
+    let out = shenzi()
+        .arg("explain")
+        .arg(&t.manifest)
+        .args(["pytest", "--format", "json", "--project"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let package = doc["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "package")
+        .unwrap()
+        .clone();
+    assert_eq!(package["status"], "in", "{package}");
 
     // The dist runs `checksum` (the suite's run-time load of libz) with the venv, the
     // sources and every library but the glibc preset's hidden.

@@ -68,16 +68,9 @@ pub struct Prepared {
     pub roles: super::roles::Roles,
 }
 
-/// Loads, checks and plans through [`Project`]; prints the layout's warnings. `Err`
-/// carries the exit code of a failure already shown.
-pub fn planned(
-    layout_spec: &str,
-    manifest_path: &Path,
-) -> miette::Result<Result<Prepared, ExitCode>> {
-    planned_with(layout_spec, manifest_path, &Selection::default())
-}
-
-/// [`planned`], with the project file's packages included and excluded.
+/// Loads, checks and plans through [`Project`], with the project file's packages
+/// included and excluded; prints the layout's warnings. `Err` carries the exit code of
+/// a failure already shown.
 pub fn planned_with(
     layout_spec: &str,
     manifest_path: &Path,

@@ -44,6 +44,8 @@ pub struct ExplainArgs {
     /// `text`, or `json`: the document of docs/plan.md.
     #[arg(long, value_enum, default_value = "text")]
     format: super::verify::Format,
+    #[command(flatten)]
+    project: super::roles::ProjectArg,
 }
 
 /// The version of `explain --format json`'s document.
@@ -150,7 +152,7 @@ struct Inputs<'a> {
 
 pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
     let traced = read_manifest(&args.manifest).map_err(|e| *e)?;
-    let project = Project::open(&args.layout, &args.manifest)?;
+    let project = Project::open_with(&args.layout, &args.manifest, &args.project.selection()?)?;
     let checked = project.check();
     let layout = match checked.layout {
         Some(layout) if checked.report.errors() == 0 => layout,

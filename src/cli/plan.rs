@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::apply::planned;
+use super::apply::planned_with;
 use crate::plan::show;
 
 /// Show what `apply` would write, without writing anything.
@@ -24,6 +24,8 @@ pub struct PlanArgs {
     /// `dot`: the farm graph for Graphviz.
     #[arg(long, value_enum, default_value = "tree")]
     format: Format,
+    #[command(flatten)]
+    project: super::roles::ProjectArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -34,10 +36,11 @@ enum Format {
 }
 
 pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
-    let (planned, roles) = match planned(&args.layout, &args.manifest)? {
-        Ok(p) => (p.planned, p.roles),
-        Err(code) => return Ok(code),
-    };
+    let (planned, roles) =
+        match planned_with(&args.layout, &args.manifest, &args.project.selection()?)? {
+            Ok(p) => (p.planned, p.roles),
+            Err(code) => return Ok(code),
+        };
     let text = match args.format {
         Format::Tree => show::tree(&planned, "dist") + &roles.table(),
         Format::Json => show::json(&planned, &roles.attribution()),

@@ -4,7 +4,9 @@
 use super::render::say;
 use std::fmt::Write as _;
 
-use crate::manifest::roles::{Brought, LeftOut, Why};
+use std::path::PathBuf;
+
+use crate::manifest::roles::{Brought, LeftOut, Selection, Why};
 use crate::manifest::{Run, RunRole};
 use crate::plan::show::{AttributedPackage, AttributedRun, Attribution};
 use crate::project::Project;
@@ -160,4 +162,24 @@ fn names(left: &[&LeftOut]) -> String {
     let mut names: Vec<String> = left.iter().map(|l| format!("`{}`", l.top)).collect();
     names.dedup();
     names.join(", ")
+}
+
+/// `--project PATH` of `plan` and `explain`: the project file whose `[modules]` include and
+/// exclude apply, as `build` applies them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectArg {
+    /// A `shenzi.toml` whose `[modules]` include and exclude apply, as in `build`.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<PathBuf>,
+}
+
+impl ProjectArg {
+    pub fn selection(&self) -> miette::Result<Selection> {
+        match &self.project {
+            None => Ok(Selection::default()),
+            Some(path) => Ok(crate::project_file::read(path)
+                .map_err(|e| miette::Report::new(*e))?
+                .selection),
+        }
+    }
 }
