@@ -21,13 +21,13 @@ use crate::plan::{ArchiveMember, Content};
 pub enum KeptWhy {
     /// It holds an extension module or shared library (`file`): the loader maps files.
     Native { file: String },
+    /// Package metadata, read by `importlib.metadata` and tools from a folder.
+    Metadata,
     /// The trace saw its code open `file` (through `__file__`, `importlib.resources`
     /// from a folder, ...): it is kept where that code looks.
     ReadsItsFiles { file: String },
     /// A `.pth` file: `site` reads them from site dirs only.
     Pth,
-    /// Package metadata, read by `importlib.metadata` and tools from a folder.
-    Metadata,
     /// The interpreter finds its prefix by `os.py` in its stdlib folder.
     Landmark,
     /// The layout's `unpacked` matched `file`.
@@ -127,7 +127,7 @@ impl Planner<'_> {
             let mut kept: BTreeMap<String, (KeptWhy, u64)> = BTreeMap::new();
             let mut keep = |top: &str, why: KeptWhy| {
                 let entry = kept.entry(top.to_owned()).or_insert((why.clone(), 0));
-                // The strongest reason wins: native and read files before the rest.
+                // The strongest reason wins: native code, metadata, read files, then the rest.
                 if why < entry.0 {
                     entry.0 = why;
                 }
@@ -149,14 +149,14 @@ impl Planner<'_> {
                     || name.contains(".so.")
                 {
                     keep(top, KeptWhy::Native { file: file() });
+                } else if top.ends_with(".dist-info") || top.ends_with(".egg-info") {
+                    keep(top, KeptWhy::Metadata);
                 } else if read.contains(item.source.as_path()) {
                     keep(top, KeptWhy::ReadsItsFiles { file: file() });
                 } else if !unit.unpacked.is_empty() && unit.unpacked.is_match(&name) {
                     keep(top, KeptWhy::Unpacked { file: file() });
                 } else if !name.contains('/') && name.ends_with(".pth") {
                     keep(top, KeptWhy::Pth);
-                } else if top.ends_with(".dist-info") || top.ends_with(".egg-info") {
-                    keep(top, KeptWhy::Metadata);
                 } else if stdlib && name == "os.py" {
                     keep(top, KeptWhy::Landmark);
                 }
