@@ -77,9 +77,12 @@ fn plan_and_apply_show_where_the_bytes_are() {
             .map(|t| t["bytes"].as_u64().unwrap())
             .sum()
     };
-    // By unit: the copied files of each unit.
+    // By unit: the copied files of each unit, an archive (`pack zip`) as one file.
     let mut copied: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e["kind"] == "file") {
+    for e in entries
+        .iter()
+        .filter(|e| e["kind"] == "file" || e["kind"] == "archive")
+    {
         let slot = copied.entry(e["unit"].as_str().unwrap()).or_default();
         slot.0 += 1;
         slot.1 += e["size"].as_u64().unwrap();
