@@ -70,6 +70,9 @@ pub enum Content {
     /// by `execute` (stored members, fixed times, name order).
     Archive {
         members: Vec<ArchiveMember>,
+        /// The traced interpreter, which compiles the `.py` members that have no `.pyc`
+        /// member into unchecked-hash `.pyc` members at apply time (one process).
+        compile_with: Option<std::path::PathBuf>,
     },
 }
 

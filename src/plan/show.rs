@@ -25,7 +25,7 @@ fn entry_size(entry: &PlannedEntry) -> u64 {
     match &entry.content {
         Content::Copy { size, .. } => *size,
         Content::Bytes { data, .. } => data.len() as u64,
-        Content::Archive { members } => members.iter().map(|m| m.size).sum(),
+        Content::Archive { members, .. } => members.iter().map(|m| m.size).sum(),
         _ => 0,
     }
 }
@@ -91,7 +91,7 @@ pub fn tree(planned: &Planned, root_name: &str) -> String {
                 size_text(data.len() as u64),
                 e.unit
             ),
-            Content::Archive { members } => writeln!(
+            Content::Archive { members, .. } => writeln!(
                 out,
                 "{indent}{name}  {}  [{}, archive of {} files]",
                 size_text(entry_size(e)),

@@ -229,10 +229,13 @@ impl Planner<'_> {
 }
 
 /// The archive entry of one unit's members, in name order.
-pub(super) fn archive_content(pack: &UnitPack) -> Content {
+pub(super) fn archive_content(pack: &UnitPack, python: &Path) -> Content {
     let mut members: Vec<ArchiveMember> = pack.members.values().cloned().collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    Content::Archive { members }
+    Content::Archive {
+        members,
+        compile_with: Some(python.to_owned()),
+    }
 }
 
 /// An item's path below its unit's `sys.path` folder: the `{path}` (or `{file}`) its

@@ -138,7 +138,7 @@ impl Planner<'_> {
                 &pack.archive,
                 &unit.name.value,
                 pack.span,
-                super::pack::archive_content(pack),
+                super::pack::archive_content(pack, &self.input.manifest.python.realpath),
                 cache,
                 &mut self.problems,
                 layout.conflicts.value,

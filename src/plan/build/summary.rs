@@ -111,7 +111,7 @@ impl Planner<'_> {
                     *size
                 }
                 Content::Bytes { data, .. } => data.len() as u64,
-                Content::Archive { members } => {
+                Content::Archive { members, .. } => {
                     let size = members.iter().map(|m| m.size).sum();
                     if let Some(&i) = unit_index.get(entry.unit.as_str()) {
                         add(&mut by_unit[i], size);
