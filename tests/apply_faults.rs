@@ -30,23 +30,23 @@ const FRESH: [&str; 10] = [
 ];
 
 /// Moments of an apply with `--force` onto a previous dist. The layouts alternate, so
-/// every `N` stays below the smaller dist's count (`minimal` of the example: about 490
-/// files, since it ships only the stdlib the trace imported).
+/// every `N` stays below the smaller dist's count (`minimal` of the example: about 60
+/// files, since it ships only the stdlib the trace imported, packed into one archive).
 const FORCED: [&str; 10] = [
     "locked",
     "scratch",
     "folder:5",
     "file:1",
-    "file:300",
+    "file:40",
     "written",
     "checked",
     "exchanged",
     "removed:1",
-    "removed:300",
+    "removed:40",
 ];
 
 /// From these moments on, a forced apply's dist has taken the previous one's place.
-const SWAPPED: [&str; 3] = ["exchanged", "removed:1", "removed:300"];
+const SWAPPED: [&str; 3] = ["exchanged", "removed:1", "removed:40"];
 
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -416,6 +416,23 @@ fn files_named(root: &Path, prefixes: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The member names of a zip archive, read by the zip's central directory (Python's
+/// `zipfile`, the reader the interpreter itself trusts), empty when it cannot be read.
+fn zip_members(archive: &Path) -> Vec<String> {
+    let Ok(out) = Command::new("python3")
+        .args([
+            "-I",
+            "-c",
+            "import sys, zipfile; print(*zipfile.ZipFile(sys.argv[1]).namelist(), sep='\\n')",
+        ])
+        .arg(archive)
+        .output()
+    else {
+        return Vec::new();
+    };
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
 /// Extension modules the stdlib app never imports, and the libraries only they need.
 const UNIMPORTED: &[&str] = &["_tkinter.", "_curses.", "_curses_panel.", "readline."];
 const THEIR_LIBRARIES: &[&str] = &["libtk", "libtcl", "libX11", "libncursesw", "libpanelw"];
@@ -456,14 +473,26 @@ fn check_minimal_selects_imported(label: &str) {
         let lib = dist
             .join("python/lib")
             .join(format!("python{}", label.trim_start_matches("pyenv-")));
-        for kept in ["os.py", "encodings/__init__.py", "lib-dynload"] {
+        // `minimal` packs the stdlib into `pythonXY.zip`; `os.py` stays a file.
+        let version = label.trim_start_matches("pyenv-").replace('.', "");
+        let archive = dist.join(format!("python/lib/python{version}.zip"));
+        let members = zip_members(&archive);
+        if members.is_empty() {
+            problems.push(format!("`{}` holds nothing", archive.display()));
+        }
+        for kept in ["os.py", "lib-dynload"] {
             if !lib.join(kept).exists() {
                 problems.push(format!("`{kept}` is missing from the stdlib"));
             }
         }
+        if !members.iter().any(|m| m == "encodings/__init__.py") {
+            problems.push("`encodings` is missing from the stdlib's archive".into());
+        }
         // Modules the app never imported are not shipped.
         for unused in ["tkinter", "curses", "xmlrpc", "email"] {
-            if lib.join(unused).exists() {
+            if lib.join(unused).exists()
+                || members.iter().any(|m| m.starts_with(&format!("{unused}/")))
+            {
                 problems.push(format!("the unimported `{unused}` package is shipped"));
             }
         }

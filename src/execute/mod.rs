@@ -1,6 +1,7 @@
 //! Writing a [`crate::plan::Plan`] to disk: copies, patches, links, generated files, all
 //! built beside the target and renamed into place.
 
+mod archive;
 mod diagnostics;
 mod hook;
 mod patch;

@@ -173,6 +173,10 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     }
     let previous_dist = check_target(target, options)?;
     hook::point("locked");
+    // Archives become generated files before anything is written (a source that cannot
+    // be read costs nothing).
+    let archived = super::archive::with_archives(plan)?;
+    let plan: &Plan = &archived;
     // Every ELF edit is worked out before anything is written, so a binary that needs
     // a missing patchelf costs nothing.
     let patches = prepare_patches(plan, options.native_edits)?;
@@ -571,7 +575,8 @@ fn build(
                 summary.bytes += data.len() as u64;
                 tick();
             }
-            Content::Dir | Content::Copy { .. } => {}
+            // None left: `with_archives` made them generated files.
+            Content::Dir | Content::Copy { .. } | Content::Archive { .. } => {}
         }
     }
 

@@ -1,6 +1,6 @@
 //! Writing a zip archive the way a dist needs it, for pure-Python archives on `sys.path`
-//! (issue 15, `pack zip`: the writer comes first; the layout statement and the planner's
-//! rules for what stays outside an archive are still to do).
+//! (`pack zip`: the planner's `plan/build/pack.rs` decides the members, `archive.rs`
+//! reads them and calls [`write_zip`]).
 //!
 //! Decisions:
 //! - Entries are stored, not deflated: CPython's `zipimport` reads stored members without

@@ -648,6 +648,10 @@ impl Analyzer {
         let mut farm = Once::new("farm");
         let mut serve = Once::new("serve");
         let mut symlinks = Once::new("symlinks");
+        let mut pack = Once::new("pack");
+        let mut unpacked: Vec<&Str> = Vec::new();
+        let mut unpacked_at: Option<Span> = None;
+        let mut pack_path: Option<&Str> = None;
         let mut only: Vec<&Str> = Vec::new();
         let mut exclude: Vec<&Str> = Vec::new();
         for stmt in &block.stmts {
@@ -662,6 +666,21 @@ impl Analyzer {
                 UnitStmt::Farm(w) => farm.set(self, stmt.keyword, w),
                 UnitStmt::Serve(w) => serve.set(self, stmt.keyword, w),
                 UnitStmt::Symlinks(w) => symlinks.set(self, stmt.keyword, w),
+                UnitStmt::Pack(w, s) => {
+                    if pack.first.is_none() {
+                        pack_path = Some(s);
+                    }
+                    pack.set(self, stmt.keyword, w)
+                }
+                UnitStmt::Unpacked(list) => {
+                    if unpacked.is_empty() {
+                        unpacked_at = Some(
+                            stmt.keyword
+                                .to(list.last().map_or(stmt.keyword, |s| s.span)),
+                        );
+                    }
+                    unpacked.extend(list)
+                }
             }
         }
 
@@ -719,6 +738,7 @@ impl Analyzer {
             .map_or("the file's path", |k| k.info().matched);
         let only = self.globs(&only, Some(matched));
         let exclude = self.globs(&exclude, Some(matched));
+        let unpacked = self.globs(&unpacked, Some(matched));
 
         let select_value = match select.first {
             Some((keyword, w)) => {
@@ -881,6 +901,38 @@ impl Analyzer {
             }
         }
 
+        let pack_value = match (pack.first, pack_path) {
+            (Some((keyword, w)), Some(s)) => {
+                let span = keyword.to(s.span);
+                if kinds_ok && !kind_list.iter().all(|k| k.info().importable) {
+                    self.push(
+                        span,
+                        ErrorKind::PackNotApplicable {
+                            kinds: kinds_text(),
+                        },
+                    );
+                }
+                if let Some(action) = action_value.as_ref().filter(|a| a.value != Action::Copy) {
+                    self.push(
+                        span,
+                        ErrorKind::PackNeedsCopy {
+                            action: action.value.name(),
+                            action_span: action.span,
+                        },
+                    );
+                }
+                let format = self.choice(w, "an archive format", &["zip"]);
+                let archive = parse_template(s, Context::Archive, &mut self.diagnostics);
+                format.and(archive).map(|archive| Pack { archive, span })
+            }
+            _ => None,
+        };
+        if let (None, Some(span)) = (&pack_value, unpacked_at) {
+            if pack.first.is_none() {
+                self.push(span, ErrorKind::UnpackedWithoutPack);
+            }
+        }
+
         if self.errors() > errors {
             return None;
         }
@@ -899,6 +951,8 @@ impl Analyzer {
             farm: farm_value?,
             serve_callers: serve_value,
             symlinks: symlinks_value?,
+            pack: pack_value,
+            unpacked: unpacked?,
         })
     }
 

@@ -145,6 +145,14 @@ pub enum ErrorKind {
     FarmNotApplicable {
         kinds: String,
     },
+    PackNotApplicable {
+        kinds: String,
+    },
+    PackNeedsCopy {
+        action: &'static str,
+        action_span: Span,
+    },
+    UnpackedWithoutPack,
     ActionNeedsFarm {
         action: &'static str,
     },
@@ -698,6 +706,30 @@ impl Diagnostic {
                 label: "nothing joins this farm".into(),
                 secondary: Vec::new(),
                 help: Some("remove `farm` from this unit".into()),
+            },
+            PackNotApplicable { kinds } => Described {
+                code: "shenzi::layout::pack_not_applicable",
+                severity: Severity::Error,
+                message: format!("{kinds} is not imported from `sys.path`, so it cannot be packed"),
+                label: "`pack` archives files imported from `sys.path`".into(),
+                secondary: Vec::new(),
+                help: Some("remove `pack`, or take `python.stdlib`, `python.site_dirs`, `python.packages` or `app.modules`".into()),
+            },
+            PackNeedsCopy { action, action_span } => Described {
+                code: "shenzi::layout::pack_needs_copy",
+                severity: Severity::Error,
+                message: format!("a unit with action `{action}` cannot be packed"),
+                label: "an archive holds copies".into(),
+                secondary: vec![(*action_span, "the action".into())],
+                help: Some("remove `pack`, or use `action copy`".into()),
+            },
+            UnpackedWithoutPack => Described {
+                code: "shenzi::layout::unpacked_without_pack",
+                severity: Severity::Warning,
+                message: "`unpacked` has no effect in a unit without `pack`".into(),
+                label: "every file of this unit is written as a file already".into(),
+                secondary: Vec::new(),
+                help: Some("remove `unpacked`, or add `pack zip \"...\"`".into()),
             },
             ActionNeedsFarm { action } => Described {
                 code: "shenzi::layout::action_needs_farm",

@@ -203,7 +203,8 @@ fn unit_text(stmt: &UnitStmt) -> String {
     match stmt {
         UnitStmt::Take(list) | UnitStmt::Site(list) => words(list),
         UnitStmt::To(s) => string(s),
-        UnitStmt::Only(list) | UnitStmt::Exclude(list) => strings(list),
+        UnitStmt::Only(list) | UnitStmt::Exclude(list) | UnitStmt::Unpacked(list) => strings(list),
+        UnitStmt::Pack(w, s) => format!("{} {}", w.value, string(s)),
         UnitStmt::Select(w)
         | UnitStmt::Action(w)
         | UnitStmt::Farm(w)

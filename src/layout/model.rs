@@ -90,6 +90,20 @@ pub struct Unit {
     pub serve_callers: Option<Span>,
     /// How a symlink inside a source tree the unit walks is written.
     pub symlinks: Spanned<Symlinks>,
+    /// `pack zip "..."`: the unit's files that can be imported from an archive go into
+    /// one, on `sys.path` before the unit's folder.
+    pub pack: Option<Pack>,
+    /// Files of a packed unit kept as files (`unpacked`), matched as `only` is.
+    pub unpacked: Globs,
+}
+
+/// Where a packed unit's archive goes (`pack zip "..."`).
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// Relative to the dist root; common variables only.
+    pub archive: Template,
+    /// The whole statement.
+    pub span: Span,
 }
 
 impl Unit {

@@ -159,6 +159,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::member_stmt => "`farm`",
         Rule::serve_stmt => "`serve`",
         Rule::symlinks_stmt => "`symlinks`",
+        Rule::pack_stmt => "`pack`",
+        Rule::unpacked_stmt => "`unpacked`",
         Rule::launcher_item => "`launcher`",
         Rule::at_stmt => "`at`",
         Rule::form_stmt => "`form`",
@@ -202,6 +204,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_action => "`action`",
         Rule::kw_serve => "`serve`",
         Rule::kw_symlinks => "`symlinks`",
+        Rule::kw_pack => "`pack`",
+        Rule::kw_unpacked => "`unpacked`",
         Rule::kw_launcher => "`launcher`",
         Rule::kw_at => "`at`",
         Rule::kw_form => "`form`",
@@ -361,6 +365,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_site
             | Rule::kw_serve
             | Rule::kw_symlinks
+            | Rule::kw_pack
+            | Rule::kw_unpacked
             | Rule::kw_launcher
             | Rule::kw_at
             | Rule::kw_form
@@ -496,6 +502,13 @@ fn unit_stmt(pair: Pair<'_, Rule>, base: usize) -> UnitStmt {
         Rule::member_stmt => UnitStmt::Farm(one_word(pair, base)),
         Rule::serve_stmt => UnitStmt::Serve(one_word(pair, base)),
         Rule::symlinks_stmt => UnitStmt::Symlinks(one_word(pair, base)),
+        Rule::pack_stmt => {
+            let mut parts = values(pair);
+            let format = word(parts.next().expect(SHAPE), base);
+            let path = string(parts.next().expect(SHAPE), base);
+            UnitStmt::Pack(format, path)
+        }
+        Rule::unpacked_stmt => UnitStmt::Unpacked(strings(pair, base)),
         other => unreachable!("`unit_stmt` has no alternative {other:?}"),
     }
 }

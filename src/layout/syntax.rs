@@ -117,6 +117,9 @@ pub enum UnitStmt {
     Farm(Word),
     Serve(Word),
     Symlinks(Word),
+    /// `pack zip "archive"`: the format, the archive's path.
+    Pack(Word, Str),
+    Unpacked(Vec<Str>),
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +174,8 @@ impl Keyword for UnitStmt {
             UnitStmt::Farm(_) => "farm",
             UnitStmt::Serve(_) => "serve",
             UnitStmt::Symlinks(_) => "symlinks",
+            UnitStmt::Pack(..) => "pack",
+            UnitStmt::Unpacked(_) => "unpacked",
         }
     }
 }

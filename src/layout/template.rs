@@ -493,6 +493,7 @@ fn describe_context(context: Context<'_>) -> String {
         Context::Launcher => "the launcher's path".into(),
         Context::Root => "a farm's root".into(),
         Context::Onefile => "the onefile's name".into(),
+        Context::Archive => "a unit's archive".into(),
     }
 }
 

@@ -389,6 +389,8 @@ pub enum Context<'a> {
     Root,
     /// The onefile's name (`output onefile "..."`), below the `-o` folder.
     Onefile,
+    /// A unit's archive (`pack zip "..."`): one file, so no per-file variables.
+    Archive,
 }
 
 impl Context<'_> {
@@ -396,7 +398,7 @@ impl Context<'_> {
         match self {
             Context::Unit(kinds) => kinds.iter().all(|k| k.allows(var)),
             Context::Farm => COMMON.contains(&var) || FARM.contains(&var),
-            Context::Launcher | Context::Onefile => COMMON.contains(&var),
+            Context::Launcher | Context::Onefile | Context::Archive => COMMON.contains(&var),
             Context::Root => false,
         }
     }

@@ -33,6 +33,7 @@ mod libraries;
 mod links;
 mod native;
 mod output;
+mod pack;
 mod paths;
 mod place;
 mod programs;
@@ -43,6 +44,7 @@ mod take;
 
 use links::TreeLink;
 use output::Output;
+pub use pack::{Kept, KeptWhy, Packed};
 pub use paths::relative;
 use paths::{file_name, origin_entry, parent, under};
 pub use programs::{Carried, CarriedProgram, LeftData, LeftProgram};
@@ -86,6 +88,8 @@ pub struct Planned {
     pub largest: Vec<Largest>,
     /// The programs and native data the trace saw: what the dist carries, what not.
     pub carried: Carried,
+    /// Each packed unit's archive and what stays files beside it, and why.
+    pub packed: Vec<Packed>,
 }
 
 /// Files and bytes of one group of a dist's files: a unit, a package, a library. The
@@ -160,6 +164,9 @@ struct Planner<'a> {
     as_is: Vec<native::AsIs>,
     /// What the dist carries of the programs and native data (set by the launcher).
     carried: Carried,
+    /// The archives of packed units (`pack zip`), set by [`Planner::pack`].
+    packs: Vec<pack::UnitPack>,
+    packed: Vec<Packed>,
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Planned {
@@ -182,6 +189,7 @@ pub fn plan(input: &PlanInput<'_>) -> Planned {
     planner.native_problems(&graph, shipped);
     planner.take_libraries(&graph);
     planner.place();
+    planner.pack();
     planner.place_links();
     let floor = graph.glibc_floor();
     let place::Finished { entries, record } = planner.finish(&graph, policy);
@@ -249,6 +257,8 @@ impl<'a> Planner<'a> {
             expanding: Vec::new(),
             as_is: Vec::new(),
             carried: Carried::default(),
+            packs: Vec::new(),
+            packed: Vec::new(),
         }
     }
 

@@ -10,8 +10,8 @@ pub mod select;
 pub mod show;
 
 pub use build::{
-    Carried, CarriedProgram, LARGEST_SHOWN, Largest, LeftData, LeftProgram, PlanInput, Planned,
-    Total, common_vars, plan, policy_of, relative,
+    Carried, CarriedProgram, Kept, KeptWhy, LARGEST_SHOWN, Largest, LeftData, LeftProgram, Packed,
+    PlanInput, Planned, Total, common_vars, plan, policy_of, relative,
 };
 pub use diagnostics::{AsIsWhy, PlanDiagnostic, PlanReport, Problem};
 // The record moved below the phases that share it; the names stay reachable here.
@@ -66,4 +66,24 @@ pub enum Content {
         data: Vec<u8>,
         mode: u32,
     },
+    /// A zip archive of source files (`pack zip`), by member name; written at apply time
+    /// by `execute` (stored members, fixed times, name order).
+    Archive {
+        members: Vec<ArchiveMember>,
+        /// The traced interpreter, which compiles the `.py` members that have no `.pyc`
+        /// member into unchecked-hash `.pyc` members at apply time (one process).
+        compile_with: Option<std::path::PathBuf>,
+    },
+}
+
+/// One file of an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveMember {
+    /// `/`-separated, below the archive's root (as imported: `pkg/mod.py`).
+    pub name: String,
+    pub source: std::path::PathBuf,
+    pub size: u64,
+    /// A current `__pycache__` file of a packed source, written as an unchecked-hash
+    /// `.pyc` (`zipimport` checks no timestamp then).
+    pub bytecode: bool,
 }

@@ -8,7 +8,7 @@ use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
 use super::build::Planned;
-use super::{Content, Largest, PlannedEntry, Total};
+use super::{Content, Largest, Packed, PlannedEntry, Total};
 
 /// The version of the JSON `shenzi plan --format json` prints.
 pub const PLAN_JSON_VERSION: u32 = 1;
@@ -25,6 +25,7 @@ fn entry_size(entry: &PlannedEntry) -> u64 {
     match &entry.content {
         Content::Copy { size, .. } => *size,
         Content::Bytes { data, .. } => data.len() as u64,
+        Content::Archive { members, .. } => members.iter().map(|m| m.size).sum(),
         _ => 0,
     }
 }
@@ -90,6 +91,13 @@ pub fn tree(planned: &Planned, root_name: &str) -> String {
                 size_text(data.len() as u64),
                 e.unit
             ),
+            Content::Archive { members, .. } => writeln!(
+                out,
+                "{indent}{name}  {}  [{}, archive of {} files]",
+                size_text(entry_size(e)),
+                e.unit,
+                members.len()
+            ),
         };
     }
     let _ = writeln!(out, "\nby unit:");
@@ -114,6 +122,22 @@ pub fn tree(planned: &Planned, root_name: &str) -> String {
             );
         }
     }
+    for packed in &planned.packed {
+        let _ = writeln!(
+            out,
+            "packed: unit `{}` into {} ({} files, {}); kept as files beside it:",
+            packed.unit,
+            packed.archive,
+            packed.members,
+            size_text(packed.bytes)
+        );
+        if packed.kept.is_empty() {
+            let _ = writeln!(out, "  nothing");
+        }
+        for kept in &packed.kept {
+            let _ = writeln!(out, "  {} ({} files): {}", kept.name, kept.files, kept.why);
+        }
+    }
     let _ = writeln!(out, "{}", planned.floor);
     out
 }
@@ -129,6 +153,9 @@ struct JsonPlan<'a> {
     packages: &'a [Total],
     libraries: &'a [Total],
     largest: &'a [Largest],
+    /// Each packed unit's archive and what stays files beside it (absent: none packed).
+    #[serde(skip_serializing_if = "<[Packed]>::is_empty")]
+    packed: &'a [Packed],
     glibc_floor: Option<String>,
     problems: Vec<JsonProblem>,
     runs: &'a [AttributedRun],
@@ -250,6 +277,11 @@ pub fn json(planned: &Planned, attribution: &Attribution) -> String {
                     j.size = Some(data.len() as u64);
                     j.mode = Some(format!("{:o}", mode & 0o777));
                 }
+                Content::Archive { .. } => {
+                    j.kind = "archive";
+                    j.size = Some(entry_size(e));
+                    j.mode = Some("644".into());
+                }
             }
             j
         })
@@ -261,7 +293,12 @@ pub fn json(planned: &Planned, attribution: &Attribution) -> String {
             .plan
             .entries
             .iter()
-            .filter(|e| matches!(e.content, Content::Copy { .. } | Content::Bytes { .. }))
+            .filter(|e| {
+                matches!(
+                    e.content,
+                    Content::Copy { .. } | Content::Bytes { .. } | Content::Archive { .. }
+                )
+            })
             .count(),
         bytes: planned.plan.entries.iter().map(entry_size).sum(),
         entries,
@@ -269,6 +306,7 @@ pub fn json(planned: &Planned, attribution: &Attribution) -> String {
         packages: &planned.by_package,
         libraries: &planned.by_library,
         largest: &planned.largest,
+        packed: &planned.packed,
         glibc_floor: planned.floor.glibc.as_ref().map(|f| f.name.clone()),
         problems: planned
             .report

@@ -647,7 +647,7 @@ fn python_side(root: &Path, record: &DistRecord, problems: &mut Vec<VerifyProble
                         continue;
                     }
                     let folder = normalize(&dir.join(line));
-                    if folder.is_dir() {
+                    if folder.is_dir() || is_zip(&folder) {
                         sys_path.push(folder);
                     } else {
                         problems.push(VerifyProblem::SysPathMissing {
@@ -731,4 +731,14 @@ fn module_in(dir: &Path, module: &str) -> bool {
                 .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".so"))
         })
     })
+}
+
+/// Whether `path` is a zip archive (`pack zip`): `zipimport` imports from it on `sys.path`.
+fn is_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
 }

@@ -132,10 +132,40 @@ impl Planner<'_> {
             });
         }
 
+        // `site` itself comes from the stdlib: a packed stdlib must be where the
+        // interpreter looks before any `.pth` is read.
+        let zip = under(
+            &prefix,
+            &format!(
+                "lib/python{}{}.zip",
+                manifest.python.version.major, manifest.python.version.minor
+            ),
+        );
+        for pack in &self.packs {
+            if layout.unit(pack.unit).takes(Kind::Stdlib) && pack.archive != zip {
+                self.problems.push(Problem::Launcher {
+                    span: pack.span,
+                    reason: format!(
+                        "the interpreter at `{interpreter}` imports its packed stdlib only from `{zip}`, not `{}`",
+                        pack.archive
+                    ),
+                });
+            }
+        }
+
         // Folders on sys.path: each file's destination without its `{path}` tail.
         let mut folders: Vec<String> = Vec::new();
         for unit in &launcher.sys_path {
-            for item in self.items.iter().filter(|i| i.unit == unit.value) {
+            // A packed unit's archive comes before its folder, as CPython puts
+            // `pythonXY.zip` before `pythonX.Y`; its folder only when files stay there.
+            let pack = self.packs.iter().find(|p| p.unit == unit.value);
+            if let Some(pack) = pack {
+                folders.push(pack.archive.clone());
+            }
+            for (i, item) in self.items.iter().enumerate() {
+                if item.unit != unit.value || pack.is_some_and(|p| !p.writes_file(i)) {
+                    continue;
+                }
                 let Some(dest) = &item.dest else { continue };
                 let tail = item.vars.get(&Var::Path).or(item.vars.get(&Var::File));
                 let folder = match tail {

@@ -111,6 +111,9 @@ impl Planner<'_> {
             let Some(real) = &homes.real_of[i] else {
                 continue;
             };
+            if self.packs.iter().any(|p| !p.writes_file(i)) {
+                continue;
+            }
             out.add(
                 real,
                 &layout.unit(item.unit).name.value,
@@ -124,6 +127,18 @@ impl Planner<'_> {
                     // The graph's nodes are the ELF objects this machine loads.
                     strip: item.node.is_some() && layout.strip.value == Strip::Debug,
                 },
+                cache,
+                &mut self.problems,
+                layout.conflicts.value,
+            );
+        }
+        for pack in &self.packs {
+            let unit = layout.unit(pack.unit);
+            out.add(
+                &pack.archive,
+                &unit.name.value,
+                pack.span,
+                super::pack::archive_content(pack, &self.input.manifest.python.realpath),
                 cache,
                 &mut self.problems,
                 layout.conflicts.value,

@@ -111,6 +111,21 @@ impl Planner<'_> {
                     *size
                 }
                 Content::Bytes { data, .. } => data.len() as u64,
+                Content::Archive { members, .. } => {
+                    let size = members.iter().map(|m| m.size).sum();
+                    if let Some(&i) = unit_index.get(entry.unit.as_str()) {
+                        add(&mut by_unit[i], size);
+                    }
+                    for member in members {
+                        if let Some(package) = package_of.get(member.source.as_path()) {
+                            add(
+                                by_package.entry(package).or_insert_with(|| total(package)),
+                                member.size,
+                            );
+                        }
+                    }
+                    size
+                }
                 Content::Dir | Content::Symlink { .. } => continue,
             };
             sizes.push((size, &entry.dest, &entry.unit));
@@ -152,6 +167,7 @@ impl Planner<'_> {
             by_library,
             largest,
             carried: self.carried,
+            packed: self.packed,
         }
     }
 }
