@@ -725,6 +725,12 @@ fn decisions(plan: &crate::plan::Plan) -> Vec<String> {
                 format!("{}: {} (generated, {} bytes)", e.unit, e.dest, data.len())
             }
             Content::Dir => format!("{}: {}/", e.unit, e.dest),
+            Content::Archive { members, .. } => format!(
+                "{}: {} (zip archive, {} members)",
+                e.unit,
+                e.dest,
+                members.len()
+            ),
         })
         .collect()
 }
