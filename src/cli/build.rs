@@ -230,6 +230,7 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
             onefile,
             selection,
             json: args.format == super::verify::Format::Json,
+            explain_rebuild: false,
         },
     )
 }
