@@ -12,7 +12,10 @@
 //!   [`RECORD_VERSION`]; older records list no files) and its digest checks out, so a
 //!   record written or edited by hand is not taken for one;
 //! - every path in the folder is in the record, of the recorded kind; each file has the
-//!   recorded size and bytes (hashed in full), each symlink the recorded target. A path
+//!   recorded size and bytes, each symlink the recorded target. A file whose change
+//!   time is no later than the record's is taken to hold the recorded bytes unread (an
+//!   apply touches its record last, so any change since would be newer); others are
+//!   hashed in full. A path
 //!   the record lists that is gone is fine (nothing is lost by not removing it); a mode
 //!   changed by `chmod` is fine too (the bytes are still what shenzi wrote).
 //!

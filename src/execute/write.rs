@@ -17,23 +17,24 @@
 //! With `--force` onto a previous dist, a copy the previous dist already holds exactly is
 //! hard-linked from it into the new folder instead of copied: creating an inode is the
 //! expensive part of writing a dist (on ext4 right after deletions, very), and `link(2)`
-//! creates none. The output is the same, byte for byte, as a cold apply's. A file
-//! `OLD/dest` is reused only when all of these hold:
+//! creates none. The output is the same, byte for byte, as a cold apply's. Which copies
+//! are unchanged is decided first, from the record ([`super::rebuild`]); when nothing is,
+//! nothing is written. A file `OLD/dest` is reused only when all of these hold:
 //!
-//! - the entry is a copy **without ELF edits** (patched binaries are always rewritten by
-//!   the patcher; proving an old patched file equal would mean patching anyway);
+//! - its inputs are unchanged ([`super::rebuild`]: source identity, edits, mode; such a
+//!   file is linked whether patched or not, its source not read), **or** it is a copy
+//!   without ELF edits or strip whose source's blake3, read in full, is the old file's
+//!   (for a stamped `.pyc`, with bytes 8..12 taken as the stamp);
 //! - `OLD/dest` is a regular file reached without following any symlink, inside the old
 //!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or one
 //!   `openat(O_NOFOLLOW)` per segment before Linux 5.6);
-//! - the check of the old dist hashed it in full and found the bytes its record lists
-//!   (a user may have edited a dist file and restored its time), and it is still that
+//! - the check of the old dist proved it holds the bytes its record lists (hashed in
+//!   full, or trusted by its change time: [`super::record`]), and it is still that
 //!   inode with that change time (not written since);
 //! - it has one link (`nlink == 1`), so the new dist never shares an inode with anything
 //!   outside the old dist, and the same owner as the files this apply creates;
 //! - its permission bits are the planned mode, its mtime is the fixed mtime (whole
-//!   seconds), and its size is the source's;
-//! - the source's blake3, read in full, is the old file's (for a stamped `.pyc`, with
-//!   bytes 8..12 taken as the stamp).
+//!   seconds), and its size is the recorded one.
 //!
 //! Anything else, and any link that fails (another filesystem, too many links, no
 //! permission), falls back to the normal copy. Linking changes nothing in the old dist
