@@ -280,7 +280,9 @@ class Bench:
             redone = re.findall(r"shenzi: redone `([^`]+)`", said)
             series = interleave([
                 Step("cold", lambda: timed(env.apply_cmd("default", env.manifest, cold)), lambda: remove(cold)),
-                Step("re-apply", lambda: timed(reapply_cmd)),
+                # The edit changes a source of this dist too: an untimed re-apply first
+                # brings it up to date, so that the timed one finds nothing changed.
+                Step("re-apply", lambda: timed(reapply_cmd), lambda: run(reapply_cmd)),
                 Step("re-apply, one module edited", lambda: timed(touched_cmd), edit),
             ], self.args.runs, "3 re-apply")
         finally:
