@@ -347,7 +347,7 @@ fn prepare_patches<'p>(
                 strip,
                 ..
             } if !edits.is_empty()
-                && !rebuild.is_some_and(|r| r.unchanged(&entry.dest).is_some()) =>
+                && rebuild.is_none_or(|r| r.unchanged(&entry.dest).is_none()) =>
             {
                 Some((entry.dest.as_str(), source, edits, *strip))
             }
