@@ -13,7 +13,8 @@
 //!   record written or edited by hand is not taken for one;
 //! - every path in the folder is in the record, of the recorded kind; each file has the
 //!   recorded size and bytes, each symlink the recorded target. A file whose change
-//!   time is no later than the record's is taken to hold the recorded bytes unread (an
+//!   time is earlier than the record's (strictly: a change in the same clock tick as
+//!   the record's last touch is not ruled out) is taken to hold the recorded bytes unread (an
 //!   apply touches its record last, so any change since would be newer); others are
 //!   hashed in full. A path
 //!   the record lists that is gone is fine (nothing is lost by not removing it); a mode
@@ -188,6 +189,8 @@ pub(super) struct OldFile {
     pub size: u64,
     pub hash: blake3::Hash,
     pub mtime: (i64, i64),
+    pub nlink: u64,
+    pub mode: u32,
 }
 
 /// A path of the previous dist that its record does not account for.
@@ -355,7 +358,7 @@ pub(super) fn check_previous(
                     .filter(|m| ft.is_file() && m.len() == *size);
                 let hash = blake3::Hash::from_hex(blake3).ok();
                 match (meta, hash) {
-                    (Some(m), Some(hash)) if (m.ctime(), m.ctime_nsec()) <= stamp => {
+                    (Some(m), Some(hash)) if (m.ctime(), m.ctime_nsec()) < stamp => {
                         trusted.push((rel.clone().unwrap_or_default(), old_file(&m, hash)));
                         true
                     }
@@ -502,6 +505,8 @@ fn old_file(meta: &std::fs::Metadata, hash: blake3::Hash) -> OldFile {
         size: meta.len(),
         hash,
         mtime: (meta.mtime(), meta.mtime_nsec()),
+        nlink: meta.nlink(),
+        mode: meta.mode(),
     }
 }
 
