@@ -104,10 +104,31 @@ pub enum RecordedKind {
         size: u64,
         /// blake3 of the bytes, in hex.
         blake3: String,
+        /// What a copy was made from, for re-apply to tell it unchanged (absent for
+        /// generated files and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<SourceIdentity>,
+        /// The edits written over the copy (`strip`, `runpath=…`, `needed a>b`,
+        /// `add c`, `stamp`), `;`-separated; absent when it is the source's bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edits: Option<String>,
     },
     Symlink {
         target: String,
     },
+}
+
+/// A source file as `stat` saw it just before apply read it. Re-apply trusts it: a file
+/// with all five unchanged is taken to hold the same bytes (the change time cannot be
+/// set by a user, so a rewrite that restores size and mtime still shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceIdentity {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// Modification and change times, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
 }
 
 /// What a dist's launcher starts.

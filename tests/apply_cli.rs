@@ -156,6 +156,22 @@ fn a_forced_reapply_reuses_the_previous_dist_and_gives_the_same_dist() {
         .expect("the app's package is in the dist");
     let before = app_py.metadata().unwrap().ino();
 
+    // Nothing changed: the dist is left as it is.
+    let out = apply("default", &manifest, &dist, &["--force"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is up to date: nothing changed"),
+        "{stderr}"
+    );
+    assert_eq!(app_py.metadata().unwrap().ino(), before, "{stderr}");
+    assert_eq!(tree(&dist, true), tree(&cold, true));
+
+    // An edited source is copied again, and the dist matches a cold apply of it.
+    let source = app.join("greeter/__init__.py");
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&source, &text).unwrap();
     let out = apply("default", &manifest, &dist, &["--force"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -166,16 +182,7 @@ fn a_forced_reapply_reuses_the_previous_dist_and_gives_the_same_dist() {
         .and_then(|n| n.replace(',', "").parse().ok())
         .unwrap_or_else(|| panic!("no reuse count in: {stderr}"));
     assert!(reused > 100, "{stderr}");
-    assert_eq!(app_py.metadata().unwrap().ino(), before, "{stderr}");
-    assert_eq!(tree(&dist, true), tree(&cold, true));
-
-    // An edited source is copied again, and the dist matches a cold apply of it.
-    let source = app.join("greeter/__init__.py");
-    let mut text = std::fs::read_to_string(&source).unwrap();
-    text.push_str("# edited\n");
-    std::fs::write(&source, &text).unwrap();
-    let out = apply("default", &manifest, &dist, &["--force"]);
-    assert!(out.status.success());
+    assert!(stderr.contains("re-apply: "), "{stderr}");
     assert_eq!(std::fs::read_to_string(&app_py).unwrap(), text);
     assert_ne!(app_py.metadata().unwrap().ino(), before);
 }
@@ -625,7 +632,8 @@ fn a_second_apply_waits_for_the_first() {
     use std::process::Stdio;
     let (scratch, _app, manifest) = traced_example();
     let dist = scratch.path().join("dist");
-    assert!(apply("minimal", &manifest, &dist, &[]).status.success());
+    // Another layout first: the forced applies below have work to do.
+    assert!(apply("default", &manifest, &dist, &[]).status.success());
     let forced = |hook: Option<&str>| {
         let mut cmd = shenzi();
         cmd.args(["apply", "minimal"])
@@ -679,10 +687,8 @@ fn a_second_apply_waits_for_the_first() {
     assert!(first.status.success(), "{}", stderr_of(&first));
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     assert!(second.wait().unwrap().success(), "{rest:?}");
-    assert!(
-        rest.iter().any(|l| l.starts_with("shenzi: wrote ")),
-        "{rest:?}"
-    );
+    // The first wrote the same dist: the second finds nothing to do.
+    assert!(rest.iter().any(|l| l.contains("is up to date")), "{rest:?}");
     let verified = shenzi().arg("verify").arg(&dist).output().unwrap();
     assert!(verified.status.success(), "{}", stderr_of(&verified));
     assert!(support::dist::scratch_names(scratch.path()).is_empty());
@@ -804,8 +810,10 @@ fn apply_and_build_json_summaries_match_the_dist_written() {
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", support::describe(&out)));
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     assert_eq!(doc["layout"], "default");
+    assert_eq!(doc["unchanged"], false);
+    assert_eq!(doc["redone"], serde_json::json!([]));
     assert_eq!(doc["onefile"], serde_json::Value::Null);
     let (files, links) = count_on_disk(&dist);
     // Every file of the plan, and the record `.shenzi/dist.json` besides.
@@ -850,6 +858,7 @@ fn apply_and_build_json_summaries_match_the_dist_written() {
     assert!(again.status.success(), "{}", support::describe(&again));
     let doc2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(doc2["reused"].as_u64().unwrap() > 0, "{doc2}");
+    assert_eq!(doc2["unchanged"], true, "{doc2}");
     assert_eq!(doc2["files"], doc["files"]);
 
     // `build` ends with the same document (a quiet app: its own stdout comes first).

@@ -158,3 +158,53 @@ fn an_apply_killed_at_any_moment_leaves_the_previous_dist_or_the_new_one() {
         previous = next;
     }
 }
+
+/// Moments of an incremental re-apply (one module edited): before the exchange.
+const INCREMENTAL: [&str; 5] = ["locked", "scratch", "file:1", "written", "checked"];
+
+#[test]
+fn an_incremental_reapply_killed_before_the_exchange_leaves_the_previous_dist() {
+    let t = support::example::traced_example();
+    let (dir, manifest) = (t.scratch.path(), &t.manifest);
+    let dist = dir.join("inc").join("dist");
+    std::fs::create_dir(dist.parent().unwrap()).unwrap();
+    assert!(apply("default", manifest, &dist, &[]).status.success());
+    let previous = tree(&dist, true);
+    let record = std::fs::read(dist.join(".shenzi/dist.json")).unwrap();
+    let source = t.app.join("greeter/__init__.py");
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&source, &text).unwrap();
+    for at in INCREMENTAL {
+        let what = format!("incremental, killed at {at}");
+        let out = killed_apply("default", manifest, &dist, true, at);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "{what}: {}",
+            stderr_of(&out)
+        );
+        verify(&dist);
+        assert_eq!(tree(&dist, true), previous, "{what}");
+        assert_eq!(
+            std::fs::read(dist.join(".shenzi/dist.json")).unwrap(),
+            record,
+            "{what}: the record changed"
+        );
+    }
+    // The next re-apply still redoes only the edited module and matches a cold apply.
+    recover("default", manifest, &dist, "incremental");
+    let cold = dir.join("inc").join("cold");
+    assert!(apply("default", manifest, &cold, &[]).status.success());
+    assert_eq!(tree(&dist, true), tree(&cold, true));
+    // Nothing changed: killed where it decides so, the dist is as it was.
+    let now = tree(&dist, true);
+    let out = killed_apply("default", manifest, &dist, true, "unchanged");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(tree(&dist, true), now);
+}

@@ -497,15 +497,20 @@ fn a_reapply_of_an_unchanged_plan_reuses_files_and_matches_a_cold_apply() {
     let lib_before = inode(&dist.join(LIB));
 
     let summary = f.reapply(&dist);
-    // The plain copy and the stamped pyc; the patched library is always rewritten.
-    assert_eq!(summary.reused, 2, "{summary:?}");
-    assert_eq!((summary.files, summary.patched), (4, 1));
+    // Nothing changed: nothing is written, the patched library included.
+    assert!(summary.unchanged, "{summary:?}");
+    assert_eq!(
+        summary.reused,
+        summary.files + summary.symlinks,
+        "{summary:?}"
+    );
+    assert_eq!((summary.files, summary.patched), (4, 0));
     assert_eq!(
         (inode(&dist.join(DATA)), inode(&dist.join(PYC))),
         before,
         "reused files are the same inodes"
     );
-    assert_ne!(inode(&dist.join(LIB)), lib_before);
+    assert_eq!(inode(&dist.join(LIB)), lib_before);
     // Bytes, modes, mtimes and symlink targets of every path, as a cold apply wrote them.
     assert_eq!(tree(&dist), tree(&cold));
     // The old dist is gone: the reused files have one name again.
@@ -514,7 +519,7 @@ fn a_reapply_of_an_unchanged_plan_reuses_files_and_matches_a_cold_apply() {
 
     // Reused twice over, still the same.
     let again = f.reapply(&dist);
-    assert_eq!(again.reused, 2);
+    assert!(again.unchanged, "{again:?}");
     assert_eq!(tree(&dist), tree(&cold));
 }
 
@@ -542,7 +547,7 @@ fn a_dist_file_edited_by_the_user_is_not_reused() {
         "{err}"
     );
     let summary = f.discard(&dist);
-    assert_eq!(summary.reused, 0, "{summary:?}");
+    assert_eq!(summary.reused, 1, "the patched library only: {summary:?}");
     assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"payload\n");
     assert_ne!(inode(&dist.join(DATA)), edited);
     assert_eq!(tree(&dist), tree(&cold));
@@ -550,7 +555,7 @@ fn a_dist_file_edited_by_the_user_is_not_reused() {
     // A changed mode alone is enough to rewrite a file.
     std::fs::set_permissions(dist.join(DATA), std::fs::Permissions::from_mode(0o600)).unwrap();
     let summary = f.reapply(&dist);
-    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(summary.reused, 2, "the pyc and the library: {summary:?}");
     assert_eq!(tree(&dist), tree(&cold));
 }
 
@@ -563,7 +568,7 @@ fn a_source_changed_between_applies_is_written_anew() {
     let source = f.src.path().join("data.txt");
     std::fs::write(&source, "changed\n").unwrap();
     let summary = f.reapply(&dist);
-    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(summary.reused, 2, "the pyc and the library: {summary:?}");
     assert_eq!(std::fs::read(dist.join(DATA)).unwrap(), b"changed\n");
 
     // And a cold apply of the changed inputs agrees.
@@ -580,7 +585,7 @@ fn a_dist_file_with_another_link_is_not_reused() {
     std::fs::hard_link(dist.join(DATA), &outside).unwrap();
 
     let summary = f.reapply(&dist);
-    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(summary.reused, 2, "the pyc and the library: {summary:?}");
     assert_ne!(inode(&dist.join(DATA)), inode(&outside));
     assert_eq!(dist.join(DATA).metadata().unwrap().nlink(), 1);
     assert_eq!(std::fs::read(&outside).unwrap(), b"payload\n");
@@ -596,7 +601,7 @@ fn a_dist_file_reached_through_a_symlink_is_not_reused() {
     std::os::unix::fs::symlink(&outside, dist.join("data")).unwrap();
 
     let summary = f.discard(&dist);
-    assert_eq!(summary.reused, 1, "the pyc only: {summary:?}");
+    assert_eq!(summary.reused, 2, "the pyc and the library: {summary:?}");
     assert!(dist.join("data").symlink_metadata().unwrap().is_dir());
     assert_ne!(inode(&dist.join(DATA)), inode(&outside.join("data.txt")));
     assert_eq!(outside.join("data.txt").metadata().unwrap().nlink(), 1);

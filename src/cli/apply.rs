@@ -57,6 +57,10 @@ pub struct ApplyArgs {
     /// docs/plan.md on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::verify::Format,
+    /// With `--force`: list every file written again, with the first reason it could not
+    /// be reused from the previous dist.
+    #[arg(long)]
+    pub explain_rebuild: bool,
 }
 
 /// A plan, and the onefile's name when the layout asks for `output onefile` (its
@@ -139,6 +143,7 @@ pub fn run(args: ApplyArgs) -> miette::Result<ExitCode> {
             onefile: args.onefile,
             selection: Selection::default(),
             json: args.format == super::verify::Format::Json,
+            explain_rebuild: args.explain_rebuild,
         },
     )
 }
@@ -161,6 +166,8 @@ pub struct Finish {
     pub selection: Selection,
     /// The summary as JSON on stdout too.
     pub json: bool,
+    /// List each file re-apply wrote again, with its reason.
+    pub explain_rebuild: bool,
 }
 
 /// Who writes ELF edits.
@@ -186,6 +193,7 @@ pub fn apply_with(
         onefile,
         selection,
         json,
+        explain_rebuild,
     } = finish;
     // A named patchelf must work; otherwise one on `PATH` is used for the binaries shenzi
     // does not edit itself, and its absence is an error only when there is such a binary
@@ -352,15 +360,33 @@ pub fn apply_with(
     } else {
         format!("`{}`", output.display())
     };
-    say!(
-        "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}{stripped}){reused}, in {:.2} s",
-        summary.files,
-        summary.symlinks,
-        megabytes(summary.bytes),
-        libraries,
-        summary.patched,
-        summary.elapsed.as_secs_f64()
-    );
+    if summary.unchanged {
+        say!(
+            "shenzi: {what} is up to date: nothing changed since it was written ({} files, {} symlinks, {} all reused; nothing written, not verified again), in {:.2} s",
+            summary.files,
+            summary.symlinks,
+            megabytes(summary.bytes),
+            summary.elapsed.as_secs_f64()
+        );
+    } else {
+        say!(
+            "shenzi: wrote {what}: {} files, {} symlinks, {}, {} binaries ({} patched{by_patchelf}{stripped}){reused}, in {:.2} s",
+            summary.files,
+            summary.symlinks,
+            megabytes(summary.bytes),
+            libraries,
+            summary.patched,
+            summary.elapsed.as_secs_f64()
+        );
+    }
+    if replace.force && !summary.unchanged {
+        say!("shenzi: {}", rebuild_line(&summary));
+    }
+    if explain_rebuild {
+        for redone in &summary.redone {
+            say!("shenzi: redone `{}`: {}", redone.path, redone.reason);
+        }
+    }
     if !summary.discarded.is_empty() {
         const SHOWN: usize = 10;
         let mut shown: Vec<String> = summary
@@ -402,6 +428,16 @@ pub fn apply_with(
             stripped: summary.stripped,
             stripped_bytes: summary.stripped_bytes,
             reused: summary.reused,
+            unchanged: summary.unchanged,
+            redone: summary
+                .redone
+                .iter()
+                .map(|r| JsonRedone {
+                    path: &r.path,
+                    reason: &r.reason,
+                })
+                .collect(),
+            removed: summary.removed,
             discarded: summary.discarded.iter().map(ToString::to_string).collect(),
             kept: summary.kept.as_ref().map(|k| k.display().to_string()),
             units: &planned.by_unit,
@@ -431,7 +467,7 @@ pub fn apply_with(
 }
 
 /// Changes when the shape of `apply --format json` does.
-const APPLY_JSON_VERSION: u32 = 1;
+const APPLY_JSON_VERSION: u32 = 2;
 
 /// `apply --format json` (docs/plan.md). No timings: the same inputs, the same bytes.
 #[derive(serde::Serialize)]
@@ -450,6 +486,9 @@ struct JsonSummary<'a> {
     stripped: u64,
     stripped_bytes: u64,
     reused: u64,
+    unchanged: bool,
+    redone: Vec<JsonRedone<'a>>,
+    removed: u64,
     discarded: Vec<String>,
     kept: Option<String>,
     units: &'a [crate::plan::Total],
@@ -458,6 +497,41 @@ struct JsonSummary<'a> {
     largest: &'a [crate::plan::Largest],
     glibc_floor: Option<String>,
     verified: Option<serde_json::Value>,
+}
+
+/// A file re-apply wrote again, in `apply --format json`.
+#[derive(serde::Serialize)]
+struct JsonRedone<'a> {
+    path: &'a str,
+    reason: &'a str,
+}
+
+/// Re-apply's line: how much was reused and redone, and the commonest reasons.
+fn rebuild_line(summary: &execute::ApplySummary) -> String {
+    let mut reasons: Vec<(&str, u64)> = Vec::new();
+    for r in &summary.redone {
+        match reasons.iter_mut().find(|(why, _)| *why == r.reason) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((&r.reason, 1)),
+        }
+    }
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = reasons
+        .iter()
+        .take(3)
+        .map(|(why, n)| format!("{n}: {why}"))
+        .collect();
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({}; `--explain-rebuild` lists them)", why.join("; "))
+    };
+    format!(
+        "re-apply: {} reused from the previous dist, {} redone{why}, {} removed",
+        count(summary.reused, "file"),
+        count(summary.redone.len() as u64, "path"),
+        count(summary.removed, "path"),
+    )
 }
 
 /// Where the bytes are: the units that write anything (in layout order), the five

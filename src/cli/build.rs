@@ -234,6 +234,7 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
             onefile,
             selection,
             json,
+            explain_rebuild: false,
         },
     )
 }

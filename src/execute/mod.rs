@@ -5,6 +5,7 @@ mod archive;
 mod diagnostics;
 mod hook;
 mod patch;
+mod rebuild;
 mod record;
 mod scratch;
 mod write;
@@ -16,4 +17,4 @@ pub use record::Difference;
 pub use scratch::StaleFolder;
 /// Scratch folders named for their writer, for another output beside a target (a onefile).
 pub(crate) use scratch::{create as create_scratch, remove_stale as remove_stale_scratch};
-pub use write::{ApplyOptions, ApplySummary, CheckFn, Notice, write_dist};
+pub use write::{ApplyOptions, ApplySummary, CheckFn, Notice, Redone, write_dist};

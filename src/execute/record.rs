@@ -12,7 +12,11 @@
 //!   [`RECORD_VERSION`]; older records list no files) and its digest checks out, so a
 //!   record written or edited by hand is not taken for one;
 //! - every path in the folder is in the record, of the recorded kind; each file has the
-//!   recorded size and bytes (hashed in full), each symlink the recorded target. A path
+//!   recorded size and bytes, each symlink the recorded target. A file whose change
+//!   time is earlier than the record's (strictly: a change in the same clock tick as
+//!   the record's last touch is not ruled out) is taken to hold the recorded bytes unread (an
+//!   apply touches its record last, so any change since would be newer); others are
+//!   hashed in full. A path
 //!   the record lists that is gone is fine (nothing is lost by not removing it); a mode
 //!   changed by `chmod` is fine too (the bytes are still what shenzi wrote).
 //!
@@ -180,10 +184,13 @@ pub(super) fn mode_text(mode: u32) -> String {
 pub(super) struct OldFile {
     pub dev: u64,
     pub ino: u64,
-    /// Change time when it was hashed: unchanged, the file was not written since.
+    /// Change time when it was proven: unchanged, the file was not written since.
     pub ctime: (i64, i64),
     pub size: u64,
     pub hash: blake3::Hash,
+    pub mtime: (i64, i64),
+    pub nlink: u64,
+    pub mode: u32,
 }
 
 /// A path of the previous dist that its record does not account for.
@@ -216,6 +223,12 @@ const RECORD_LIMIT: u64 = 256 << 20;
 /// Reads the record of `target`, an existing folder, and checks that it is one this
 /// shenzi wrote (the first rule in the module docs): the record, and the folder open.
 pub(super) fn check_record(target: &Path) -> Result<(WrittenRecord, File), ApplyError> {
+    check_record_stamped(target).map(|(record, root, _)| (record, root))
+}
+
+/// [`check_record`], with the record's change time: files of the dist changed no later
+/// were last written by the apply that wrote the record (it touches the record last).
+fn check_record_stamped(target: &Path) -> Result<(WrittenRecord, File, (i64, i64)), ApplyError> {
     let not_a_dist = |reason: String, help: &str| ApplyError::TargetNotADist {
         path: target.to_owned(),
         reason,
@@ -223,8 +236,8 @@ pub(super) fn check_record(target: &Path) -> Result<(WrittenRecord, File), Apply
     };
     let remove_it = "choose another output folder with `-o`, or remove it yourself";
     let root = File::open(target).map_err(io("open", target))?;
-    let text = match read_record(&root) {
-        Ok(text) => text,
+    let (text, stamp) = match read_record(&root) {
+        Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(not_a_dist(format!("it has no `{RECORD_PATH}`"), remove_it));
         }
@@ -273,7 +286,7 @@ pub(super) fn check_record(target: &Path) -> Result<(WrittenRecord, File), Apply
             remove_it,
         ));
     }
-    Ok((record, root))
+    Ok((record, root, stamp))
 }
 
 /// Checks that `target`, an existing folder, is a shenzi dist `--force` may replace
@@ -283,7 +296,7 @@ pub(super) fn check_previous(
     discard: bool,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<PreviousDist, ApplyError> {
-    let (record, root) = check_record(target)?;
+    let (record, root, stamp) = check_record_stamped(target)?;
     let recorded: HashMap<&str, &RecordedKind> = record
         .files
         .iter()
@@ -292,6 +305,8 @@ pub(super) fn check_previous(
     let mut differences = Vec::new();
     // (path, recorded size, recorded hash) of files to hash.
     let mut to_hash: Vec<(String, u64, &str)> = Vec::new();
+    // Files trusted by their change time, not read.
+    let mut trusted: Vec<(String, OldFile)> = Vec::new();
     let mut walk = walkdir::WalkDir::new(target)
         .min_depth(1)
         .sort_by_file_name()
@@ -337,11 +352,22 @@ pub(super) fn check_previous(
                         .is_ok_and(|t| t.as_os_str().as_bytes() == to.as_bytes())
             }
             Some(RecordedKind::File { size, blake3, .. }) => {
-                let fits = ft.is_file() && entry.metadata().is_ok_and(|m| m.len() == *size);
-                if fits {
-                    to_hash.push((rel.clone().unwrap_or_default(), *size, blake3));
+                let meta = entry
+                    .metadata()
+                    .ok()
+                    .filter(|m| ft.is_file() && m.len() == *size);
+                let hash = blake3::Hash::from_hex(blake3).ok();
+                match (meta, hash) {
+                    (Some(m), Some(hash)) if (m.ctime(), m.ctime_nsec()) < stamp => {
+                        trusted.push((rel.clone().unwrap_or_default(), old_file(&m, hash)));
+                        true
+                    }
+                    (Some(_), _) => {
+                        to_hash.push((rel.clone().unwrap_or_default(), *size, blake3));
+                        true
+                    }
+                    (None, _) => false,
                 }
-                fits
             }
         };
         if !same {
@@ -363,7 +389,7 @@ pub(super) fn check_previous(
             Ok((rel, old))
         })
         .collect::<Result<_, ApplyError>>()?;
-    let mut files = HashMap::new();
+    let mut files: HashMap<String, OldFile> = trusted.into_iter().collect();
     for (rel, old) in hashed {
         match old {
             Some(old) => {
@@ -426,7 +452,7 @@ pub(super) fn safe(path: &str) -> bool {
 
 /// Reads the record of the dist whose root is open as `root`: a regular file reached
 /// without a symlink, below the size limit.
-fn read_record(root: &File) -> std::io::Result<Vec<u8>> {
+fn read_record(root: &File) -> std::io::Result<(Vec<u8>, (i64, i64))> {
     let file = open_in(
         root,
         Path::new(RECORD_PATH),
@@ -447,7 +473,7 @@ fn read_record(root: &File) -> std::io::Result<Vec<u8>> {
     }
     let mut text = Vec::with_capacity(meta.len() as usize);
     file.take(RECORD_LIMIT + 1).read_to_end(&mut text)?;
-    Ok(text)
+    Ok((text, (meta.ctime(), meta.ctime_nsec())))
 }
 
 /// Hashes the previous dist's `rel`, opened beneath `root`: `Some` when it is a regular
@@ -467,13 +493,34 @@ fn prove_file(
     if len != size || hash.to_hex().as_str() != claimed {
         return Ok(None);
     }
-    Ok(Some(OldFile {
+    Ok(Some(old_file(&meta, hash)))
+}
+
+/// A proven file as `stat` shows it.
+fn old_file(meta: &std::fs::Metadata, hash: blake3::Hash) -> OldFile {
+    OldFile {
         dev: meta.dev(),
         ino: meta.ino(),
         ctime: (meta.ctime(), meta.ctime_nsec()),
-        size,
+        size: meta.len(),
         hash,
-    }))
+        mtime: (meta.mtime(), meta.mtime_nsec()),
+        nlink: meta.nlink(),
+        mode: meta.mode(),
+    }
+}
+
+/// Touches the record of the dist at `root` (its times set again to `mtime`): its change
+/// time is then the latest in the dist, and the next `--force` trusts every file changed
+/// no later without reading it. The last write of an apply.
+pub(super) fn stamp(root: &Path, mtime: i64) -> std::io::Result<()> {
+    let file = File::open(root.join(RECORD_PATH))?;
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64);
+    file.set_times(
+        std::fs::FileTimes::new()
+            .set_accessed(time)
+            .set_modified(time),
+    )
 }
 
 /// Opens `rel` beneath `root` for reading, without following a symlink, without
@@ -702,6 +749,8 @@ mod tests {
                         mode: "755".into(),
                         size: 3,
                         blake3: "ab".into(),
+                        source: None,
+                        edits: None,
                     },
                 },
             ],

@@ -17,23 +17,24 @@
 //! With `--force` onto a previous dist, a copy the previous dist already holds exactly is
 //! hard-linked from it into the new folder instead of copied: creating an inode is the
 //! expensive part of writing a dist (on ext4 right after deletions, very), and `link(2)`
-//! creates none. The output is the same, byte for byte, as a cold apply's. A file
-//! `OLD/dest` is reused only when all of these hold:
+//! creates none. The output is the same, byte for byte, as a cold apply's. Which copies
+//! are unchanged is decided first, from the record ([`super::rebuild`]); when nothing is,
+//! nothing is written. A file `OLD/dest` is reused only when all of these hold:
 //!
-//! - the entry is a copy **without ELF edits** (patched binaries are always rewritten by
-//!   the patcher; proving an old patched file equal would mean patching anyway);
+//! - its inputs are unchanged ([`super::rebuild`]: source identity, edits, mode; such a
+//!   file is linked whether patched or not, its source not read), **or** it is a copy
+//!   without ELF edits or strip whose source's blake3, read in full, is the old file's
+//!   (for a stamped `.pyc`, with bytes 8..12 taken as the stamp);
 //! - `OLD/dest` is a regular file reached without following any symlink, inside the old
 //!   dist (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or one
 //!   `openat(O_NOFOLLOW)` per segment before Linux 5.6);
-//! - the check of the old dist hashed it in full and found the bytes its record lists
-//!   (a user may have edited a dist file and restored its time), and it is still that
+//! - the check of the old dist proved it holds the bytes its record lists (hashed in
+//!   full, or trusted by its change time: [`super::record`]), and it is still that
 //!   inode with that change time (not written since);
 //! - it has one link (`nlink == 1`), so the new dist never shares an inode with anything
 //!   outside the old dist, and the same owner as the files this apply creates;
 //! - its permission bits are the planned mode, its mtime is the fixed mtime (whole
-//!   seconds), and its size is the source's;
-//! - the source's blake3, read in full, is the old file's (for a stamped `.pyc`, with
-//!   bytes 8..12 taken as the stamp).
+//!   seconds), and its size is the recorded one.
 //!
 //! Anything else, and any link that fails (another filesystem, too many links, no
 //! permission), falls back to the normal copy. Linking changes nothing in the old dist
@@ -60,7 +61,9 @@ use crate::binary::edit::{Declined, ElfPatch};
 use crate::binary::format::{self, BinaryFormat};
 use crate::binary::strip::Stripped;
 use crate::plan::{Content, Plan, PlannedEntry};
-use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, WrittenRecord};
+use crate::record::{
+    RECORD_PATH, RECORD_VERSION, RecordedKind, RecordedPath, SourceIdentity, WrittenRecord,
+};
 
 /// The mode of every folder of a dist, its root included.
 const FOLDER_MODE: u32 = 0o755;
@@ -127,6 +130,13 @@ pub struct ApplySummary {
     /// Files hard-linked from the previous dist because they were already exactly what
     /// this apply writes (see the module docs).
     pub reused: u64,
+    /// With a previous dist: the files and symlinks written again, each with the first
+    /// reason it could not be reused, sorted by path.
+    pub redone: Vec<Redone>,
+    /// With a previous dist: its paths the new one does not hold.
+    pub removed: u64,
+    /// Nothing had changed: the previous dist was left as it was, nothing written.
+    pub unchanged: bool,
     /// Paths added to or changed in the previous dist, deleted with it
     /// (`discard_changes`).
     pub discarded: Vec<Difference>,
@@ -134,6 +144,13 @@ pub struct ApplySummary {
     /// was being replaced, which its record does not list.
     pub kept: Option<PathBuf>,
     pub elapsed: Duration,
+}
+
+/// A path of the dist written again on re-apply, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redone {
+    pub path: String,
+    pub reason: String,
 }
 
 /// Writes `plan` to `options.target`.
@@ -177,9 +194,24 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     // be read costs nothing).
     let archived = super::archive::with_archives(plan)?;
     let plan: &Plan = &archived;
+    let sources = source_identities(plan)?;
+    let rebuild = previous_dist
+        .as_ref()
+        .map(|p| super::rebuild::compare(plan, p, &sources, options.mtime));
+    if let (Some(rebuild), Some(old)) = (&rebuild, &previous_dist)
+        && rebuild.nothing_changed()
+        && old.discarded.is_empty()
+    {
+        // Every path is what this apply would write: the dist stays as it is.
+        hook::point("unchanged");
+        return Ok(ApplySummary {
+            elapsed: started.elapsed(),
+            ..rebuild.unchanged_summary(plan)
+        });
+    }
     // Every ELF edit is worked out before anything is written, so a binary that needs
-    // a missing patchelf costs nothing.
-    let patches = prepare_patches(plan, options.native_edits)?;
+    // a missing patchelf costs nothing. Unchanged binaries are linked, not patched.
+    let patches = prepare_patches(plan, options.native_edits, rebuild.as_ref())?;
     if options.patcher.is_none() {
         if let Some((dest, why)) = patches.iter().find_map(|(dest, p)| match p {
             Prepared::Patchelf(why) => Some((dest, why)),
@@ -201,7 +233,15 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
     let previous = previous_dist
         .as_ref()
         .and_then(|p| Previous::open(target, root, &p.files));
-    let mut summary = build(plan, &patches, root, options, previous.as_ref())?;
+    let mut summary = build(
+        plan,
+        &patches,
+        root,
+        options,
+        previous.as_ref(),
+        &sources,
+        rebuild.as_ref(),
+    )?;
     drop(previous);
     hook::point("written");
     set_mtimes(plan, &patches, root, options.mtime)?;
@@ -233,6 +273,10 @@ pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummar
             io("move the new dist to", target)(e)
         })?;
     }
+    // Unlinking the old names changed the reused files' change times: the record is
+    // touched after, so that the next re-apply trusts them unread. A failure costs only
+    // that trust (the next check hashes them).
+    let _ = record::stamp(target, options.mtime);
     hook::point("done");
     Ok(ApplySummary {
         elapsed: started.elapsed(),
@@ -293,7 +337,11 @@ enum Prepared {
 type Patches<'p> = HashMap<&'p str, Prepared>;
 
 /// The edits of every patched copy, by destination, read from the sources in parallel.
-fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError> {
+fn prepare_patches<'p>(
+    plan: &'p Plan,
+    native: bool,
+    rebuild: Option<&super::rebuild::Rebuild<'_>>,
+) -> Result<Patches<'p>, ApplyError> {
     plan.entries
         .par_iter()
         .filter_map(|entry| match &entry.content {
@@ -302,28 +350,91 @@ fn prepare_patches(plan: &Plan, native: bool) -> Result<Patches<'_>, ApplyError>
                 edits: Some(edits),
                 strip,
                 ..
-            } if !edits.is_empty() => Some((entry.dest.as_str(), source, edits, *strip)),
+            } if !edits.is_empty()
+                && rebuild.is_none_or(|r| r.unchanged(&entry.dest).is_none()) =>
+            {
+                Some((entry.dest.as_str(), source, edits, *strip))
+            }
             _ => None,
         })
-        .map(|(dest, source, edits, strip)| {
-            if !native {
-                return Ok((dest, Prepared::Patchelf(Declined("asked for".into()))));
-            }
-            let bytes = crate::binary::map_file(source).map_err(io("read", source))?;
-            // The edits are worked out on the bytes that will be written: stripped first.
-            let stripped = stripped_bytes(&bytes, strip);
-            let bytes: &[u8] = stripped.as_deref().unwrap_or(&bytes);
-            let Some(format) = format::claiming(bytes) else {
-                let why = Declined("no binary format shenzi reads claims it".into());
-                return Ok((dest, Prepared::Patchelf(why)));
-            };
-            let prepared = match format.prepare(bytes, edits) {
-                Ok(patch) => Prepared::Native(format, patch),
-                Err(why) => Prepared::Patchelf(why),
-            };
-            Ok((dest, prepared))
+        .map(|(dest, source, edits, strip)| Ok((dest, prepare_one(source, edits, strip, native)?)))
+        .collect()
+}
+
+/// How one binary's edits get written, worked out from its source.
+fn prepare_one(
+    source: &Path,
+    edits: &crate::binary::edit::ElfEdits,
+    strip: bool,
+    native: bool,
+) -> Result<Prepared, ApplyError> {
+    if !native {
+        return Ok(Prepared::Patchelf(Declined("asked for".into())));
+    }
+    let bytes = crate::binary::map_file(source).map_err(io("read", source))?;
+    // The edits are worked out on the bytes that will be written: stripped first.
+    let stripped = stripped_bytes(&bytes, strip);
+    let bytes: &[u8] = stripped.as_deref().unwrap_or(&bytes);
+    let Some(format) = format::claiming(bytes) else {
+        let why = Declined("no binary format shenzi reads claims it".into());
+        return Ok(Prepared::Patchelf(why));
+    };
+    Ok(match format.prepare(bytes, edits) {
+        Ok(patch) => Prepared::Native(format, patch),
+        Err(why) => Prepared::Patchelf(why),
+    })
+}
+
+/// Every copy's source as `stat` sees it before anything is read, by destination.
+fn source_identities(plan: &Plan) -> Result<HashMap<&str, SourceIdentity>, ApplyError> {
+    plan.entries
+        .par_iter()
+        .filter_map(|e| match &e.content {
+            Content::Copy { source, .. } => Some((e.dest.as_str(), source)),
+            _ => None,
+        })
+        .map(|(dest, source)| {
+            let m = std::fs::metadata(source).map_err(io("read", source))?;
+            Ok((
+                dest,
+                SourceIdentity {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    size: m.len(),
+                    mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+                    ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+                },
+            ))
         })
         .collect()
+}
+
+/// The edits written over a copy, as the record lists them; `None` for the source's
+/// bytes.
+pub(super) fn edits_text(
+    edits: Option<&crate::binary::edit::ElfEdits>,
+    strip: bool,
+    stamp_pyc: bool,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if strip {
+        parts.push("strip".to_owned());
+    }
+    if let Some(edits) = edits.filter(|e| !e.is_empty()) {
+        if let Some(runpath) = &edits.runpath {
+            parts.push(format!("runpath={}", runpath.join(":")));
+        }
+        for (old, new) in &edits.replace_needed {
+            parts.push(format!("needed {old}>{new}"));
+        }
+        for add in &edits.add_needed {
+            parts.push(format!("add {add}"));
+        }
+    }
+    if stamp_pyc {
+        parts.push("stamp".to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join(";"))
 }
 
 /// `bytes` stripped (`strip debug`), or `None` when the object is left whole (nothing
@@ -372,37 +483,21 @@ fn recorded_file(mode: u32, (hash, size): (blake3::Hash, u64)) -> RecordedKind {
         mode: record::mode_text(mode & 0o777),
         size,
         blake3: hash.to_hex().to_string(),
+        source: None,
+        edits: None,
     }
 }
 
-fn build(
-    plan: &Plan,
-    patches: &Patches<'_>,
-    root: &Path,
-    options: &ApplyOptions<'_>,
-    previous: Option<&Previous<'_>>,
-) -> Result<ApplySummary, ApplyError> {
-    let total = plan.entries.len() as u64 + 1;
-    let done = AtomicU64::new(0);
-    let tick = || {
-        let now = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(progress) = options.progress {
-            progress(now, total);
-        }
-    };
-    let mut summary = ApplySummary::default();
-    // Every path written, for the record.
-    let mut written: BTreeMap<&str, RecordedKind> = BTreeMap::new();
-
-    // Every folder once, parents before children (sorted paths put a folder before
-    // what is inside it).
+/// Every folder a plan's dist holds once, parents before children (sorted paths put a
+/// folder before what is inside it), and the count of those the plan names.
+pub(super) fn folders(plan: &Plan) -> (BTreeSet<&str>, u64) {
     let mut folders: BTreeSet<&str> = BTreeSet::new();
+    let mut named = 0;
     for entry in &plan.entries {
         let dest = checked(&entry.dest).to_str().unwrap_or_default();
         if matches!(entry.content, Content::Dir) {
             folders.insert(dest);
-            summary.dirs += 1;
-            tick();
+            named += 1;
         }
         let mut at = dest;
         while let Some((parent, _)) = at.rsplit_once('/') {
@@ -417,6 +512,36 @@ fn build(
         .and_then(Path::to_str)
         .unwrap_or_default();
     folders.insert(record_folder);
+    (folders, named)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    plan: &Plan,
+    patches: &Patches<'_>,
+    root: &Path,
+    options: &ApplyOptions<'_>,
+    previous: Option<&Previous<'_>>,
+    sources: &HashMap<&str, SourceIdentity>,
+    rebuild: Option<&super::rebuild::Rebuild<'_>>,
+) -> Result<ApplySummary, ApplyError> {
+    let total = plan.entries.len() as u64 + 1;
+    let done = AtomicU64::new(0);
+    let tick = || {
+        let now = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = options.progress {
+            progress(now, total);
+        }
+    };
+    let mut summary = ApplySummary::default();
+    // Every path written, for the record.
+    let mut written: BTreeMap<&str, RecordedKind> = BTreeMap::new();
+
+    let (folders, named) = folders(plan);
+    summary.dirs = named;
+    for _ in 0..named {
+        tick();
+    }
     for folder in &folders {
         let path = root.join(folder);
         match std::fs::create_dir(&path) {
@@ -441,7 +566,7 @@ fn build(
     let reused = AtomicU64::new(0);
     let stripped = AtomicU64::new(0);
     let stripped_saved = AtomicU64::new(0);
-    let hashed: Vec<(&str, RecordedKind)> = copies
+    let hashed: Vec<(&str, RecordedKind, bool)> = copies
         .par_iter()
         .map(|entry| {
             if interrupted() {
@@ -462,7 +587,41 @@ fn build(
             let rel = checked(&entry.dest);
             let dest = root.join(rel);
             let edits = edits.as_ref().filter(|e| !e.is_empty());
-            let prepared = edits.and_then(|_| patches.get(entry.dest.as_str()));
+            let made = edits_text(edits, *strip, *stamp_pyc);
+            let record_it = |content: (blake3::Hash, u64)| match recorded_file(*mode, content) {
+                RecordedKind::File {
+                    mode, size, blake3, ..
+                } => RecordedKind::File {
+                    mode,
+                    size,
+                    blake3,
+                    source: sources.get(entry.dest.as_str()).copied(),
+                    edits: made.clone(),
+                },
+                other => other,
+            };
+            // Inputs unchanged since the previous dist wrote it (patched or not): linked,
+            // not read.
+            if let Some(old) = rebuild.and_then(|r| r.unchanged(&entry.dest))
+                && let Some(content) = previous
+                    .and_then(|p| p.link_unchanged(&entry.dest, old, *mode, options.mtime, &dest))
+            {
+                reused.fetch_add(1, Ordering::Relaxed);
+                hook::point("file");
+                tick();
+                return Ok((entry.dest.as_str(), record_it(content), false));
+            }
+            let prepared_here;
+            let prepared = match edits {
+                None => None,
+                Some(edits) => match patches.get(entry.dest.as_str()) {
+                    Some(p) => Some(p),
+                    None => {
+                        prepared_here = prepare_one(source, edits, *strip, options.native_edits)?;
+                        Some(&prepared_here)
+                    }
+                },
+            };
             // A stripped copy is never the source's bytes: it is written again.
             let reuse = (edits.is_none() && !strip)
                 .then(|| {
@@ -494,6 +653,10 @@ fn build(
                 patched.fetch_add(1, Ordering::Relaxed);
                 by_patchelf.fetch_add(1, Ordering::Relaxed);
                 set_mode(&dest, *mode)?;
+                if !patches.contains_key(entry.dest.as_str()) {
+                    // Not among the copies `set_mtimes` times: timed here.
+                    set_mtime(&dest, options.mtime)?;
+                }
                 let file = File::open(&dest).map_err(io("read", &dest))?;
                 record::hash_file(&file, None).map_err(io("read", &dest))?
             } else {
@@ -533,10 +696,15 @@ fn build(
             };
             hook::point("file");
             tick();
-            Ok((entry.dest.as_str(), recorded_file(*mode, content)))
+            Ok((entry.dest.as_str(), record_it(content), reuse.is_none()))
         })
         .collect::<Result<_, ApplyError>>()?;
-    written.extend(hashed);
+    let fresh: Vec<&str> = hashed
+        .iter()
+        .filter(|(_, _, fresh)| *fresh)
+        .map(|(dest, _, _)| *dest)
+        .collect();
+    written.extend(hashed.into_iter().map(|(dest, kind, _)| (dest, kind)));
     for entry in &copies {
         if let Content::Copy { size, .. } = entry.content {
             summary.files += 1;
@@ -598,6 +766,10 @@ fn build(
         RECORD_MODE,
     )?;
     tick();
+    if let Some(rebuild) = rebuild {
+        summary.redone = rebuild.redone(plan, &fresh);
+        summary.removed = rebuild.removed;
+    }
     Ok(summary)
 }
 
@@ -682,6 +854,58 @@ impl<'a> Previous<'a> {
         })
     }
 
+    /// Hard-links `OLD/rel` to `dest` when re-apply found its inputs unchanged
+    /// ([`super::rebuild`]) and it is still the file the check proved (the rule in the
+    /// module docs, but for reading the source): its hash and size then.
+    fn link_unchanged(
+        &self,
+        rel: &str,
+        proven: &OldFile,
+        mode: u32,
+        mtime: i64,
+        dest: &Path,
+    ) -> Option<(blake3::Hash, u64)> {
+        let old = record::open_for_reading(&self.dir, Path::new(rel)).ok()?;
+        let meta = old.metadata().ok()?;
+        if !self.fits(&meta, proven, mode, mtime) {
+            return None;
+        }
+        self.link(rel, &old, &meta, dest)
+            .then_some((proven.hash, proven.size))
+    }
+
+    /// Whether the old file, open, is the one proven, as this apply would write it.
+    fn fits(&self, meta: &std::fs::Metadata, proven: &OldFile, mode: u32, mtime: i64) -> bool {
+        meta.file_type().is_file()
+            && (meta.dev(), meta.ino()) == (proven.dev, proven.ino)
+            && (meta.ctime(), meta.ctime_nsec()) == proven.ctime
+            && meta.len() == proven.size
+            && meta.nlink() == 1
+            && (meta.uid(), meta.gid()) == self.owner
+            && meta.mode() & 0o7777 == mode & 0o777
+            && meta.mtime() == mtime.max(0)
+            && meta.mtime_nsec() == 0
+    }
+
+    /// Links the old file `rel`, open as `old`, to `dest`; false, with nothing left at
+    /// `dest`, when the name linked is not that file or it is linked elsewhere too.
+    fn link(&self, rel: &str, old: &File, meta: &std::fs::Metadata, dest: &Path) -> bool {
+        if std::fs::hard_link(self.root.join(rel), dest).is_err() {
+            return false;
+        }
+        let linked = std::fs::symlink_metadata(dest);
+        let again = old.metadata();
+        match (linked, again) {
+            (Ok(l), Ok(a)) if (l.dev(), l.ino()) == (meta.dev(), meta.ino()) && a.nlink() == 2 => {
+                true
+            }
+            _ => {
+                let _ = std::fs::remove_file(dest);
+                false
+            }
+        }
+    }
+
     /// Hard-links `OLD/rel` to `dest` when it is exactly what copying `source` would
     /// write there (the rule in the module docs): its hash and size then. `None`, with
     /// nothing left at `dest`, when it is not or when anything fails: the caller copies
@@ -700,17 +924,7 @@ impl<'a> Previous<'a> {
         let meta = old.metadata().ok()?;
         // As the copy writes them: the time clamped, the stamp the low 32 bits.
         let stamp = stamp_pyc.then(|| (mtime as u32).to_le_bytes());
-        let mtime = mtime.max(0);
-        if !meta.file_type().is_file()
-            || (meta.dev(), meta.ino()) != (proven.dev, proven.ino)
-            || (meta.ctime(), meta.ctime_nsec()) != proven.ctime
-            || meta.len() != proven.size
-            || meta.nlink() != 1
-            || (meta.uid(), meta.gid()) != self.owner
-            || meta.mode() & 0o7777 != mode & 0o777
-            || meta.mtime() != mtime
-            || meta.mtime_nsec() != 0
-        {
+        if !self.fits(&meta, proven, mode, mtime) {
             return None;
         }
         let new = File::open(source).ok()?;
@@ -721,20 +935,10 @@ impl<'a> Previous<'a> {
             Ok((hash, len)) if hash == proven.hash && len == proven.size => {}
             _ => return None,
         }
-        std::fs::hard_link(self.root.join(rel), dest).ok()?;
-        // The path was checked through the open file; make sure the name linked is that
+        // The path was checked through the open file; the name linked must be that
         // same file, still linked nowhere else.
-        let linked = std::fs::symlink_metadata(dest);
-        let again = old.metadata();
-        match (linked, again) {
-            (Ok(l), Ok(a)) if (l.dev(), l.ino()) == (meta.dev(), meta.ino()) && a.nlink() == 2 => {
-                Some((proven.hash, proven.size))
-            }
-            _ => {
-                let _ = std::fs::remove_file(dest);
-                None
-            }
-        }
+        self.link(rel, &old, &meta, dest)
+            .then_some((proven.hash, proven.size))
     }
 }
 
