@@ -199,7 +199,6 @@ fn clean_stale(root: &Path, key: &str) {
     }
 }
 
-
 fn unpack(exe: &fs::File, trailer: &Trailer, into: &Path) -> Result<(), Failure> {
     use std::os::unix::fs::FileExt;
     // The whole payload in memory (it is what the file is made of, tens of MB at most):
