@@ -65,6 +65,12 @@ def main():
     built = os.path.join(work, "shenzi-onefile")
     onefile_build = timed(env.apply_cmd("default", env.manifest, built) + ["--onefile"])
     onefile = os.path.join(built, "app")
+    log("shenzi apply minimal --onefile")
+    built_min = os.path.join(work, "shenzi-onefile-minimal")
+    onefile_min_build = timed(env.apply_cmd("minimal", env.manifest, built_min) + ["--onefile"])
+    onefile_min = os.path.join(built_min, "app")
+    onedir_min = os.path.join(work, "onedir-minimal")
+    run(env.apply_cmd("minimal", env.manifest, onedir_min))
     log("pyinstaller --onefile")
     pyi_dist = os.path.join(work, "pyi-onefile")
     pyi_cmd = env.pyinstaller_cmd(pyi_dist, os.path.join(work, "pyi-work"))
@@ -79,13 +85,13 @@ def main():
     os.environ["TMPDIR"] = pyi_tmp  # PyInstaller extracts below it; emptied after each run
 
     expected = run([env.app_python, bench_run.APP]).stdout
-    for name, cmd in (("shenzi onefile", [onefile]), ("shenzi onedir", [os.path.join(onedir, "bin", "app")]),
+    for name, cmd in (("shenzi onefile", [onefile]), ("shenzi onefile (minimal)", [onefile_min]), ("shenzi onedir", [os.path.join(onedir, "bin", "app")]),
                       ("PyInstaller onefile", [pyi])):
         got = run(cmd).stdout
         if got != expected:
             sys.exit("bench: %s prints something else than the app in its venv" % name)
     # Warm the page cache of every file read.
-    for cmd in ([onefile], [os.path.join(onedir, "bin", "app")], [pyi]):
+    for cmd in ([onefile], [onefile_min], [os.path.join(onedir, "bin", "app")], [pyi]):
         first_output(cmd)
 
     def fresh_cache():
@@ -122,6 +128,8 @@ def main():
     steps = [
         Step("shenzi onefile, first start", both("shenzi onefile, first start", [onefile]), prepare=fresh_cache),
         Step("shenzi onefile, later start", both("shenzi onefile, later start", [onefile])),
+        Step("shenzi onefile (minimal), first start", both("shenzi onefile (minimal), first start", [onefile_min]),
+             prepare=fresh_cache),
         Step("shenzi onedir", both("shenzi onedir", [os.path.join(onedir, "bin", "app")])),
         Step("PyInstaller onefile", both("PyInstaller onefile", [pyi]), prepare=empty_pyi_tmp),
     ]
@@ -139,6 +147,10 @@ def main():
     done = {s.name: series[s.name + ": exit"] for s in steps}
 
     size = os.path.getsize(onefile)
+    size_min = os.path.getsize(onefile_min)
+    unpacked_min = run(["du", "-sb", "--apparent-size", onedir_min]).stdout.split()[0]
+    files = {d: sum(len(f) + len([x for x in ds if os.path.islink(os.path.join(r, x))])
+                    for r, ds, f in os.walk(d)) for d in (onedir, onedir_min)}
     pyi_size = os.path.getsize(pyi)
     with open(onefile, "rb") as f:
         f.seek(-72, 2)
@@ -148,6 +160,7 @@ def main():
     unpacked = run(["du", "-sb", "--apparent-size", onedir]).stdout.split()[0]
 
     first_r = ratio(ready["shenzi onefile, first start"], ready["PyInstaller onefile"])
+    first_min_r = ratio(ready["shenzi onefile (minimal), first start"], ready["PyInstaller onefile"])
     later_r = ratio(ready["shenzi onefile, later start"], ready["shenzi onedir"])
     size_r = size / pyi_size
     commit = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
@@ -170,6 +183,9 @@ def main():
         "| first start ≤ 0.5× PyInstaller onefile's start (to \"ready\") | %.2f× | %s |" % (first_r, met(first_r <= 0.5)),
         "| later starts ≤ 1.05× the onedir dist's start (to \"ready\") | %.2f× | %s |" % (later_r, met(later_r <= 1.05)),
         "| size ≤ 1.0× PyInstaller onefile's | %.2f× | %s |" % (size_r, met(size_r <= 1.0)),
+        "| (`minimal`: first start ≤ 0.5× PyInstaller onefile's) | %.2f× | %s |" % (
+            first_min_r, met(first_min_r <= 0.5)),
+        "| (`minimal`: size ≤ 1.0× PyInstaller onefile's) | %.2f× | %s |" % (size_min / pyi_size, met(size_min <= pyi_size)),
     ]
     if "PyInstaller onefile, TMPDIR on tmpfs" in ready:
         shm_r = ratio(ready["shenzi onefile, first start, cache on tmpfs"], ready["PyInstaller onefile, TMPDIR on tmpfs"])
@@ -189,11 +205,15 @@ def main():
         "| file | MB | ÷ PyInstaller onefile |", "| --- | --- | --- |",
         "| shenzi onefile (`apply default --onefile`, zstd level 19) | %.1f | %.2f× |" % (size / MB, size_r),
         "| … of which the stub | %.2f | |" % (stub / MB),
-        "| … of which the payload (the dist: %.1f MB unpacked) | %.1f | |" % (int(unpacked) / MB, payload / MB),
+        "| … of which the payload (the dist: %.1f MB unpacked, %d files and links) | %.1f | |" % (
+            int(unpacked) / MB, files[onedir], payload / MB),
+        "| shenzi onefile (`apply minimal --onefile`; the dist: %.1f MB unpacked, %d files and links) | %.1f | %.2f× |" % (
+            int(unpacked_min) / MB, files[onedir_min], size_min / MB, size_min / pyi_size),
         "| PyInstaller `--onefile` | %.1f | 1.00× |" % (pyi_size / MB),
         "",
         "Builds (one each, not interleaved): `shenzi apply default --onefile` %.1f s (apply, verify, then "
-        "compression: most of it); `pyinstaller --onefile` %.1f s." % (onefile_build, pyi_build),
+        "compression: most of it); `shenzi apply minimal --onefile` %.1f s; `pyinstaller --onefile` %.1f s." % (
+            onefile_build, onefile_min_build, pyi_build),
         "",
         "Commands: `%s`, with `SHENZI_CACHE_DIR` a folder of `%s` (removed before each first start); "
         "`%s`; `%s` (with `TMPDIR` emptied before each run)." % (

@@ -512,19 +512,33 @@ fn cache_list_and_clear_see_the_extractions() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
-/// A onefile whose archive holds `stream` (the archive stream, uncompressed), built on
-/// the stub of a real onefile, with a correct hash: only the entries are wrong.
-fn crafted(stub_from: &Path, stream: &[u8], out: &Path) {
+/// A onefile whose payload holds `entries` (folders and symlinks go to the index, files
+/// to one chunk, as `format.rs` lays them out), built on the stub of a real onefile,
+/// with a correct hash: only the entries are wrong.
+fn crafted(stub_from: &Path, entries: &[Vec<u8>], out: &Path) {
     let bytes = std::fs::read(stub_from).unwrap();
     let (offset, _) = payload(stub_from);
     let mut file = bytes[..offset as usize].to_vec();
-    let payload = zstd::encode_all(stream, 3).unwrap();
+    let mut index = b"shzarc2\n".to_vec();
+    let mut chunk = Vec::new();
+    for e in entries {
+        if e[0] == 2 { &mut chunk } else { &mut index }.extend_from_slice(e);
+    }
+    index.push(0);
+    chunk.push(0);
+    let chunk = zstd::encode_all(&chunk[..], 3).unwrap();
+    index.extend_from_slice(&1u32.to_le_bytes());
+    index.extend_from_slice(&(chunk.len() as u64).to_le_bytes());
+    let index = zstd::encode_all(&index[..], 3).unwrap();
+    let mut payload = (index.len() as u64).to_le_bytes().to_vec();
+    payload.extend_from_slice(&index);
+    payload.extend_from_slice(&chunk);
     let hash = blake3::hash(&payload);
     file.extend_from_slice(&payload);
     let launcher = b"bin/app";
     file.extend_from_slice(launcher);
     file.extend_from_slice(b"shenzi-onefile\0\0");
-    file.extend_from_slice(&1u32.to_le_bytes());
+    file.extend_from_slice(&2u32.to_le_bytes());
     file.extend_from_slice(&(launcher.len() as u32).to_le_bytes());
     file.extend_from_slice(&offset.to_le_bytes());
     file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -583,13 +597,8 @@ fn an_archive_cannot_write_outside_its_folder() {
         ),
     ];
     for (what, entries) in cases {
-        let mut stream = b"shzarc1\n".to_vec();
-        for e in entries {
-            stream.extend_from_slice(&e);
-        }
-        stream.push(0);
         let evil = cache.parent().unwrap().join("evil");
-        crafted(&real, &stream, &evil);
+        crafted(&real, &entries, &evil);
         let out = run_host(&evil, &cache, &[]);
         assert_eq!(out.status.code(), Some(127), "{what}: {}", describe(&out));
         assert!(
@@ -737,4 +746,47 @@ fn a_temporary_cache_folder_of_another_user_is_never_trusted() {
         "{}",
         describe(&out)
     );
+}
+
+/// `build --onefile` with no layout named applies `minimal` (docs/onefile.md, "Layout"):
+/// the extraction holds the stdlib modules the app imported and not the others (`csv`);
+/// `--layout default` still gives the whole stdlib.
+#[test]
+fn build_onefile_applies_minimal_unless_a_layout_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    e2e::write(
+        &dir.path().join("app.py"),
+        "import json\nprint(json.dumps([1]))\n",
+    );
+    let py = support::python311();
+    let stdlib = "python/lib/python3.11";
+    for (layout, has_csv) in [(None, false), (Some("default"), true)] {
+        let out_dir = dir.path().join(format!("out-{has_csv}"));
+        let mut args = vec!["--python", py.to_str().unwrap(), "--onefile", "-o"];
+        args.push(out_dir.to_str().unwrap());
+        if let Some(layout) = layout {
+            args.extend(["--layout", layout]);
+        }
+        args.push("app.py");
+        let out = shenzi()
+            .arg("build")
+            .args(&args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("SHENZI_ONEFILE_LEVEL", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{layout:?}: {}", describe(&out));
+        let cache = dir.path().join(format!("cache-{has_csv}"));
+        let run = run_host(&out_dir.join("app"), &cache, &[]);
+        assert_eq!(run.status.code(), Some(0), "{layout:?}: {}", describe(&run));
+        assert_eq!(text(&run.stdout), "[1]\n");
+        let dist = extraction(&cache);
+        assert!(dist.join(stdlib).join("json").is_dir(), "{layout:?}");
+        assert_eq!(
+            dist.join(stdlib).join("csv.py").exists(),
+            has_csv,
+            "{layout:?}"
+        );
+    }
 }

@@ -33,7 +33,8 @@ pub struct BuildArgs {
     /// The dist folder to write [default: `dist`].
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// A `.shz` file, or a built-in layout's name [default: `default`].
+    /// A `.shz` file, or a built-in layout's name [default: `default`; `minimal` with
+    /// `--onefile`].
     #[arg(long)]
     layout: Option<String>,
     /// Keep the manifest here (by default it lives only while the build runs).
@@ -149,16 +150,18 @@ pub fn run(args: BuildArgs) -> miette::Result<ExitCode> {
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.output.clone()))
         .unwrap_or_else(|| PathBuf::from("dist"));
+    let onefile = args.onefile || file.as_ref().is_some_and(|f| f.onefile);
+    // A onefile's first start creates every file and its size is every byte:
+    // `minimal` has under half of `default`'s of both (docs/onefile.md, "Layout").
     let layout = args
         .layout
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.layout.clone()))
-        .unwrap_or_else(|| "default".to_owned());
+        .unwrap_or_else(|| if onefile { "minimal" } else { "default" }.to_owned());
     let kept = args
         .manifest
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.manifest.clone()));
-    let onefile = args.onefile || file.as_ref().is_some_and(|f| f.onefile);
     let selection = selection(file.as_ref(), &args);
     let name = args
         .name

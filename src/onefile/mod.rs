@@ -10,21 +10,21 @@ mod diagnostics;
 mod format;
 
 use std::fs;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::OnefileError;
-use format::Hashing;
 pub use format::{CACHE_VARIABLE, MARKER, Trailer, hex};
 
 /// The stub's binary, built from `stub/` by `build.rs`.
 pub static STUB: &[u8] = include_bytes!(env!("SHENZI_STUB"));
 
-/// zstd's level for the payload by default: 19 is the highest of the normal levels; with
-/// a 128 MiB window (27, what every decoder accepts by default) the farm's libraries and
-/// the stdlib compress against each other. On the stdlib example's 85 MB dist: 23.8 MB
-/// in 47 s at 19, 27.5 MB in 5 s at 9 (two loaded cores); docs/performance.md.
+/// zstd's level for the payload by default: 19 is the highest of the normal levels;
+/// within a chunk, long-distance matching with up to a 128 MiB window (27, what every
+/// decoder accepts by default). On the stdlib example's 85 MB dist, as one frame: 23.8
+/// MB in 47 s at 19, 27.5 MB in 5 s at 9 (two loaded cores); docs/performance.md.
 pub const DEFAULT_LEVEL: i32 = 19;
 /// The variable choosing another level (1 to 19), trading size for build time.
 pub const LEVEL_VARIABLE: &str = "SHENZI_ONEFILE_LEVEL";
@@ -38,9 +38,11 @@ pub fn level_from_env() -> i32 {
         .unwrap_or(DEFAULT_LEVEL)
 }
 const WINDOW_LOG: u32 = 27;
-/// Worker threads of the compressor. zstd's output depends on the parameters, not on
-/// how many workers run, once there is at least one; fixed, so it is the same anywhere.
-const WORKERS: u32 = 4;
+/// The uncompressed bytes of a chunk (an independent zstd frame, decompressed by one
+/// thread of the stub): small enough that a first start's threads share the work,
+/// large enough that files still compress against their neighbours. On the stdlib
+/// example (83.7 MB): 25.4 MB with 4 MiB chunks, 25.0 MB with 16 MiB.
+const CHUNK_BYTES: u64 = 16 << 20;
 
 /// What [`pack`] wrote.
 #[derive(Debug, Clone)]
@@ -130,20 +132,10 @@ pub fn pack(
         hasher: blake3::Hasher::new(),
         written: 0,
     };
-    let (files, dist_bytes) = {
-        let mut encoder =
-            zstd::stream::write::Encoder::new(&mut counting, level).map_err(write_err)?;
-        encoder.include_checksum(true).map_err(write_err)?;
-        encoder.window_log(WINDOW_LOG).map_err(write_err)?;
-        encoder.long_distance_matching(true).map_err(write_err)?;
-        encoder.multithread(WORKERS).map_err(write_err)?;
-        let counts = write_archive(dist, &mut encoder).map_err(|e| match e {
-            ArchiveError::Io(e) => write_err(e),
-            ArchiveError::Dist(reason) => pack_err(reason),
-        })?;
-        encoder.finish().map_err(write_err)?;
-        counts
-    };
+    let (files, dist_bytes) = write_archive(dist, &mut counting, level).map_err(|e| match e {
+        ArchiveError::Io(e) => write_err(e),
+        ArchiveError::Dist(reason) => pack_err(reason),
+    })?;
     let hash = *counting.hasher.finalize().as_bytes();
     let payload_len = counting.written;
     let mut out = counting.inner;
@@ -182,13 +174,27 @@ impl From<io::Error> for ArchiveError {
     }
 }
 
-/// Writes the dist as the archive stream: sorted by name, folders before their
+/// A file of the dist, to be read into its chunk.
+struct DistFile {
+    source: PathBuf,
+    path: String,
+    mode: u32,
+    mtime: i64,
+    size: u64,
+}
+
+/// Writes the dist as the payload (`format.rs`): sorted by name, folders before their
 /// contents, the dist's modes and mtimes (apply fixed them), so the same dist gives the
-/// same bytes. Returns the files and their bytes.
-fn write_archive(dist: &Path, out: &mut impl Write) -> Result<(u64, u64), ArchiveError> {
-    format::write_header(out)?;
-    let mut files = 0;
-    let mut bytes = 0;
+/// same bytes. The files are cut into chunks of about [`CHUNK_BYTES`] in walk order and
+/// the chunks compressed in parallel, each on its own (a frame's bytes depend on its
+/// input and the parameters only). Returns the files and their bytes.
+fn write_archive(
+    dist: &Path,
+    out: &mut impl Write,
+    level: i32,
+) -> Result<(u64, u64), ArchiveError> {
+    let mut index = Vec::new();
+    let mut files = Vec::new();
     let walk = walkdir::WalkDir::new(dist)
         .min_depth(1)
         .follow_links(false)
@@ -215,7 +221,7 @@ fn write_archive(dist: &Path, out: &mut impl Write) -> Result<(u64, u64), Archiv
         let kind = meta.file_type();
         if kind.is_dir() {
             format::write_entry(
-                out,
+                &mut index,
                 &format::Entry::Dir {
                     path,
                     mode: meta.mode() & 0o777,
@@ -230,35 +236,75 @@ fn write_archive(dist: &Path, out: &mut impl Write) -> Result<(u64, u64), Archiv
                     "the symlink `{path}` -> `{target}` does not stay inside the dist"
                 )));
             }
-            format::write_entry(out, &format::Entry::Link { path, target })?;
+            format::write_entry(&mut index, &format::Entry::Link { path, target })?;
         } else if kind.is_file() {
-            let mut file = fs::File::open(entry.path())?;
-            let size = meta.len();
-            format::write_entry(
-                out,
-                &format::Entry::File {
-                    path,
-                    mode: meta.mode() & 0o777,
-                    mtime: meta.mtime(),
-                    size,
-                },
-            )?;
-            let copied = io::copy(&mut (&mut file).take(size), out)?;
-            if copied != size {
-                return Err(ArchiveError::Dist(format!(
-                    "`{path}` changed while it was packed"
-                )));
-            }
-            files += 1;
-            bytes += size;
+            files.push(DistFile {
+                source: entry.path().to_owned(),
+                path: path.to_owned(),
+                mode: meta.mode() & 0o777,
+                mtime: meta.mtime(),
+                size: meta.len(),
+            });
         } else {
             return Err(ArchiveError::Dist(format!(
                 "`{path}` is neither a file, a folder nor a symlink"
             )));
         }
     }
-    format::write_end(out)?;
-    Ok((files, bytes))
+    let mut chunks: Vec<&[DistFile]> = Vec::new();
+    let (mut start, mut filled) = (0, 0);
+    for (i, file) in files.iter().enumerate() {
+        if filled > 0 && filled + file.size > CHUNK_BYTES {
+            chunks.push(&files[start..i]);
+            (start, filled) = (i, 0);
+        }
+        filled += file.size;
+    }
+    if start < files.len() {
+        chunks.push(&files[start..]);
+    }
+    use rayon::prelude::*;
+    let frames = chunks
+        .par_iter()
+        .map(|chunk| compress(&read_chunk(chunk)?, level).map_err(ArchiveError::Io))
+        .collect::<Result<Vec<_>, _>>()?;
+    format::write_payload(out, &index, &frames, &|bytes| compress(bytes, level))?;
+    Ok((files.len() as u64, files.iter().map(|f| f.size).sum()))
+}
+
+/// A chunk's uncompressed stream: its files' entries and bytes, then the end.
+fn read_chunk(chunk: &[DistFile]) -> Result<Vec<u8>, ArchiveError> {
+    let mut out = Vec::with_capacity(chunk.iter().map(|f| f.size as usize + 64).sum());
+    for file in chunk {
+        format::write_entry(
+            &mut out,
+            &format::Entry::File {
+                path: &file.path,
+                mode: file.mode,
+                mtime: file.mtime,
+                size: file.size,
+            },
+        )?;
+        let copied = io::copy(&mut fs::File::open(&file.source)?.take(file.size), &mut out)?;
+        if copied != file.size {
+            return Err(ArchiveError::Dist(format!(
+                "`{}` changed while it was packed",
+                file.path
+            )));
+        }
+    }
+    format::write_end(&mut out)?;
+    Ok(out)
+}
+
+/// One zstd frame of `bytes`, with its checksum and size.
+fn compress(bytes: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    use zstd::stream::raw::CParameter;
+    let mut c = zstd::bulk::Compressor::new(level)?;
+    c.set_parameter(CParameter::ChecksumFlag(true))?;
+    c.set_parameter(CParameter::WindowLog(WINDOW_LOG))?;
+    c.set_parameter(CParameter::EnableLongDistanceMatching(true))?;
+    c.compress(bytes)
 }
 
 /// Reads a onefile's trailer.
@@ -292,27 +338,15 @@ pub fn unpack(path: &Path, into: &Path) -> Result<Trailer, OnefileError> {
         path: path.to_owned(),
         reason,
     };
-    let mut file = fs::File::open(path).map_err(read_err)?;
-    file.seek(SeekFrom::Start(trailer.payload_offset))
+    let file = fs::File::open(path).map_err(read_err)?;
+    let len = usize::try_from(trailer.payload_len)
+        .map_err(|_| damaged("its payload does not fit in memory".into()))?;
+    let mut payload = vec![0u8; len];
+    file.read_exact_at(&mut payload, trailer.payload_offset)
         .map_err(read_err)?;
-    let mut reader = BufReader::with_capacity(
-        1 << 20,
-        Hashing {
-            inner: file.take(trailer.payload_len),
-            hasher: blake3::Hasher::new(),
-        },
-    );
-    {
-        let mut decoder = zstd::stream::read::Decoder::with_buffer(&mut reader)
-            .map_err(read_err)?
-            .single_frame();
-        format::extract(&mut decoder, into, &mut |_| {}).map_err(|e| damaged(e.to_string()))?;
-    }
-    let mut rest = Vec::new();
-    reader.read_to_end(&mut rest).map_err(read_err)?;
-    if !rest.is_empty() || reader.get_ref().hasher.finalize().as_bytes() != &trailer.hash {
-        return Err(damaged("its payload does not match its hash".into()));
-    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    format::extract_payload(&payload, &trailer.hash, into, threads, &|_| {})
+        .map_err(|e| damaged(e.to_string()))?;
     Ok(trailer)
 }
 

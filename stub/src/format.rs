@@ -1,20 +1,25 @@
 //! The onefile format, shared by the stub (`stub/src/main.rs`) and shenzi
 //! (`src/onefile/`, which includes this file with `#[path]`): one definition of the
 //! trailer, the archive stream, the cache folders and the checked extraction, so the
-//! writer and the reader cannot drift apart. Only `std`: the stub must stay small.
+//! writer and the reader cannot drift apart. Only `std`, `zstd` and `blake3`: the stub
+//! must stay small.
 //!
 //! A onefile is `[stub][payload][launcher][trailer]`:
-//! - the payload is one zstd frame (with its content checksum) of the archive stream;
+//! - the payload is `[index length: u64][index frame][chunk frames]`, each frame an
+//!   independent zstd frame with its content checksum, so chunks are decompressed and
+//!   written by several threads at once;
 //! - the launcher is the launcher's path in the dist (`bin/app`), UTF-8;
 //! - the trailer is [`TRAILER_LEN`] bytes: [`MAGIC`], the version, the launcher's length,
 //!   the payload's offset and length, and the BLAKE3 hash of the payload's bytes, which
 //!   names the cache folder.
 //!
-//! The archive stream is a header ([`ARCHIVE_MAGIC`]) and entries in the order the
-//! writer walked the dist (sorted, folders before what they hold), ended by a zero byte:
-//! - `1` folder: path, mode;
-//! - `2` file: path, mode, mtime (seconds), size, the bytes;
-//! - `3` symlink: path, target.
+//! The index is a header ([`ARCHIVE_MAGIC`]), the dist's folders and symlinks in the
+//! order the writer walked the dist (sorted, folders before what they hold), a zero
+//! byte, then the chunk count (`u32`) and each chunk frame's length (`u64`). A chunk is
+//! file entries in walk order, ended by a zero byte:
+//! - `1` folder: path, mode (index only);
+//! - `2` file: path, mode, mtime (seconds), size, the bytes (chunks only);
+//! - `3` symlink: path, target (index only).
 //!
 //! Paths are `u32` length-prefixed UTF-8, relative, `/`-separated, with no empty, `.` or
 //! `..` segment. A symlink's target is relative, some `..` segments and then plain ones,
@@ -29,16 +34,18 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// The first bytes of the trailer.
 pub const MAGIC: [u8; 16] = *b"shenzi-onefile\0\0";
 /// The format version; a stub refuses any other.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// magic, version, launcher length, payload offset, payload length, hash.
 pub const TRAILER_LEN: usize = 16 + 4 + 4 + 8 + 8 + 32;
 /// The first bytes of the archive stream.
-pub const ARCHIVE_MAGIC: [u8; 8] = *b"shzarc1\n";
+pub const ARCHIVE_MAGIC: [u8; 8] = *b"shzarc2\n";
 /// The longest path (or symlink target) an entry may hold: `PATH_MAX`.
 pub const MAX_PATH: usize = 4096;
 /// In an extracted dist: written last, so its presence means the extraction is whole.
@@ -294,13 +301,13 @@ fn read_err(e: io::Error) -> ExtractError {
     }
 }
 
-fn get<const N: usize>(r: &mut impl Read) -> Result<[u8; N], ExtractError> {
+fn get<const N: usize>(r: &mut (impl Read + ?Sized)) -> Result<[u8; N], ExtractError> {
     let mut b = [0u8; N];
     r.read_exact(&mut b).map_err(read_err)?;
     Ok(b)
 }
 
-fn get_str(r: &mut impl Read, what: &str) -> Result<String, ExtractError> {
+fn get_str<R: Read + ?Sized>(r: &mut R, what: &str) -> Result<String, ExtractError> {
     let len = u32::from_le_bytes(get::<4>(r)?) as usize;
     if len > MAX_PATH {
         return Err(damaged(format!("a {what} of {len} bytes")));
@@ -317,98 +324,301 @@ pub struct Extracted {
     pub bytes: u64,
 }
 
-/// Extracts an archive stream into `into`, an empty folder the caller made: every path
-/// checked before anything is written, files created new (`O_EXCL`, `O_NOFOLLOW`) in
-/// folders this extraction made, so nothing is written outside `into`. `after_file` is
-/// called after each file (the stub's test hook).
-pub fn extract(
-    r: &mut impl Read,
-    into: &Path,
-    after_file: &mut dyn FnMut(u64),
-) -> Result<Extracted, ExtractError> {
-    if get::<8>(r)? != ARCHIVE_MAGIC {
-        return Err(damaged("it does not start with the archive header"));
+/// The index's entries and chunk lengths, checked: every path plain, every parent a
+/// folder listed before it, every link inside.
+struct Index {
+    /// Folders by depth (`dirs[0]` at the top): a level is made only once the one
+    /// above it is, so the levels' folders can be made in parallel.
+    dirs: Vec<Vec<(String, u32)>>,
+    known: HashSet<String>,
+    links: Vec<(String, String)>,
+    /// Each chunk's byte range in the payload.
+    chunks: Vec<(usize, usize)>,
+}
+
+fn parent_known(path: &str, known: &HashSet<String>) -> Result<(), ExtractError> {
+    match path.rsplit_once('/') {
+        Some((parent, _)) if !known.contains(parent) => Err(damaged(format!(
+            "`{path}` is not inside a folder the archive made"
+        ))),
+        _ => Ok(()),
     }
-    let mut dirs: HashSet<String> = HashSet::new();
-    let mut done = Extracted::default();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let [kind] = get::<1>(r)?;
-        if kind == KIND_END {
-            break;
-        }
-        let path = get_str(r, "path")?;
-        if !plain_path(&path) {
-            return Err(damaged(format!("the path `{path}` could leave its folder")));
-        }
-        let parent = path.rsplit_once('/').map(|(p, _)| p);
-        if let Some(parent) = parent
-            && !dirs.contains(parent)
-        {
-            return Err(damaged(format!(
-                "`{path}` is not inside a folder the archive made"
-            )));
-        }
-        let dest = into.join(&path);
-        match kind {
-            KIND_DIR => {
-                let mode = u32::from_le_bytes(get::<4>(r)?);
-                // Always writable by its owner while extracting, so its files can follow.
-                fs::DirBuilder::new()
-                    .mode((mode & 0o777) | 0o700)
-                    .create(&dest)
-                    .map_err(|e| ExtractError::Write(dest.clone(), e))?;
-                dirs.insert(path);
-            }
-            KIND_FILE => {
-                let mode = u32::from_le_bytes(get::<4>(r)?);
-                let mtime = i64::from_le_bytes(get::<8>(r)?);
-                let size = u64::from_le_bytes(get::<8>(r)?);
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode & 0o777)
-                    .custom_flags(libc_o_nofollow())
-                    .open(&dest)
-                    .map_err(|e| ExtractError::Write(dest.clone(), e))?;
-                let mut left = size;
-                while left > 0 {
-                    let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    r.read_exact(&mut buf[..n]).map_err(read_err)?;
-                    file.write_all(&buf[..n])
-                        .map_err(|e| ExtractError::Write(dest.clone(), e))?;
-                    left -= n as u64;
-                }
-                // The dist's fixed times, so `.pyc` checks see what they saw in the dist.
-                if let Ok(secs) = u64::try_from(mtime) {
-                    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-                    file.set_times(fs::FileTimes::new().set_modified(time))
-                        .map_err(|e| ExtractError::Write(dest.clone(), e))?;
-                }
-                done.files += 1;
-                done.bytes += size;
-                after_file(done.files);
-            }
-            KIND_LINK => {
-                let target = get_str(r, "symlink target")?;
-                if !link_stays_inside(&path, &target) {
-                    return Err(damaged(format!(
-                        "the symlink `{path}` -> `{target}` could point outside its folder"
-                    )));
-                }
-                std::os::unix::fs::symlink(&target, &dest)
-                    .map_err(|e| ExtractError::Write(dest.clone(), e))?;
-            }
-            other => return Err(damaged(format!("an entry of unknown kind {other}"))),
-        }
+}
+
+fn read_path<R: Read + ?Sized>(r: &mut R) -> Result<String, ExtractError> {
+    let path = get_str(r, "path")?;
+    if !plain_path(&path) {
+        return Err(damaged(format!("the path `{path}` could leave its folder")));
     }
-    // Reading on to the end makes the decoder check the frame's checksum.
+    Ok(path)
+}
+
+/// Reads on to the end of a frame, which makes the decoder check its checksum.
+fn frame_end<R: Read + ?Sized>(r: &mut R) -> Result<(), ExtractError> {
     let mut rest = [0u8; 1];
     match r.read(&mut rest) {
-        Ok(0) => {}
-        Ok(_) => return Err(damaged("bytes follow its last entry")),
-        Err(e) => return Err(read_err(e)),
+        Ok(0) => Ok(()),
+        Ok(_) => Err(damaged("bytes follow its last entry")),
+        Err(e) => Err(read_err(e)),
     }
+}
+
+/// Decodes the one zstd frame that `bytes` must be, exactly, through `body`.
+fn in_frame<T>(
+    bytes: &[u8],
+    body: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
+) -> Result<T, ExtractError> {
+    let mut input = bytes;
+    let out = {
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(&mut input)
+            .map_err(|e| damaged(e.to_string()))?
+            .single_frame();
+        let out = body(&mut decoder)?;
+        frame_end(&mut decoder)?;
+        out
+    };
+    if !input.is_empty() {
+        return Err(damaged("a frame is followed by bytes it does not count"));
+    }
+    Ok(out)
+}
+
+fn read_index(payload: &[u8]) -> Result<Index, ExtractError> {
+    let (len, rest) = payload
+        .split_first_chunk::<8>()
+        .ok_or_else(|| damaged("it ends early"))?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).unwrap_or(usize::MAX);
+    if len > rest.len() {
+        return Err(damaged("its index is longer than the payload"));
+    }
+    let (mut index, chunk_lens) = in_frame(&rest[..len], |r| {
+        if get::<8>(r)? != ARCHIVE_MAGIC {
+            return Err(damaged("it does not start with the archive header"));
+        }
+        let mut index = Index {
+            dirs: Vec::new(),
+            known: HashSet::new(),
+            links: Vec::new(),
+            chunks: Vec::new(),
+        };
+        loop {
+            let [kind] = get::<1>(r)?;
+            if kind == KIND_END {
+                break;
+            }
+            let path = read_path(r)?;
+            parent_known(&path, &index.known)?;
+            match kind {
+                KIND_DIR => {
+                    let mode = u32::from_le_bytes(get::<4>(r)?);
+                    let depth = path.matches('/').count();
+                    if index.dirs.len() <= depth {
+                        index.dirs.resize_with(depth + 1, Vec::new);
+                    }
+                    index.dirs[depth].push((path.clone(), mode));
+                    if !index.known.insert(path.clone()) {
+                        return Err(damaged(format!("the folder `{path}` is listed twice")));
+                    }
+                }
+                KIND_LINK => {
+                    let target = get_str(r, "symlink target")?;
+                    if !link_stays_inside(&path, &target) {
+                        return Err(damaged(format!(
+                            "the symlink `{path}` -> `{target}` could point outside its folder"
+                        )));
+                    }
+                    index.links.push((path, target));
+                }
+                other => return Err(damaged(format!("an index entry of unknown kind {other}"))),
+            }
+        }
+        let count = u32::from_le_bytes(get::<4>(r)?);
+        let mut lens = Vec::new();
+        for _ in 0..count {
+            lens.push(u64::from_le_bytes(get::<8>(r)?));
+        }
+        Ok((index, lens))
+    })?;
+    let mut at = 8 + len;
+    for chunk_len in chunk_lens {
+        let end = usize::try_from(chunk_len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|&end| end <= payload.len())
+            .ok_or_else(|| damaged("a chunk is longer than the payload"))?;
+        index.chunks.push((at, end));
+        at = end;
+    }
+    if at != payload.len() {
+        return Err(damaged("its chunks do not fill the payload"));
+    }
+    Ok(index)
+}
+
+/// One chunk: file entries, each created new (`O_EXCL`, `O_NOFOLLOW`) in a folder the
+/// index made.
+fn extract_chunk(
+    bytes: &[u8],
+    into: &Path,
+    known: &HashSet<String>,
+    stop: &AtomicBool,
+    after_file: &(dyn Fn() + Sync),
+) -> Result<Extracted, ExtractError> {
+    in_frame(bytes, |r| {
+        let mut done = Extracted::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let [kind] = get::<1>(r)?;
+            if kind == KIND_END {
+                return Ok(done);
+            }
+            if kind != KIND_FILE {
+                return Err(damaged(format!("a chunk entry of unknown kind {kind}")));
+            }
+            if stop.load(Ordering::Relaxed) {
+                // Another chunk failed: this extraction is removed anyway.
+                return Ok(done);
+            }
+            let path = read_path(r)?;
+            parent_known(&path, known)?;
+            let dest = into.join(&path);
+            let mode = u32::from_le_bytes(get::<4>(r)?);
+            let mtime = i64::from_le_bytes(get::<8>(r)?);
+            let size = u64::from_le_bytes(get::<8>(r)?);
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode & 0o777)
+                .custom_flags(libc_o_nofollow())
+                .open(&dest)
+                .map_err(|e| ExtractError::Write(dest.clone(), e))?;
+            let mut left = size;
+            while left > 0 {
+                let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                r.read_exact(&mut buf[..n]).map_err(read_err)?;
+                file.write_all(&buf[..n])
+                    .map_err(|e| ExtractError::Write(dest.clone(), e))?;
+                left -= n as u64;
+            }
+            // The dist's fixed times, so `.pyc` checks see what they saw in the dist.
+            if let Ok(secs) = u64::try_from(mtime) {
+                let time = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+                file.set_times(fs::FileTimes::new().set_modified(time))
+                    .map_err(|e| ExtractError::Write(dest.clone(), e))?;
+            }
+            done.files += 1;
+            done.bytes += size;
+            after_file();
+        }
+    })
+}
+
+/// Runs `job(i)` for `i` in `0..count` on `threads` threads (the caller's among them);
+/// the first error stops the others and is returned.
+fn parallel(
+    count: usize,
+    threads: usize,
+    stop: &AtomicBool,
+    job: &(dyn Fn(usize) -> Result<(), ExtractError> + Sync),
+) -> Result<(), ExtractError> {
+    let next = AtomicUsize::new(0);
+    let first: Mutex<Option<ExtractError>> = Mutex::new(None);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if let Err(e) = job(i) {
+                stop.store(true, Ordering::Relaxed);
+                let mut first = first.lock().unwrap_or_else(|p| p.into_inner());
+                // Damage explains a write error that follows from it, not the reverse.
+                if first.is_none()
+                    || matches!(
+                        (&*first, &e),
+                        (Some(ExtractError::Write(..)), ExtractError::Damaged(_))
+                    )
+                {
+                    *first = Some(e);
+                }
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.min(count).max(1) {
+            s.spawn(work);
+        }
+        work();
+    });
+    match first.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Extracts a payload (docs/onefile.md, "The file") into `into`, an empty folder the
+/// caller made, on `threads` threads: the index's folders level by level, then its
+/// symlinks and the chunks, each chunk an independent zstd frame decompressed and
+/// written by one thread. Creating files is most of a first start and the kernel creates
+/// them in parallel; decompressing the frames in parallel keeps the threads fed. Every
+/// path is checked before anything is written to it and nothing is written outside
+/// `into`. The payload's BLAKE3 hash is computed meanwhile and must equal `hash`; only
+/// then is the marker written. `after_file` is called after each file (the stub's test
+/// hook).
+pub fn extract_payload(
+    payload: &[u8],
+    hash: &[u8; 32],
+    into: &Path,
+    threads: usize,
+    after_file: &(dyn Fn(u64) + Sync),
+) -> Result<Extracted, ExtractError> {
+    let stop = AtomicBool::new(false);
+    let files = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let (hashed, extracted) = std::thread::scope(|s| {
+        let hasher = s.spawn(|| blake3::hash(payload));
+        let extracted = (|| {
+            let index = read_index(payload)?;
+            for level in &index.dirs {
+                parallel(level.len(), threads, &stop, &|i| {
+                    let (path, mode) = &level[i];
+                    let dest = into.join(path);
+                    // Always writable by its owner while extracting, so its files can follow.
+                    fs::DirBuilder::new()
+                        .mode((mode & 0o777) | 0o700)
+                        .create(&dest)
+                        .map_err(|e| ExtractError::Write(dest.clone(), e))
+                })?;
+            }
+            // The largest chunks first, so that no thread is left with a big one at the end.
+            let mut order: Vec<usize> = (0..index.chunks.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(index.chunks[i].1 - index.chunks[i].0));
+            let after = || after_file(files.fetch_add(1, Ordering::Relaxed) + 1);
+            // Job 0 makes the symlinks (few), the others one chunk each.
+            parallel(order.len() + 1, threads, &stop, &|job| {
+                if job == 0 {
+                    for (path, target) in &index.links {
+                        let dest = into.join(path);
+                        std::os::unix::fs::symlink(target, &dest)
+                            .map_err(|e| ExtractError::Write(dest.clone(), e))?;
+                    }
+                    return Ok(());
+                }
+                let (from, to) = index.chunks[order[job - 1]];
+                let done = extract_chunk(&payload[from..to], into, &index.known, &stop, &after)?;
+                bytes.fetch_add(done.bytes, Ordering::Relaxed);
+                Ok(())
+            })
+        })();
+        (hasher.join(), extracted)
+    });
+    // A damaged payload is reported as that, whatever else failed because of it.
+    if hashed.map_or(true, |h| h.as_bytes() != hash) {
+        return Err(damaged(
+            "its payload does not match its hash (the file is damaged)",
+        ));
+    }
+    extracted?;
     let marker = into.join(MARKER);
     if let Some(parent) = marker.parent() {
         fs::DirBuilder::new()
@@ -418,7 +628,36 @@ pub fn extract(
             .map_err(|e| ExtractError::Write(parent.to_owned(), e))?;
     }
     fs::write(&marker, b"").map_err(|e| ExtractError::Write(marker.clone(), e))?;
-    Ok(done)
+    Ok(Extracted {
+        files: files.into_inner(),
+        bytes: bytes.into_inner(),
+    })
+}
+
+/// Writes a payload: the index (folders and symlinks, then the chunks' compressed
+/// lengths) as one zstd frame behind its length, then the chunks' frames. `compress`
+/// makes one frame of one uncompressed stream.
+pub fn write_payload(
+    out: &mut impl Write,
+    index_entries: &[u8],
+    chunks: &[Vec<u8>],
+    compress: &dyn Fn(&[u8]) -> io::Result<Vec<u8>>,
+) -> io::Result<()> {
+    let mut index = Vec::with_capacity(index_entries.len() + 16 + 8 * chunks.len());
+    write_header(&mut index)?;
+    index.extend_from_slice(index_entries);
+    write_end(&mut index)?;
+    index.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+    for chunk in chunks {
+        index.extend_from_slice(&(chunk.len() as u64).to_le_bytes());
+    }
+    let index = compress(&index)?;
+    out.write_all(&(index.len() as u64).to_le_bytes())?;
+    out.write_all(&index)?;
+    for chunk in chunks {
+        out.write_all(chunk)?;
+    }
+    Ok(())
 }
 
 /// `O_NOFOLLOW` without the libc crate (the stub has none): its value on Linux.
@@ -453,21 +692,6 @@ pub fn is_key(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
-/// Hashes what it reads: the payload as it is decompressed (the stub) or read back
-/// (`shenzi verify`), so the archive is checked in the one pass that uses it.
-pub struct Hashing<R> {
-    pub inner: R,
-    pub hasher: blake3::Hasher,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ mod format;
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, BufReader, Read};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use format::{ExtractError, Hashing, Trailer, TrailerError};
+use format::{ExtractError, Trailer, TrailerError};
 
 /// The status of a onefile that could not start its app.
 const FAILED: u8 = 127;
@@ -199,50 +199,41 @@ fn clean_stale(root: &Path, key: &str) {
     }
 }
 
-
 fn unpack(exe: &fs::File, trailer: &Trailer, into: &Path) -> Result<(), Failure> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = exe
-        .try_clone()
+    use std::os::unix::fs::FileExt;
+    // The whole payload in memory (it is what the file is made of, tens of MB at most):
+    // the threads decompress their chunks from it while this one hashes it.
+    let len = usize::try_from(trailer.payload_len)
+        .map_err(|_| Failure::Damaged("its payload does not fit in memory".into()))?;
+    let mut payload = vec![0u8; len];
+    exe.read_exact_at(&mut payload, trailer.payload_offset)
         .map_err(|e| Failure::Folder(format!("cannot read its own file: {e}")))?;
-    file.seek(SeekFrom::Start(trailer.payload_offset))
-        .map_err(|e| Failure::Folder(format!("cannot read its own file: {e}")))?;
-    let mut reader = BufReader::with_capacity(
-        1 << 20,
-        Hashing {
-            inner: file.take(trailer.payload_len),
-            hasher: blake3::Hasher::new(),
-        },
-    );
-    let mut hook = test_hook();
-    let result = {
-        let decoder = zstd::stream::read::Decoder::with_buffer(&mut reader)
-            .map_err(|e| Failure::Folder(format!("cannot start the decompressor: {e}")))?;
-        // One frame: bytes after it would not be decompressed, so they are damage.
-        let mut decoder = decoder.single_frame();
-        format::extract(&mut decoder, into, &mut |n| hook(n))
-    };
-    match result {
-        Ok(_) => {}
+    let hook = test_hook();
+    match format::extract_payload(&payload, &trailer.hash, into, threads(), &hook) {
+        Ok(_) => Ok(()),
         Err(ExtractError::Damaged(what)) => {
-            return Err(Failure::Damaged(format!("its archive is damaged: {what}")));
+            Err(Failure::Damaged(format!("its archive is damaged: {what}")))
         }
-        Err(e @ ExtractError::Write(..)) => return Err(Failure::Folder(e.to_string())),
+        Err(e @ ExtractError::Write(..)) => Err(Failure::Folder(e.to_string())),
     }
-    // Everything the trailer counts must have been read and must hash to its name.
-    let mut rest = Vec::new();
-    let _ = reader.read_to_end(&mut rest);
-    if !rest.is_empty() || reader.get_ref().hasher.finalize().as_bytes() != &trailer.hash {
-        return Err(Failure::Damaged(
-            "its payload does not match its hash (the file is damaged)".into(),
-        ));
-    }
-    Ok(())
 }
+
+/// Threads that create the files of a first start: file creation is most of its cost
+/// and the kernel runs it in parallel, more so than there are cores when the filesystem
+/// waits (docs/performance.md, section 8). `SHENZI_ONEFILE_THREADS` (1 to 64) overrides.
+fn threads() -> usize {
+    std::env::var("SHENZI_ONEFILE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(DEFAULT_THREADS)
+}
+
+const DEFAULT_THREADS: usize = 4;
 
 /// `SHENZI_TEST_HOOK=kill@extract:N` kills this process after its Nth extracted file,
 /// so tests can show what an interrupted first start leaves. Not a feature.
-fn test_hook() -> impl FnMut(u64) {
+fn test_hook() -> impl Fn(u64) + Sync {
     let at: Option<u64> = std::env::var("SHENZI_TEST_HOOK")
         .ok()
         .and_then(|v| v.strip_prefix("kill@extract:").and_then(|n| n.parse().ok()));
