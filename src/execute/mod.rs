@@ -2,12 +2,14 @@
 //! built beside the target and renamed into place.
 
 mod archive;
+mod dests;
 mod diagnostics;
 mod hook;
 mod patch;
 mod rebuild;
 mod record;
 mod scratch;
+mod summary;
 mod write;
 pub mod zip;
 

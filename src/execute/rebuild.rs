@@ -25,8 +25,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::record::{OldFile, PreviousDist};
-use super::write::{ApplySummary, Redone, edits_text, folders};
+use super::dests::folders;
+use super::record::{OldFile, PreviousDist, edits_text};
+use super::summary::{ApplySummary, Redone};
 use crate::plan::{Content, Plan};
 use crate::record::{RECORD_PATH, RECORD_VERSION, RecordedKind, SourceIdentity};
 

@@ -728,6 +728,34 @@ pub(super) fn dir(path: &str, mode: u32) -> RecordedPath {
     }
 }
 
+/// The edits written over a copy, as the record lists them; `None` for the source's
+/// bytes.
+pub(super) fn edits_text(
+    edits: Option<&crate::binary::edit::ElfEdits>,
+    strip: bool,
+    stamp_pyc: bool,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if strip {
+        parts.push("strip".to_owned());
+    }
+    if let Some(edits) = edits.filter(|e| !e.is_empty()) {
+        if let Some(runpath) = &edits.runpath {
+            parts.push(format!("runpath={}", runpath.join(":")));
+        }
+        for (old, new) in &edits.replace_needed {
+            parts.push(format!("needed {old}>{new}"));
+        }
+        for add in &edits.add_needed {
+            parts.push(format!("add {add}"));
+        }
+    }
+    if stamp_pyc {
+        parts.push("stamp".to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join(";"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

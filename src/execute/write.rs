@@ -42,7 +42,7 @@
 //! after it, deleting the old dist only drops the second name of each reused file.
 //! Only access times may differ from a cold apply's (the old file's, as last read).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -52,11 +52,13 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::dests::{checked, folders};
 use super::diagnostics::{ApplyError, CheckFailure, io};
 use super::hook;
 use super::patch::{PatchError, Patcher};
-use super::record::{self, Difference, OldFile, PreviousDist, c_path};
+use super::record::{self, OldFile, PreviousDist, c_path, edits_text};
 use super::scratch::{self, Locking, StaleFolder};
+pub use super::summary::{ApplySummary, Redone};
 use crate::binary::edit::{Declined, ElfPatch};
 use crate::binary::format::{self, BinaryFormat};
 use crate::binary::strip::Stripped;
@@ -110,48 +112,6 @@ pub enum Notice {
 
 /// A check of a finished dist folder; its error is the diagnostic to show.
 pub type CheckFn = dyn Fn(&Path) -> Result<(), CheckFailure> + Sync;
-
-/// What was written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApplySummary {
-    pub files: u64,
-    pub dirs: u64,
-    pub symlinks: u64,
-    pub bytes: u64,
-    /// Binaries whose RUNPATH or needs were rewritten.
-    pub patched: u64,
-    /// Of those, the ones `patchelf` wrote (shenzi declined them).
-    pub patched_by_patchelf: u64,
-    /// Copies the filesystem made by reflink (no bytes copied).
-    pub reflinked: u64,
-    /// ELF objects written stripped (`strip debug`), and the bytes that saved.
-    pub stripped: u64,
-    pub stripped_bytes: u64,
-    /// Files hard-linked from the previous dist because they were already exactly what
-    /// this apply writes (see the module docs).
-    pub reused: u64,
-    /// With a previous dist: the files and symlinks written again, each with the first
-    /// reason it could not be reused, sorted by path.
-    pub redone: Vec<Redone>,
-    /// With a previous dist: its paths the new one does not hold.
-    pub removed: u64,
-    /// Nothing had changed: the previous dist was left as it was, nothing written.
-    pub unchanged: bool,
-    /// Paths added to or changed in the previous dist, deleted with it
-    /// (`discard_changes`).
-    pub discarded: Vec<Difference>,
-    /// Where the rest of the previous dist was kept: paths that appeared in it while it
-    /// was being replaced, which its record does not list.
-    pub kept: Option<PathBuf>,
-    pub elapsed: Duration,
-}
-
-/// A path of the dist written again on re-apply, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redone {
-    pub path: String,
-    pub reason: String,
-}
 
 /// Writes `plan` to `options.target`.
 pub fn write_dist(plan: &Plan, options: &ApplyOptions<'_>) -> Result<ApplySummary, ApplyError> {
@@ -409,34 +369,6 @@ fn source_identities(plan: &Plan) -> Result<HashMap<&str, SourceIdentity>, Apply
         .collect()
 }
 
-/// The edits written over a copy, as the record lists them; `None` for the source's
-/// bytes.
-pub(super) fn edits_text(
-    edits: Option<&crate::binary::edit::ElfEdits>,
-    strip: bool,
-    stamp_pyc: bool,
-) -> Option<String> {
-    let mut parts = Vec::new();
-    if strip {
-        parts.push("strip".to_owned());
-    }
-    if let Some(edits) = edits.filter(|e| !e.is_empty()) {
-        if let Some(runpath) = &edits.runpath {
-            parts.push(format!("runpath={}", runpath.join(":")));
-        }
-        for (old, new) in &edits.replace_needed {
-            parts.push(format!("needed {old}>{new}"));
-        }
-        for add in &edits.add_needed {
-            parts.push(format!("add {add}"));
-        }
-    }
-    if stamp_pyc {
-        parts.push("stamp".to_owned());
-    }
-    (!parts.is_empty()).then(|| parts.join(";"))
-}
-
 /// `bytes` stripped (`strip debug`), or `None` when the object is left whole (nothing
 /// to drop, or a layout `binary::strip` does not cover) or `strip` is off.
 fn stripped_bytes(bytes: &[u8], strip: bool) -> Option<Vec<u8>> {
@@ -486,33 +418,6 @@ fn recorded_file(mode: u32, (hash, size): (blake3::Hash, u64)) -> RecordedKind {
         source: None,
         edits: None,
     }
-}
-
-/// Every folder a plan's dist holds once, parents before children (sorted paths put a
-/// folder before what is inside it), and the count of those the plan names.
-pub(super) fn folders(plan: &Plan) -> (BTreeSet<&str>, u64) {
-    let mut folders: BTreeSet<&str> = BTreeSet::new();
-    let mut named = 0;
-    for entry in &plan.entries {
-        let dest = checked(&entry.dest).to_str().unwrap_or_default();
-        if matches!(entry.content, Content::Dir) {
-            folders.insert(dest);
-            named += 1;
-        }
-        let mut at = dest;
-        while let Some((parent, _)) = at.rsplit_once('/') {
-            if !folders.insert(parent) {
-                break;
-            }
-            at = parent;
-        }
-    }
-    let record_folder = Path::new(RECORD_PATH)
-        .parent()
-        .and_then(Path::to_str)
-        .unwrap_or_default();
-    folders.insert(record_folder);
-    (folders, named)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -771,17 +676,6 @@ fn build(
         summary.removed = rebuild.removed;
     }
     Ok(summary)
-}
-
-/// A planned destination as a relative path; the planner guarantees the shape, this
-/// keeps a planner bug from ever writing outside the dist.
-fn checked(dest: &str) -> &Path {
-    assert!(
-        dest.split('/')
-            .all(|s| !s.is_empty() && s != "." && s != ".."),
-        "planner produced an unsafe destination `{dest}`"
-    );
-    Path::new(dest)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), ApplyError> {

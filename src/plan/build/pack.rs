@@ -21,11 +21,17 @@ use crate::plan::{ArchiveMember, Content};
 pub enum KeptWhy {
     /// It holds an extension module or shared library (`file`): the loader maps files.
     Native { file: String },
+    /// Its code loads the library `file` by a path (`ctypes.CDLL(os.path.join(
+    /// os.path.dirname(__file__), ...))`): from an archive that path would not exist.
+    LoadsByPath { file: String },
     /// Package metadata, read by `importlib.metadata` and tools from a folder.
     Metadata,
     /// The trace saw its code open `file` (through `__file__`, `importlib.resources`
     /// from a folder, ...): it is kept where that code looks.
     ReadsItsFiles { file: String },
+    /// It holds the symlink `file`, written as a link beside the archive: its target must
+    /// be a file beside it too.
+    Symlink { file: String },
     /// A `.pth` file: `site` reads them from site dirs only.
     Pth,
     /// The interpreter finds its prefix by `os.py` in its stdlib folder.
@@ -40,6 +46,10 @@ impl std::fmt::Display for KeptWhy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeptWhy::Native { file } => write!(f, "native code `{file}` is loaded from a file"),
+            KeptWhy::LoadsByPath { file } => {
+                write!(f, "its code loads `{file}` by a path beside its files")
+            }
+            KeptWhy::Symlink { file } => write!(f, "it holds the symlink `{file}`"),
             KeptWhy::ReadsItsFiles { file } => {
                 write!(f, "the trace saw it open `{file}` beside its code")
             }
@@ -122,6 +132,19 @@ impl Planner<'_> {
                 }
             };
             let stdlib = unit.takes(Kind::Stdlib);
+            // Top-level names whose code loads a library by path, with the path asked.
+            let loads_by_path: BTreeMap<&str, &str> = self
+                .input
+                .manifest
+                .native
+                .loads
+                .iter()
+                .filter(|l| l.name.contains('/'))
+                .filter_map(|l| {
+                    let caller = l.caller.as_deref()?;
+                    Some((caller.split('.').next().unwrap_or(caller), l.name.as_str()))
+                })
+                .collect();
             // Member name and top-level name of every item of the unit.
             let mut named: Vec<(usize, String)> = Vec::new();
             let mut kept: BTreeMap<String, (KeptWhy, u64)> = BTreeMap::new();
@@ -132,6 +155,14 @@ impl Planner<'_> {
                     entry.0 = why;
                 }
             };
+            for link in self.links.iter().filter(|l| l.unit == unit_id) {
+                keep(
+                    &top_name(&link.rel),
+                    KeptWhy::Symlink {
+                        file: link.rel.clone(),
+                    },
+                );
+            }
             for (i, item) in self.items.iter().enumerate() {
                 if item.unit != unit_id {
                     continue;
@@ -149,6 +180,14 @@ impl Planner<'_> {
                     || name.contains(".so.")
                 {
                     keep(top, KeptWhy::Native { file: file() });
+                } else if let Some(path) = loads_by_path.get(top.strip_suffix(".py").unwrap_or(top))
+                {
+                    keep(
+                        top,
+                        KeptWhy::LoadsByPath {
+                            file: (*path).to_owned(),
+                        },
+                    );
                 } else if top.ends_with(".dist-info") || top.ends_with(".egg-info") {
                     keep(top, KeptWhy::Metadata);
                 } else if read.contains(item.source.as_path()) {
